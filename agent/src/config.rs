@@ -1,0 +1,286 @@
+//! The agent's TOML configuration: identity, broker, intervals, spool cap, data dir.
+//!
+//! Loading validates every value and names the bad one; an invalid file never half-applies.
+//! Unknown keys are refused so a typo cannot silently leave a default in force.
+
+use hashward_protocol::{RigId, SiteId};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub site: SiteId,
+    pub rig: RigId,
+    /// Where the spool and other state live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub broker: BrokerConfig,
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+    #[serde(default)]
+    pub spool: SpoolConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// `mqtt://host:port`.
+    #[serde(default = "default_broker_url")]
+    pub url: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive_s: u64,
+    /// Reconnect backoff: first wait, doubled per failure with jitter, capped.
+    #[serde(default = "default_backoff_min")]
+    pub backoff_min_ms: u64,
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max_ms: u64,
+    /// Records published but not yet acknowledged by the broker, at most.
+    #[serde(default = "default_inflight")]
+    pub max_inflight: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    #[serde(default = "default_interval_ms")]
+    pub interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpoolConfig {
+    /// Disk cap of unacknowledged records; past it the oldest are dropped and counted.
+    #[serde(default = "default_spool_max")]
+    pub max_bytes: u64,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/hashward")
+}
+fn default_broker_url() -> String {
+    "mqtt://127.0.0.1:1883".into()
+}
+fn default_keep_alive() -> u64 {
+    15
+}
+fn default_backoff_min() -> u64 {
+    250
+}
+fn default_backoff_max() -> u64 {
+    30_000
+}
+fn default_inflight() -> u16 {
+    64
+}
+fn default_interval_ms() -> u64 {
+    10_000
+}
+fn default_spool_max() -> u64 {
+    // A day of 10 s telemetry is ~9k records of ~300 B; 64 MiB holds weeks, and ASIC telemetry.
+    64 << 20
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            url: default_broker_url(),
+            username: None,
+            password: None,
+            keep_alive_s: default_keep_alive(),
+            backoff_min_ms: default_backoff_min(),
+            backoff_max_ms: default_backoff_max(),
+            max_inflight: default_inflight(),
+        }
+    }
+}
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            interval_ms: default_interval_ms(),
+        }
+    }
+}
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            max_bytes: default_spool_max(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A broker address taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+impl BrokerAddr {
+    pub fn parse(url: &str) -> Result<BrokerAddr, ConfigError> {
+        let bad = |why: &str| ConfigError::Invalid(format!("broker.url {url:?}: {why}"));
+        let rest = url
+            .strip_prefix("mqtt://")
+            .or_else(|| url.strip_prefix("tcp://"))
+            .ok_or_else(|| bad("must start with mqtt://"))?;
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>()
+                    .map_err(|_| bad("port is not a number 1-65535"))?,
+            ),
+            None => (rest, 1883),
+        };
+        if host.is_empty() || host.contains('/') || port == 0 {
+            return Err(bad("expected mqtt://host:port"));
+        }
+        Ok(BrokerAddr {
+            host: host.trim_matches(['[', ']']).to_string(),
+            port,
+        })
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Config::from_toml(&text).map_err(|e| match e {
+            ConfigError::Parse { source, .. } => ConfigError::Parse {
+                path: path.into(),
+                source,
+            },
+            other => other,
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::new(),
+            source: Box::new(e),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |s: String| Err(ConfigError::Invalid(s));
+        if self.site.as_str() == "fleet" {
+            return invalid("site \"fleet\" is reserved for fleet-wide topics".into());
+        }
+        BrokerAddr::parse(&self.broker.url)?;
+        let b = &self.broker;
+        if !(5..=3600).contains(&b.keep_alive_s) {
+            return invalid(format!("broker.keep_alive_s {} outside 5..=3600", b.keep_alive_s));
+        }
+        if b.backoff_min_ms == 0 || b.backoff_min_ms > b.backoff_max_ms {
+            return invalid(format!(
+                "broker.backoff_min_ms {} must be > 0 and <= backoff_max_ms {}",
+                b.backoff_min_ms, b.backoff_max_ms
+            ));
+        }
+        if b.max_inflight == 0 || b.max_inflight > 1000 {
+            return invalid(format!("broker.max_inflight {} outside 1..=1000", b.max_inflight));
+        }
+        if b.username.is_none() && b.password.is_some() {
+            return invalid("broker.password given without broker.username".into());
+        }
+        if !(100..=3_600_000).contains(&self.telemetry.interval_ms) {
+            return invalid(format!(
+                "telemetry.interval_ms {} outside 100..=3600000",
+                self.telemetry.interval_ms
+            ));
+        }
+        if self.spool.max_bytes < 64 * 1024 {
+            return invalid(format!("spool.max_bytes {} below 65536", self.spool.max_bytes));
+        }
+        Ok(())
+    }
+
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.telemetry.interval_ms)
+    }
+
+    pub fn spool_path(&self) -> PathBuf {
+        self.data_dir.join("spool.redb")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_config_takes_defaults() {
+        let c = Config::from_toml("site = \"s\"\nrig = \"r\"\n").expect("valid");
+        assert_eq!(c.broker.url, "mqtt://127.0.0.1:1883");
+        assert_eq!(c.telemetry.interval_ms, 10_000);
+    }
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let text = include_str!("../hashward-agent.example.toml");
+        Config::from_toml(text).expect("example config must load");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let cases = [
+            ("site = \"s\"\nrig = \"a/b\"\n", "a/b"),
+            ("site = \"fleet\"\nrig = \"r\"\n", "reserved"),
+            (
+                "site = \"s\"\nrig = \"r\"\n[broker]\nurl = \"http://x\"\n",
+                "broker.url",
+            ),
+            (
+                "site = \"s\"\nrig = \"r\"\n[broker]\nurl = \"mqtt://x:99999\"\n",
+                "port",
+            ),
+            (
+                "site = \"s\"\nrig = \"r\"\n[telemetry]\ninterval_ms = 1\n",
+                "interval_ms",
+            ),
+            (
+                "site = \"s\"\nrig = \"r\"\n[spool]\nmax_bytes = 10\n",
+                "max_bytes",
+            ),
+            ("site = \"s\"\nrig = \"r\"\ntypo = 1\n", "typo"),
+        ];
+        for (text, needle) in cases {
+            let err = Config::from_toml(text).expect_err(text).to_string();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn broker_urls() {
+        assert_eq!(
+            BrokerAddr::parse("mqtt://h:1884").expect("ok"),
+            BrokerAddr {
+                host: "h".into(),
+                port: 1884
+            }
+        );
+        assert_eq!(BrokerAddr::parse("mqtt://h").expect("ok").port, 1883);
+        assert!(BrokerAddr::parse("mqtt://:1").is_err());
+    }
+}

@@ -1,0 +1,275 @@
+//! MQTT publisher: sends spooled records in sequence order at QoS 1 and removes each from the
+//! spool only when the broker's PubAck for it arrives.
+//!
+//! rumqttc keeps no queue across a clean-session reconnect and retries without backoff, so every
+//! connection here is a fresh client and event loop: nothing stale is ever re-sent from rumqttc's
+//! memory, and after each reconnect the replay starts again at the oldest unacknowledged record
+//! (the hub drops the duplicates this may cause). The wait between attempts is our own backoff.
+//!
+//! Must never: remove a record before its PubAck, publish records out of order within a
+//! connection, or block the sampler.
+
+use crate::config::{BrokerAddr, BrokerConfig};
+use crate::link::backoff::Backoff;
+use crate::link::spool::Spool;
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// Largest MQTT packet either way; above the protocol's own payload cap.
+const MAX_PACKET: usize = 1 << 20;
+/// How long a graceful shutdown waits for outstanding acknowledgements.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Default)]
+pub struct LinkCounters {
+    pub published: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub connected: AtomicBool,
+}
+
+pub struct Publisher {
+    pub broker: BrokerConfig,
+    pub client_id: String,
+    pub state_topic: String,
+    /// Retained birth (online) and last-will (offline) state payloads.
+    pub birth: Vec<u8>,
+    pub will: Vec<u8>,
+    pub spool: Arc<Spool>,
+    /// Woken whenever a record is appended to the spool.
+    pub wake: Arc<Notify>,
+    pub counters: Arc<LinkCounters>,
+}
+
+enum SessionEnd {
+    Shutdown,
+    Lost(String),
+}
+
+/// What one connection has handed to rumqttc and not yet seen acknowledged.
+#[derive(Default)]
+struct Window {
+    /// Sequence numbers published, in order, whose packet id rumqttc has not reported yet.
+    /// `0` stands for the (unspooled) state message.
+    awaiting_pkid: VecDeque<u64>,
+    inflight: HashMap<u16, u64>,
+    /// Highest sequence number handed to rumqttc on this connection.
+    cursor: u64,
+    acked: Vec<u64>,
+}
+
+impl Window {
+    fn outstanding(&self) -> usize {
+        self.awaiting_pkid.len() + self.inflight.len()
+    }
+
+    /// rumqttc reports packet ids in the order publishes were queued.
+    fn sent(&mut self, pkid: u16) {
+        if let Some(seq) = self.awaiting_pkid.pop_front() {
+            self.inflight.insert(pkid, seq);
+        }
+    }
+
+    /// Records the broker's PubAck; true if it was one of ours.
+    fn acked(&mut self, pkid: u16, counters: &LinkCounters) -> bool {
+        let Some(seq) = self.inflight.remove(&pkid) else {
+            return false;
+        };
+        if seq != 0 {
+            self.acked.push(seq);
+            counters.published.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+}
+
+impl Publisher {
+    fn options(&self) -> Result<MqttOptions, String> {
+        let addr = BrokerAddr::parse(&self.broker.url).map_err(|e| e.to_string())?;
+        let mut o = MqttOptions::new(self.client_id.clone(), addr.host, addr.port);
+        o.set_keep_alive(Duration::from_secs(self.broker.keep_alive_s))
+            .set_clean_session(true)
+            .set_max_packet_size(MAX_PACKET, MAX_PACKET)
+            .set_inflight(self.broker.max_inflight.saturating_add(2))
+            .set_last_will(LastWill::new(
+                self.state_topic.clone(),
+                self.will.clone(),
+                QoS::AtLeastOnce,
+                true,
+            ));
+        if let Some(user) = &self.broker.username {
+            o.set_credentials(user.clone(), self.broker.password.clone().unwrap_or_default());
+        }
+        Ok(o)
+    }
+
+    /// Runs until `shutdown` turns true; reconnects with backoff forever otherwise.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Backoff::new(
+            Duration::from_millis(self.broker.backoff_min_ms),
+            Duration::from_millis(self.broker.backoff_max_ms),
+        );
+        let mut first = true;
+        loop {
+            if !first {
+                self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+            }
+            first = false;
+            match self.session(&mut backoff, &mut shutdown).await {
+                SessionEnd::Shutdown => return,
+                SessionEnd::Lost(why) => {
+                    self.counters.connected.store(false, Ordering::Relaxed);
+                    let delay = backoff.next_delay(&mut rand::thread_rng());
+                    log::warn!("broker link lost: {why}; retrying in {} ms", delay.as_millis());
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+
+    async fn session(&self, backoff: &mut Backoff, shutdown: &mut watch::Receiver<bool>) -> SessionEnd {
+        let opts = match self.options() {
+            Ok(o) => o,
+            Err(e) => return SessionEnd::Lost(e),
+        };
+        let cap = usize::from(self.broker.max_inflight) + 16;
+        let (client, mut events) = AsyncClient::new(opts, cap);
+        let mut w = Window::default();
+        let mut connected = false;
+        let mut flush = tokio::time::interval(Duration::from_millis(100));
+        let end = loop {
+            tokio::select! {
+                ev = events.poll() => match ev {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        connected = true;
+                        self.counters.connected.store(true, Ordering::Relaxed);
+                        log::info!("connected to {}", self.broker.url);
+                        if let Err(e) = client.try_publish(&self.state_topic, QoS::AtLeastOnce, true, self.birth.clone()) {
+                            break SessionEnd::Lost(format!("queueing birth: {e}"));
+                        }
+                        w.awaiting_pkid.push_back(0);
+                        if let Err(e) = self.fill(&client, &mut w) {
+                            break SessionEnd::Lost(e);
+                        }
+                    }
+                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => w.sent(pkid),
+                    Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                        if w.acked(ack.pkid, &self.counters) {
+                            backoff.reset();
+                        }
+                        if let Err(e) = self.fill(&client, &mut w) {
+                            break SessionEnd::Lost(e);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => break SessionEnd::Lost(e.to_string()),
+                },
+                _ = self.wake.notified(), if connected => {
+                    if let Err(e) = self.fill(&client, &mut w) {
+                        break SessionEnd::Lost(e);
+                    }
+                }
+                _ = flush.tick() => self.flush_acked(&mut w),
+                _ = shutdown.changed() => {
+                    self.goodbye(&client, &mut events, &mut w, connected).await;
+                    break SessionEnd::Shutdown;
+                }
+            }
+        };
+        self.flush_acked(&mut w);
+        end
+    }
+
+    /// Hands the next spooled records to rumqttc while the window has room.
+    fn fill(&self, client: &AsyncClient, w: &mut Window) -> Result<(), String> {
+        let room = usize::from(self.broker.max_inflight).saturating_sub(w.outstanding());
+        if room == 0 {
+            return Ok(());
+        }
+        let records = self.spool.read_after(w.cursor, room).map_err(|e| e.to_string())?;
+        for r in records {
+            client
+                .try_publish(r.topic, QoS::AtLeastOnce, false, r.payload)
+                .map_err(|e| format!("queueing seq {}: {e}", r.seq))?;
+            w.awaiting_pkid.push_back(r.seq);
+            w.cursor = r.seq;
+        }
+        Ok(())
+    }
+
+    fn flush_acked(&self, w: &mut Window) {
+        if w.acked.is_empty() {
+            return;
+        }
+        match self.spool.remove(&w.acked) {
+            Ok(()) => w.acked.clear(),
+            // Left in the spool, the records are simply sent again later; the hub dedupes.
+            Err(e) => log::error!(
+                "removing {} acknowledged records from the spool: {e}",
+                w.acked.len()
+            ),
+        }
+    }
+
+    /// Drains what the spool holds (bounded by the grace period), publishes the offline state,
+    /// and disconnects. Whatever is not acknowledged in time stays in the spool for next start.
+    async fn goodbye(
+        &self,
+        client: &AsyncClient,
+        events: &mut rumqttc::EventLoop,
+        w: &mut Window,
+        connected: bool,
+    ) {
+        if !connected {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        let mut offline_sent = false;
+        loop {
+            if self.fill(client, w).is_err() {
+                break;
+            }
+            if w.outstanding() == 0 {
+                if offline_sent {
+                    break;
+                }
+                // Only once the spool is drained, so the hub sees the last records before the
+                // rig goes offline.
+                if client
+                    .try_publish(&self.state_topic, QoS::AtLeastOnce, true, self.will.clone())
+                    .is_err()
+                {
+                    break;
+                }
+                w.awaiting_pkid.push_back(0);
+                offline_sent = true;
+            }
+            match tokio::time::timeout_at(deadline, events.poll()).await {
+                Ok(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => w.sent(pkid),
+                Ok(Ok(Event::Incoming(Packet::PubAck(ack)))) => {
+                    w.acked(ack.pkid, &self.counters);
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+        let _ = client.try_disconnect();
+        let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            while let Ok(ev) = events.poll().await {
+                if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}

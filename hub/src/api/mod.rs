@@ -1,0 +1,155 @@
+//! The hub's HTTP API (axum): health, rigs, telemetry ranges and Prometheus metrics.
+//! Read-only. Errors are JSON `{"error": ..., "code": ...}` with a fitting status; a bad query
+//! parameter is a 400 that names it, never a 500.
+
+use crate::metrics::{Gauges, Metrics};
+use crate::store::Store;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use hashward_protocol::Body;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    pub started: Instant,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/version", get(version))
+        .route("/rigs", get(rigs))
+        .route("/rigs/{rig}", get(rig))
+        .route("/rigs/{rig}/telemetry", get(telemetry))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// An API error: a status and a JSON body `{"error": message, "code": code}`.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_parameter(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", message)
+    }
+
+    fn rig_not_found(rig: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "rig_not_found", format!("no rig {rig:?}"))
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> ApiError {
+        log::error!("store read failed: {e}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store_error",
+            "the store could not be read",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({ "error": self.message, "code": self.code })),
+        )
+            .into_response()
+    }
+}
+
+async fn health(State(s): State<AppState>) -> Response {
+    Json(json!({ "status": "ok", "uptime_s": s.started.elapsed().as_secs(), "version": env!("CARGO_PKG_VERSION") }))
+        .into_response()
+}
+
+async fn version() -> Response {
+    Json(json!({ "version": env!("CARGO_PKG_VERSION"), "wire_schema": hashward_protocol::SCHEMA }))
+        .into_response()
+}
+
+async fn rigs(State(s): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(s.store.rigs()?).into_response())
+}
+
+async fn rig(State(s): State<AppState>, Path(rig): Path<String>) -> Result<Response, ApiError> {
+    match s.store.rig(&rig)? {
+        Some(r) => Ok(Json(r).into_response()),
+        None => Err(ApiError::rig_not_found(&rig)),
+    }
+}
+
+const DEFAULT_LIMIT: u64 = 1000;
+const MAX_LIMIT: u64 = 100_000;
+
+fn param(q: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, ApiError> {
+    match q.get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| ApiError::bad_parameter(format!("{name}={v:?} is not a non-negative integer"))),
+    }
+}
+
+/// `?from=&to=` in milliseconds since the epoch (inclusive), `&limit=`.
+async fn telemetry(
+    State(s): State<AppState>,
+    Path(rig): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let from = param(&q, "from", 0)?;
+    let to = param(&q, "to", u64::MAX)?;
+    let limit = param(&q, "limit", DEFAULT_LIMIT)?.min(MAX_LIMIT) as usize;
+    if from > to {
+        return Err(ApiError::bad_parameter(format!("from {from} is after to {to}")));
+    }
+    if s.store.rig(&rig)?.is_none() {
+        return Err(ApiError::rig_not_found(&rig));
+    }
+    let records: Vec<_> = s
+        .store
+        .records(&rig, from, to, limit)?
+        .into_iter()
+        .filter_map(|r| match r.body {
+            Body::Tele(t) => Some(json!({ "seq": r.seq, "ts_ms": r.ts_ms, "telemetry": t })),
+            _ => None,
+        })
+        .collect();
+    Ok(Json(json!({ "rig": rig, "records": records })).into_response())
+}
+
+async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let rigs = s.store.rigs()?;
+    let gauges = Gauges {
+        rigs_total: rigs.len() as u64,
+        rigs_online: rigs.iter().filter(|r| r.online).count() as u64,
+        gaps: rigs.iter().map(|r| r.missing).sum(),
+        store_bytes: s.store.size_bytes(),
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(&gauges),
+    )
+        .into_response())
+}

@@ -1,0 +1,144 @@
+//! The `hashward-hub` command line. In the library so the all-in-one `hashward` binary offers the
+//! same commands (`hashward hub ...`); binary glue, hence anyhow.
+
+use crate::serve::{self, BrokerChoice, ServeOptions};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Debug, Parser)]
+#[command(name = "hashward-hub", version, about = "hashward fleet hub")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest the fleet's MQTT traffic and serve it over HTTP.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// External broker `mqtt://host:port`; without it an embedded broker is started.
+    #[arg(long)]
+    pub broker: Option<String>,
+    /// Where the embedded broker listens (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:1883")]
+    pub mqtt_listen: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    #[arg(long, default_value = "/var/lib/hashward/hub")]
+    pub data_dir: PathBuf,
+    /// MQTT client id; must be stable across restarts so the broker keeps the hub's session.
+    #[arg(long, default_value = "hashward-hub")]
+    pub client_id: String,
+    #[arg(long, env = "HASHWARD_HUB_MQTT_USER")]
+    pub username: Option<String>,
+    #[arg(long, env = "HASHWARD_HUB_MQTT_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// How often retained JSON summaries are published for dashboards.
+    #[arg(long, default_value_t = 5000)]
+    pub summary_interval_ms: u64,
+    /// Join this shared-subscription group so several hubs split the fleet's traffic. Only with a
+    /// broker that keeps shared subscriptions across its restarts (mosquitto 2.0 does not: the
+    /// messages published before the hubs resubscribe would be lost).
+    #[arg(long)]
+    pub share_group: Option<String>,
+}
+
+/// Parses `mqtt://host:port` (port defaults to 1883).
+pub fn parse_broker_url(url: &str) -> anyhow::Result<(String, u16)> {
+    let Some(rest) = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")) else {
+        bail!("broker {url:?} must start with mqtt://");
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .with_context(|| format!("broker {url:?}: bad port"))?,
+        ),
+        None => (rest, 1883),
+    };
+    if host.is_empty() || port == 0 {
+        bail!("broker {url:?}: expected mqtt://host:port");
+    }
+    Ok((host.to_string(), port))
+}
+
+impl ServeArgs {
+    pub fn options(&self) -> anyhow::Result<ServeOptions> {
+        let broker = match &self.broker {
+            Some(url) => {
+                let (host, port) = parse_broker_url(url)?;
+                BrokerChoice::External { host, port }
+            }
+            None => BrokerChoice::Embedded(self.mqtt_listen),
+        };
+        if self.summary_interval_ms < 100 {
+            bail!("--summary-interval-ms must be at least 100");
+        }
+        Ok(ServeOptions {
+            data_dir: self.data_dir.clone(),
+            http: self.http,
+            broker,
+            client_id: self.client_id.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            summary_interval: Duration::from_millis(self.summary_interval_ms),
+            share_group: self.share_group.clone(),
+        })
+    }
+}
+
+/// Turns true on SIGTERM or SIGINT.
+pub fn shutdown_on_signals() -> anyhow::Result<watch::Receiver<bool>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = watch::channel(false);
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        let _ = tx.send(true);
+    });
+    Ok(rx)
+}
+
+pub fn main(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let opts = args.options()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            rt.block_on(async {
+                let shutdown = shutdown_on_signals()?;
+                let running = serve::start(opts, shutdown).await?;
+                running.wait().await;
+                Ok(())
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls() {
+        assert_eq!(parse_broker_url("mqtt://h:1884").expect("ok"), ("h".into(), 1884));
+        assert_eq!(parse_broker_url("mqtt://h").expect("ok").1, 1883);
+        assert!(parse_broker_url("http://h").is_err());
+        assert!(parse_broker_url("mqtt://h:x").is_err());
+    }
+}

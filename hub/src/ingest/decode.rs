@@ -1,0 +1,126 @@
+//! Turns one MQTT message into a trusted envelope, or says exactly what is wrong with it.
+//! Pure. An envelope must agree with its topic: the rig in the payload is the rig in the topic
+//! (which broker ACLs bind to the client's user name), and the body is the topic's kind.
+
+use hashward_protocol::{decode, DecodeError, Envelope, SiteId, Topic, TopicError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{0}")]
+    Topic(#[from] TopicError),
+    #[error("payload on {topic}: {source}")]
+    Decode { topic: String, source: DecodeError },
+    #[error("payload on {topic} claims rig {claimed}")]
+    RigMismatch { topic: String, claimed: String },
+    #[error("payload on {topic} is a {kind} message")]
+    KindMismatch { topic: String, kind: &'static str },
+}
+
+impl IngestError {
+    /// Whether this is a well-formed message for the wrong place (as opposed to garbage).
+    pub fn is_mismatch(&self) -> bool {
+        matches!(
+            self,
+            IngestError::RigMismatch { .. } | IngestError::KindMismatch { .. }
+        )
+    }
+}
+
+/// `Ok(None)` for topics the hub subscribes to but does not ingest (its own config pushes).
+pub fn classify(topic: &str, payload: &[u8]) -> Result<Option<(SiteId, Envelope)>, IngestError> {
+    let parsed = Topic::parse(topic)?;
+    if !parsed.is_uplink() {
+        return Ok(None);
+    }
+    let env = decode(payload).map_err(|source| IngestError::Decode {
+        topic: topic.to_string(),
+        source,
+    })?;
+    let Some((site, rig)) = parsed.rig() else {
+        return Ok(None);
+    };
+    if &env.rig != rig {
+        return Err(IngestError::RigMismatch {
+            topic: topic.to_string(),
+            claimed: env.rig.to_string(),
+        });
+    }
+    let leaf = match parsed {
+        Topic::State { .. } => "state",
+        Topic::Tele { .. } => "tele",
+        Topic::Asic { .. } => "asic",
+        Topic::Perf { .. } => "perf",
+        Topic::Alert { .. } => "alert",
+        _ => "ack",
+    };
+    if env.body.kind() != leaf {
+        return Err(IngestError::KindMismatch {
+            topic: topic.to_string(),
+            kind: env.body.kind(),
+        });
+    }
+    if env.is_sequenced() == matches!(env.body, hashward_protocol::Body::State(_)) {
+        return Err(IngestError::KindMismatch {
+            topic: topic.to_string(),
+            kind: env.body.kind(),
+        });
+    }
+    Ok(Some((site.clone(), env)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hashward_protocol::{encode, Ack, AckOutcome, Body, RigId};
+
+    fn ack(rig: &str, seq: u64) -> Vec<u8> {
+        let body = Body::Ack(Ack {
+            scope: "fleet".into(),
+            version: 1,
+            outcome: AckOutcome::Applied,
+        });
+        encode(&Envelope::new(RigId::new(rig).expect("id"), seq, 1, body)).expect("encode")
+    }
+
+    #[test]
+    fn accepts_matching_envelopes() {
+        let (site, env) = classify("hashward/v1/s/r1/ack", &ack("r1", 3))
+            .expect("ok")
+            .expect("uplink");
+        assert_eq!((site.as_str(), env.seq), ("s", 3));
+    }
+
+    #[test]
+    fn ignores_downlink_topics() {
+        assert!(classify("hashward/v1/fleet/cfg", b"whatever")
+            .expect("ok")
+            .is_none());
+        assert!(classify("hashward/v1/s/r1/cmd", b"whatever")
+            .expect("ok")
+            .is_none());
+    }
+
+    #[test]
+    fn refuses_spoofing_wrong_kind_garbage_and_bad_topics() {
+        assert!(matches!(
+            classify("hashward/v1/s/r2/ack", &ack("r1", 3)),
+            Err(IngestError::RigMismatch { .. })
+        ));
+        assert!(matches!(
+            classify("hashward/v1/s/r1/tele", &ack("r1", 3)),
+            Err(IngestError::KindMismatch { .. })
+        ));
+        assert!(matches!(
+            classify("hashward/v1/s/r1/ack", &ack("r1", 0)),
+            Err(IngestError::KindMismatch { .. })
+        ));
+        assert!(matches!(
+            classify("hashward/v1/s/r1/ack", b"\xff\x00garbage"),
+            Err(IngestError::Decode { .. })
+        ));
+        assert!(matches!(
+            classify("hashward/v1/s/r1/nope", &ack("r1", 3)),
+            Err(IngestError::Topic(_))
+        ));
+    }
+}

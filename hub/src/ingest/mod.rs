@@ -1,0 +1,170 @@
+//! Fleet ingest: subscribes to every agent topic (plain, or shared when several hubs split the
+//! load), decodes, stores in batches, and acknowledges each MQTT message only after the batch
+//! holding it has committed.
+//!
+//! The session is persistent (clean session off, fixed client id), so a broker with persistence
+//! keeps the hub's queue while the hub is away. Must never: ack before the commit, stop on bad
+//! input, or store a record twice.
+
+pub mod decode;
+pub mod summary;
+
+use crate::metrics::Metrics;
+use crate::store::{Incoming, Outcome, Store};
+use decode::classify;
+use hashward_protocol::topic::hub_uplink_filter;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Largest MQTT packet the hub reads. Far above the protocol cap on purpose: refusing a large
+/// packet would make rumqttc drop the connection, and the broker would redeliver the same
+/// message forever. It is read, counted as a decode error and acknowledged instead.
+const MAX_INCOMING_PACKET: usize = 256 << 20;
+const MAX_BATCH: usize = 512;
+
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub host: String,
+    pub port: u16,
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub summary_interval: Duration,
+    /// Shared-subscription group; `None` subscribes plainly (see `hub_uplink_filter`).
+    pub share_group: Option<String>,
+}
+
+/// Connects and runs until `shutdown` turns true.
+pub async fn run(
+    cfg: IngestConfig,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
+    opts.set_keep_alive(Duration::from_secs(15))
+        .set_clean_session(false)
+        .set_manual_acks(true)
+        .set_max_packet_size(MAX_INCOMING_PACKET, 1 << 20)
+        .set_inflight(200);
+    if let Some(user) = &cfg.username {
+        opts.set_credentials(user.clone(), cfg.password.clone().unwrap_or_default());
+    }
+    let (client, mut events) = AsyncClient::new(opts, 1024);
+    let (tx, rx) = mpsc::channel::<Publish>(4096);
+    let writer = tokio::spawn(write_loop(rx, client.clone(), store.clone(), metrics.clone()));
+    let summaries = tokio::spawn(summary::run(
+        client.clone(),
+        store,
+        metrics,
+        cfg.summary_interval,
+        shutdown.clone(),
+    ));
+    let mut failures: u32 = 0;
+    loop {
+        tokio::select! {
+            ev = events.poll() => match ev {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    failures = 0;
+                    log::info!("hub connected to broker {}:{} (session present: {})", cfg.host, cfg.port, ack.session_present);
+                    // Always (re)subscribe: a broker without persistence forgot the session.
+                    if let Err(e) = client.subscribe(hub_uplink_filter(cfg.share_group.as_deref()), QoS::AtLeastOnce).await {
+                        log::error!("subscribing: {e}");
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if tx.send(p).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let delay = Duration::from_millis((250u64 << failures.min(7)).min(10_000));
+                    log::warn!("hub broker link: {e}; retrying in {} ms", delay.as_millis());
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.changed() => break,
+                    }
+                }
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+    summaries.abort();
+    let _ = client.try_disconnect();
+}
+
+async fn write_loop(
+    mut rx: mpsc::Receiver<Publish>,
+    client: AsyncClient,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+) {
+    let mut pending: Vec<Publish> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        pending.push(first);
+        while pending.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => pending.push(p),
+                Err(_) => break,
+            }
+        }
+        let now = crate::now_ms();
+        let mut batch = Vec::with_capacity(pending.len());
+        for p in &pending {
+            Metrics::inc(&metrics.messages_in);
+            match classify(&p.topic, &p.payload) {
+                Ok(Some((site, envelope))) => batch.push(Incoming {
+                    site,
+                    envelope,
+                    bytes: p.payload.to_vec(),
+                    received_ms: now,
+                }),
+                Ok(None) => {}
+                Err(e) => {
+                    if e.is_mismatch() {
+                        Metrics::inc(&metrics.mismatched);
+                    } else {
+                        Metrics::inc(&metrics.decode_errors);
+                    }
+                    log::warn!("skipped message: {e}");
+                }
+            }
+        }
+        let store2 = store.clone();
+        let result = tokio::task::spawn_blocking(move || store2.ingest(&batch)).await;
+        match result {
+            Ok(Ok(outcomes)) => {
+                for o in outcomes {
+                    match o {
+                        Outcome::Stored => Metrics::inc(&metrics.stored),
+                        Outcome::Duplicate => Metrics::inc(&metrics.duplicates),
+                        Outcome::State => Metrics::inc(&metrics.state_messages),
+                    }
+                }
+                for p in pending.drain(..) {
+                    if let Err(e) = client.ack(&p).await {
+                        log::warn!("acknowledging: {e}");
+                    }
+                }
+            }
+            other => {
+                // Not acknowledged: the broker redelivers after the reconnect forced below.
+                Metrics::inc(&metrics.store_errors);
+                match other {
+                    Ok(Err(e)) => log::error!("store write failed, batch left unacknowledged: {e}"),
+                    Err(e) => log::error!("store task failed, batch left unacknowledged: {e}"),
+                    Ok(Ok(_)) => {}
+                }
+                pending.clear();
+                let _ = client.try_disconnect();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Retained JSON summaries for MQTT dashboards: one per rig on
+//! `hashward/json/{site}/{rig}/summary` and one for the fleet on `hashward/json/fleet/summary`.
+
+use crate::metrics::Metrics;
+use crate::store::{RigEntry, Store};
+use hashward_protocol::topic::{json_fleet_summary, json_rig_summary};
+use rumqttc::{AsyncClient, QoS};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub fn rig_summary(e: &RigEntry) -> serde_json::Value {
+    let t = e.last_telemetry.as_ref();
+    json!({
+        "rig": e.rig,
+        "site": e.site,
+        "online": e.online,
+        "last_seen_ms": e.last_seen_ms,
+        "cpu_model": e.hardware.as_ref().map(|h| h.cpu_model.clone()),
+        "cpu_usage_pct": t.map(|t| t.cpu_usage_pct),
+        "load_1m": t.map(|t| t.load_1m),
+        "memory_used_bytes": t.map(|t| t.memory_used_bytes),
+        "max_temp_c": t.and_then(|t| t.temperatures.iter().map(|r| r.celsius.0).reduce(f32::max)),
+        "hashrate_hs": t.and_then(|t| t.miner.as_ref()).map(|m| m.hashrate_60s.0),
+        "spool_records": t.map(|t| t.agent.spool_records),
+        "records": e.seq.received,
+        "missing": e.missing,
+    })
+}
+
+pub fn fleet_summary(rigs: &[RigEntry]) -> serde_json::Value {
+    let hashrate: f64 = rigs
+        .iter()
+        .filter_map(|e| {
+            e.last_telemetry
+                .as_ref()?
+                .miner
+                .as_ref()
+                .map(|m| m.hashrate_60s.0)
+        })
+        .sum();
+    json!({
+        "rigs": rigs.len(),
+        "online": rigs.iter().filter(|e| e.online).count(),
+        "hashrate_hs": hashrate,
+        "missing": rigs.iter().map(|e| e.missing).sum::<u64>(),
+    })
+}
+
+pub async fn run(
+    client: AsyncClient,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let rigs = match store.rigs() {
+            Ok(r) => r,
+            Err(e) => {
+                log::error!("summaries: reading rigs: {e}");
+                continue;
+            }
+        };
+        for e in &rigs {
+            let topic = json_rig_summary(&e.site, &e.rig);
+            if client
+                .try_publish(topic, QoS::AtLeastOnce, true, rig_summary(e).to_string())
+                .is_ok()
+            {
+                Metrics::inc(&metrics.summaries_published);
+            }
+        }
+        if client
+            .try_publish(
+                json_fleet_summary(),
+                QoS::AtLeastOnce,
+                true,
+                fleet_summary(&rigs).to_string(),
+            )
+            .is_ok()
+        {
+            Metrics::inc(&metrics.summaries_published);
+        }
+    }
+}

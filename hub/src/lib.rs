@@ -1,0 +1,25 @@
+//! hashward-hub: ingests the fleet's MQTT traffic, stores it, serves it over HTTP and as JSON
+//! topics for dashboards, and (as later parts land) pushes signed config to rigs.
+//!
+//! Layout: `broker` (embedded rumqttd), `ingest` (subscribe, decode, store, dashboard summaries),
+//! `store` (redb), `api` (axum), `metrics`, `serve` (wires them), `cli` (the command line).
+
+pub mod api;
+pub mod broker;
+pub mod cli;
+pub mod ingest;
+pub mod metrics;
+pub mod serve;
+pub mod store;
+
+/// Milliseconds since the Unix epoch; 0 if the clock is before 1970.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Log filter when RUST_LOG is unset. rumqttd logs ordinary traffic as errors through tracing
+/// spans; the embedded broker's failures surface through [`broker::BrokerError`] instead.
+pub const DEFAULT_LOG_FILTER: &str = "info,rumqttd=off,tracing::span=off";

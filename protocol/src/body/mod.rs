@@ -1,0 +1,49 @@
+//! The message bodies an [`crate::Envelope`] carries.
+//!
+//! Append-only: never reorder or change a released variant or field (postcard is positional).
+//! A new kind of message is a new variant at the end of [`Body`] and a bump of [`crate::SCHEMA`].
+
+mod ack;
+mod alert;
+mod asic;
+mod rig;
+mod tuning;
+
+pub use ack::*;
+pub use alert::*;
+pub use asic::*;
+pub use rig::*;
+pub use tuning::*;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Body {
+    /// Birth (online, with hardware and capabilities) or last will (offline). Retained, unsequenced.
+    State(RigState),
+    /// Host and CPU-miner telemetry.
+    Tele(RigTelemetry),
+    /// One ASIC miner's normalised telemetry.
+    Asic(AsicTelemetry),
+    /// Anonymised tuning snapshot (seed 004 `TelemSnapshot`).
+    Perf(TuningSnapshot),
+    /// Anomaly alert (seed 000 threat type / severity).
+    Alert(Alert),
+    /// Outcome of a config push or command.
+    Ack(Ack),
+}
+
+impl Body {
+    /// The topic leaf this body is published under (see [`crate::Topic`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::State(_) => "state",
+            Body::Tele(_) => "tele",
+            Body::Asic(_) => "asic",
+            Body::Perf(_) => "perf",
+            Body::Alert(_) => "alert",
+            Body::Ack(_) => "ack",
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `hashward`: the all-in-one single-host setup. With no subcommand it starts the embedded MQTT
+//! broker, the hub and one local agent on loopback, with state under `./hashward-data`.
+//! `hashward agent ...` and `hashward hub ...` run the agent's and the hub's own command lines.
+
+use anyhow::Context;
+use clap::Parser;
+use hashward_agent::config::{BrokerConfig, Config as AgentConfig, SpoolConfig, TelemetryConfig};
+use hashward_hub::serve::{self, BrokerChoice, ServeOptions};
+use hashward_protocol::{RigId, SiteId, TOPIC_PREFIX};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hashward",
+    version,
+    about = "hashward all-in-one: embedded broker + hub + local agent on loopback",
+    after_help = "Also: `hashward agent --help` and `hashward hub --help` for the separate programs."
+)]
+struct AllInOne {
+    /// State directory (hub store, agent spool).
+    #[arg(long, default_value = "hashward-data")]
+    data_dir: PathBuf,
+    /// Embedded MQTT broker address (loopback only by default).
+    #[arg(long, default_value = "127.0.0.1:1883")]
+    mqtt_listen: SocketAddr,
+    /// Hub HTTP address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
+    /// Telemetry interval of the local agent.
+    #[arg(long, default_value_t = 5000)]
+    interval_ms: u64,
+}
+
+/// The local rig's id: the host name made topic-safe.
+fn local_rig_id() -> RigId {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let cleaned: String = host
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    RigId::new(cleaned)
+        .or_else(|_| RigId::new("local-rig"))
+        .expect("\"local-rig\" is a valid id")
+}
+
+fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        let shutdown = hashward_hub::cli::shutdown_on_signals()?;
+        let hub = serve::start(
+            ServeOptions {
+                data_dir: args.data_dir.join("hub"),
+                http: args.http,
+                broker: BrokerChoice::Embedded(args.mqtt_listen),
+                client_id: "hashward-hub".into(),
+                username: None,
+                password: None,
+                summary_interval: Duration::from_secs(5),
+                share_group: None,
+            },
+            shutdown.clone(),
+        )
+        .await?;
+        let site = SiteId::new("local").expect("\"local\" is a valid id");
+        let rig = local_rig_id();
+        let agent = AgentConfig {
+            site: site.clone(),
+            rig: rig.clone(),
+            data_dir: args.data_dir.join("agent"),
+            broker: BrokerConfig {
+                url: format!("mqtt://{}:{}", hub.mqtt_host, hub.mqtt_port),
+                ..Default::default()
+            },
+            telemetry: TelemetryConfig {
+                interval_ms: args.interval_ms,
+            },
+            spool: SpoolConfig::default(),
+        };
+        agent.validate()?;
+        let http = hub.http_addr;
+        println!(
+            "hashward is running (Ctrl-C stops it)\n\
+             \x20 hub HTTP:     http://{http}/rigs  (also /health, /metrics, /rigs/{rig}/telemetry)\n\
+             \x20 MQTT broker:  mqtt://{}:{} (loopback only)\n\
+             \x20 agent topics: {TOPIC_PREFIX}/{site}/{rig}/state|tele\n\
+             \x20 dashboards:   hashward/json/{site}/{rig}/summary, hashward/json/fleet/summary\n\
+             \x20 state:        {}",
+            hub.mqtt_host,
+            hub.mqtt_port,
+            args.data_dir.display()
+        );
+        let agent = tokio::spawn(hashward_agent::run::run(agent, shutdown));
+        match agent.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(anyhow::Error::from(e).context("local agent")),
+            Err(e) => return Err(anyhow::anyhow!("local agent task failed: {e}")),
+        }
+        hub.wait().await;
+        Ok(())
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(hashward_hub::DEFAULT_LOG_FILTER),
+    )
+    .init();
+    let mut argv = std::env::args_os();
+    let first = argv.nth(1);
+    match first.as_ref().and_then(|a| a.to_str()) {
+        Some("agent") => hashward_agent::cli::main(hashward_agent::cli::Cli::parse_from(
+            std::iter::once("hashward agent".into()).chain(argv),
+        )),
+        Some("hub") => hashward_hub::cli::main(hashward_hub::cli::Cli::parse_from(
+            std::iter::once("hashward hub".into()).chain(argv),
+        )),
+        _ => all_in_one(AllInOne::parse()),
+    }
+}

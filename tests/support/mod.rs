@@ -1,0 +1,282 @@
+//! Shared harness of the end-to-end tests: free ports, the `hashward` binary as agent / hub
+//! processes, a real mosquitto, HTTP reads of the hub, and the agents' spools as ground truth.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f()
+}
+
+pub fn port_open(port: u16) -> bool {
+    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok()
+}
+
+/// A child process killed when dropped, so a failing test leaves nothing running.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
+    /// SIGTERM and wait up to `timeout` for the exit.
+    pub fn stop(&mut self, timeout: Duration) {
+        self.signal("TERM");
+        let ok = wait_until(timeout, || matches!(self.child.try_wait(), Ok(Some(_))));
+        assert!(ok, "{} did not exit within {timeout:?} of SIGTERM", self.name);
+    }
+
+    pub fn kill9(&mut self) {
+        self.signal("KILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(name: &str, args: &[&str], log: &Path) -> Proc {
+    let out = std::fs::File::create(log).expect("log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_hashward"))
+        .args(args)
+        .env("RUST_LOG", "info,rumqttd=off,tracing::span=off")
+        .stdout(out.try_clone().expect("clone"))
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn hashward");
+    Proc {
+        child,
+        name: name.to_string(),
+    }
+}
+
+/// A hub process. `broker` = Some(port) for an external broker, None for its embedded one on
+/// `mqtt_port`.
+pub fn hub(dir: &Path, http: u16, broker: Option<u16>, mqtt_port: u16) -> Proc {
+    let data = dir.join("hub");
+    let http = format!("127.0.0.1:{http}");
+    let mut args = vec![
+        "hub",
+        "serve",
+        "--http",
+        &http,
+        "--data-dir",
+        data.to_str().expect("utf8"),
+        "--summary-interval-ms",
+        "500",
+    ];
+    let url;
+    let listen;
+    match broker {
+        Some(p) => {
+            url = format!("mqtt://127.0.0.1:{p}");
+            args.extend(["--broker", &url]);
+        }
+        None => {
+            listen = format!("127.0.0.1:{mqtt_port}");
+            args.extend(["--mqtt-listen", &listen]);
+        }
+    }
+    spawn("hub", &args, &dir.join("hub.log"))
+}
+
+pub struct AgentSpec {
+    pub dir: PathBuf,
+    pub rig: String,
+    pub config: PathBuf,
+}
+
+pub fn agent_spec(root: &Path, site: &str, rig: &str, broker_port: u16, interval_ms: u64) -> AgentSpec {
+    let dir = root.join(rig);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let config = dir.join("agent.toml");
+    let text = format!(
+        "site = \"{site}\"\nrig = \"{rig}\"\ndata_dir = \"{}\"\n[broker]\nurl = \"mqtt://127.0.0.1:{broker_port}\"\n\
+         keep_alive_s = 5\nbackoff_min_ms = 100\nbackoff_max_ms = 2000\n[telemetry]\ninterval_ms = {interval_ms}\n",
+        dir.join("data").display()
+    );
+    std::fs::write(&config, text).expect("write config");
+    AgentSpec {
+        dir,
+        rig: rig.to_string(),
+        config,
+    }
+}
+
+pub fn agent(spec: &AgentSpec) -> Proc {
+    let log = spec.dir.join(format!("agent-{}.log", now_ns()));
+    spawn(
+        &format!("agent {}", spec.rig),
+        &["agent", "run", "--config", spec.config.to_str().expect("utf8")],
+        &log,
+    )
+}
+
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// The spool's own account of what the agent produced (only while the agent is stopped).
+pub fn spool_stats(spec: &AgentSpec) -> hashward_agent::link::SpoolStats {
+    let spool =
+        hashward_agent::link::Spool::open(&spec.dir.join("data/spool.redb"), 64 << 20).expect("open spool");
+    spool.stats().expect("spool stats")
+}
+
+pub fn get_json(url: &str) -> Option<Value> {
+    let mut resp = ureq::get(url).call().ok()?;
+    resp.body_mut().read_json::<Value>().ok()
+}
+
+pub fn get_text(url: &str) -> Option<String> {
+    let mut resp = ureq::get(url).call().ok()?;
+    resp.body_mut().read_to_string().ok()
+}
+
+/// The value of an unlabelled metric on the hub's `/metrics`.
+pub fn metric(http: u16, name: &str) -> Option<u64> {
+    let text = get_text(&format!("http://127.0.0.1:{http}/metrics"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Every telemetry seq the hub holds for `rig`, in time order.
+pub fn hub_seqs(http: u16, rig: &str) -> Vec<u64> {
+    let Some(v) = get_json(&format!(
+        "http://127.0.0.1:{http}/rigs/{rig}/telemetry?limit=100000"
+    )) else {
+        return vec![];
+    };
+    v["records"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["seq"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+pub fn wait_for_http(http: u16) {
+    assert!(
+        wait_until(Duration::from_secs(20), || get_json(&format!(
+            "http://127.0.0.1:{http}/health"
+        ))
+        .is_some()),
+        "hub HTTP on {http} did not come up"
+    );
+}
+
+/// Finds mosquitto; without it the caller skips, unless HASHWARD_REQUIRE_MOSQUITTO=1.
+pub fn mosquitto_binary() -> Option<PathBuf> {
+    let found = [
+        "/usr/sbin/mosquitto",
+        "/usr/bin/mosquitto",
+        "/usr/local/sbin/mosquitto",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var("HASHWARD_REQUIRE_MOSQUITTO").as_deref() != Ok("1"),
+            "mosquitto is required (HASHWARD_REQUIRE_MOSQUITTO=1) but not installed"
+        );
+        eprintln!("NOTICE: mosquitto not installed; skipping this test (apt-get install mosquitto)");
+    }
+    found
+}
+
+pub struct Mosquitto {
+    pub port: u16,
+    bin: PathBuf,
+    conf: PathBuf,
+    log: PathBuf,
+    pub proc: Option<Proc>,
+}
+
+impl Mosquitto {
+    /// Configures a mosquitto on `port` with persistence under `dir` (and `extra` config lines).
+    pub fn new(bin: PathBuf, dir: &Path, port: u16, extra: &str) -> Mosquitto {
+        let pdir = dir.join("mosquitto");
+        std::fs::create_dir_all(&pdir).expect("mkdir");
+        let conf = pdir.join("mosquitto.conf");
+        let mut f = std::fs::File::create(&conf).expect("conf");
+        write!(
+            f,
+            "user root\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
+             max_queued_messages 100000\nlog_type error\nlog_type warning\nlog_type notice\n{extra}\n",
+            pdir.display()
+        )
+        .expect("write conf");
+        Mosquitto {
+            port,
+            bin,
+            conf,
+            log: pdir.join("mosquitto.log"),
+            proc: None,
+        }
+    }
+
+    pub fn start(&mut self) {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log");
+        let child = Command::new(&self.bin)
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(out.try_clone().expect("clone"))
+            .stderr(out)
+            .spawn()
+            .expect("spawn mosquitto");
+        self.proc = Some(Proc {
+            child,
+            name: "mosquitto".into(),
+        });
+        let port = self.port;
+        assert!(
+            wait_until(Duration::from_secs(10), || port_open(port)),
+            "mosquitto did not listen on {port}"
+        );
+    }
+
+    /// Graceful stop: mosquitto writes its persistence file on SIGTERM.
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.stop(Duration::from_secs(10));
+        }
+    }
+}
