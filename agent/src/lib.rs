@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod link;
+pub mod miner;
 pub mod run;
 pub mod sample;
 
