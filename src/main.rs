@@ -4,9 +4,9 @@
 
 use anyhow::Context;
 use clap::Parser;
-use hashward_agent::config::{BrokerConfig, Config as AgentConfig, SpoolConfig, TelemetryConfig};
+use hashward_agent::config::Config as AgentConfig;
 use hashward_hub::serve::{self, BrokerChoice, ServeOptions};
-use hashward_protocol::{RigId, SiteId, TOPIC_PREFIX};
+use hashward_protocol::TOPIC_PREFIX;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,26 +33,6 @@ struct AllInOne {
     interval_ms: u64,
 }
 
-/// The local rig's id: the host name made topic-safe.
-fn local_rig_id() -> RigId {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let cleaned: String = host
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect();
-    RigId::new(cleaned)
-        .or_else(|_| RigId::new("local-rig"))
-        .expect("\"local-rig\" is a valid id")
-}
-
 fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -75,22 +55,12 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
             shutdown.clone(),
         )
         .await?;
-        let site = SiteId::new("local").expect("\"local\" is a valid id");
-        let rig = local_rig_id();
-        let agent = AgentConfig {
-            site: site.clone(),
-            rig: rig.clone(),
-            data_dir: args.data_dir.join("agent"),
-            broker: BrokerConfig {
-                url: format!("mqtt://{}:{}", hub.mqtt_host, hub.mqtt_port),
-                ..Default::default()
-            },
-            telemetry: TelemetryConfig {
-                interval_ms: args.interval_ms,
-            },
-            spool: SpoolConfig::default(),
-        };
+        let mut agent = AgentConfig::standalone();
+        agent.data_dir = args.data_dir.join("agent");
+        agent.broker.url = format!("mqtt://{}:{}", hub.mqtt_host, hub.mqtt_port);
+        agent.telemetry.interval_ms = args.interval_ms;
         agent.validate()?;
+        let (site, rig) = (agent.site.clone(), agent.rig.clone());
         let http = hub.http_addr;
         println!(
             "hashward is running (Ctrl-C stops it)\n\

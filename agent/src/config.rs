@@ -3,6 +3,10 @@
 //! Loading validates every value and names the bad one; an invalid file never half-applies.
 //! Unknown keys are refused so a typo cannot silently leave a default in force.
 
+use crate::miner::engine::Priority;
+use crate::miner::hash::Algo;
+use crate::miner::stratum::PoolUrl;
+pub use hashward_protocol::ids::MAX_ID_LEN;
 use hashward_protocol::{RigId, SiteId};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -22,6 +26,70 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     #[serde(default)]
     pub spool: SpoolConfig,
+    #[serde(default)]
+    pub miner: MinerConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinerConfig {
+    /// Mine at all. Default: yes when pools are listed. Enabled without pools = benchmark mode.
+    pub enabled: Option<bool>,
+    #[serde(default = "default_algo")]
+    pub algo: Algo,
+    /// Ordered: the first is the primary, the others are failover.
+    #[serde(default)]
+    pub pools: Vec<PoolEntry>,
+    /// Hashing threads (default: one per logical CPU).
+    pub threads: Option<u32>,
+    /// Nonces per kernel call (default: per algorithm and kernel).
+    pub batch: Option<u32>,
+    /// Kernel by name (default: the fastest this CPU supports).
+    pub kernel: Option<String>,
+    #[serde(default)]
+    pub priority: Priority,
+    /// CPUs to pin hashing threads to; empty = no pinning.
+    #[serde(default)]
+    pub cpus: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolEntry {
+    /// `stratum+tcp://host:port` or `stratum+ssl://host:port`.
+    pub url: String,
+    /// Wallet or account, usually `wallet.worker`.
+    pub user: String,
+    #[serde(default = "default_pool_pass")]
+    pub pass: String,
+}
+
+fn default_algo() -> Algo {
+    Algo::Sha256d
+}
+fn default_pool_pass() -> String {
+    "x".into()
+}
+
+impl Default for MinerConfig {
+    fn default() -> Self {
+        MinerConfig {
+            enabled: None,
+            algo: default_algo(),
+            pools: Vec::new(),
+            threads: None,
+            batch: None,
+            kernel: None,
+            priority: Priority::default(),
+            cpus: Vec::new(),
+        }
+    }
+}
+
+impl MinerConfig {
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.unwrap_or(!self.pools.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -210,10 +278,56 @@ impl Config {
                 self.telemetry.interval_ms
             ));
         }
+        let m = &self.miner;
+        for (i, p) in m.pools.iter().enumerate() {
+            PoolUrl::parse(&p.url).map_err(|e| ConfigError::Invalid(format!("miner.pools[{i}].url: {e}")))?;
+            if p.user.is_empty() {
+                return invalid(format!("miner.pools[{i}].user is empty"));
+            }
+        }
+        if let Some(t) = m.threads {
+            if t == 0 || t > crate::miner::engine::MAX_THREADS {
+                return invalid(format!(
+                    "miner.threads {t} outside 1..={}",
+                    crate::miner::engine::MAX_THREADS
+                ));
+            }
+        }
+        if m.batch == Some(0) {
+            return invalid("miner.batch must be at least 1".into());
+        }
         if self.spool.max_bytes < 64 * 1024 {
             return invalid(format!("spool.max_bytes {} below 65536", self.spool.max_bytes));
         }
         Ok(())
+    }
+
+    /// The configuration of an agent started with no file: site `local`, the host name as rig
+    /// id, state under `./hashward-agent-data`, every other value its default.
+    pub fn standalone() -> Config {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let rig: String = host
+            .trim()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(crate::config::MAX_ID_LEN)
+            .collect();
+        Config {
+            site: SiteId::new("local").expect("\"local\" is a valid id"),
+            rig: RigId::new(rig)
+                .unwrap_or_else(|_| RigId::new("local-rig").expect("\"local-rig\" is a valid id")),
+            data_dir: PathBuf::from("hashward-agent-data"),
+            broker: BrokerConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            spool: SpoolConfig::default(),
+            miner: MinerConfig::default(),
+        }
     }
 
     pub fn interval(&self) -> Duration {
@@ -264,11 +378,33 @@ mod tests {
                 "max_bytes",
             ),
             ("site = \"s\"\nrig = \"r\"\ntypo = 1\n", "typo"),
+            ("site = \"s\"\nrig = \"r\"\n[miner]\nalgo = \"x11\"\n", "x11"),
+            (
+                "site = \"s\"\nrig = \"r\"\n[miner]\nthreads = 0\n",
+                "miner.threads",
+            ),
+            (
+                "site = \"s\"\nrig = \"r\"\n[[miner.pools]]\nurl = \"http://p:1\"\nuser = \"w\"\n",
+                "miner.pools[0].url",
+            ),
         ];
         for (text, needle) in cases {
             let err = Config::from_toml(text).expect_err(text).to_string();
             assert!(err.contains(needle), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn mining_is_on_when_pools_are_listed() {
+        let c = Config::from_toml("site = \"s\"\nrig = \"r\"\n").expect("valid");
+        assert!(!c.miner.is_enabled());
+        let c = Config::from_toml(
+            "site = \"s\"\nrig = \"r\"\n[miner]\nalgo = \"scrypt\"\n[[miner.pools]]\nurl = \"stratum+tcp://p:3333\"\nuser = \"w.1\"\n",
+        )
+        .expect("valid");
+        assert!(c.miner.is_enabled());
+        assert_eq!(c.miner.algo, Algo::Scrypt);
+        assert_eq!(c.miner.pools[0].pass, "x");
     }
 
     #[test]

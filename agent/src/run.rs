@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::link::{LinkCounters, Publisher, Spool, SpoolError};
+use crate::miner::service::{self as miner_service, MinerError};
 use crate::sample::HostSampler;
 use hashward_protocol::{encode, AgentCounters, Body, Capability, Envelope, RigState, Topic};
 use std::sync::atomic::Ordering;
@@ -19,6 +20,8 @@ pub enum RunError {
     Spool(std::path::PathBuf, SpoolError),
     #[error("encoding the state message: {0}")]
     Encode(#[from] hashward_protocol::EncodeError),
+    #[error("miner: {0}")]
+    Miner(#[from] MinerError),
 }
 
 fn state_envelope(cfg: &Config, state: RigState) -> Envelope {
@@ -41,6 +44,17 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
         .map_err(|e| RunError::Spool(spool_path.clone(), e))?;
     let spool = Arc::new(spool);
 
+    let miner = if cfg.miner.is_enabled() {
+        Some(miner_service::start(&cfg.miner, shutdown.clone())?)
+    } else {
+        log::info!("miner: disabled (no pools configured)");
+        None
+    };
+    let mut capabilities = vec![Capability::SignedConfig];
+    if miner.is_some() {
+        capabilities.push(Capability::CpuMiner);
+    }
+
     let mut sampler = HostSampler::new();
     let hardware = sampler.hardware();
     log::info!(
@@ -59,7 +73,7 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
             boot,
             agent_version: env!("CARGO_PKG_VERSION").to_string(),
             hardware: Some(hardware),
-            capabilities: vec![Capability::SignedConfig],
+            capabilities,
         },
     ))?;
     let will = encode(&state_envelope(
@@ -112,7 +126,8 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
             reconnects: counters.reconnects.load(Ordering::Relaxed),
             input_errors: 0,
         };
-        let tele = sampler.sample(agent);
+        let mut tele = sampler.sample(agent);
+        tele.miner = miner.as_ref().map(|(m, _)| m.telemetry());
         let (spool, rig, topic) = (spool.clone(), cfg.rig.clone(), tele_topic.clone());
         let appended = tokio::task::spawn_blocking(move || {
             spool.append(|seq| {
@@ -131,6 +146,10 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
         }
     }
     log::info!("shutting down: flushing what the broker will take");
+    if let Some((m, task)) = miner {
+        let _ = task.await;
+        drop(m);
+    }
     if tokio::time::timeout(Duration::from_secs(5), publisher)
         .await
         .is_err()

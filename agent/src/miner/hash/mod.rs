@@ -2,6 +2,7 @@
 //! Every kernel is tested against its algorithm's portable reference on random inputs.
 
 pub mod scrypt;
+pub mod sha256d;
 
 use crate::miner::work::Scanner;
 use std::fmt;
@@ -39,7 +40,7 @@ impl std::str::FromStr for Algo {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KernelError {
-    #[error("no {0} kernel is built yet")]
+    #[error("no {0} kernel is available on this CPU")]
     NotBuilt(Algo),
     #[error("kernel {name:?} is unknown or not supported by this CPU; available: {available}")]
     Unavailable { name: String, available: String },
@@ -49,7 +50,7 @@ pub enum KernelError {
 pub fn available(algo: Algo) -> Result<Vec<Box<dyn Scanner>>, KernelError> {
     match algo {
         Algo::Scrypt => Ok(scrypt::available()),
-        Algo::Sha256d => Err(KernelError::NotBuilt(algo)),
+        Algo::Sha256d => Ok(sha256d::available()),
     }
 }
 

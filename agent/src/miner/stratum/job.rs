@@ -13,16 +13,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::message::{Notify, Subscribed};
 use super::{Target, Work};
 
 /// Double SHA-256.
-pub fn sha256d(data: &[u8]) -> [u8; 32] {
-    let first = Sha256::digest(data);
-    Sha256::digest(first).into()
-}
+pub use crate::miner::hash::sha256d::sha256d;
 
 /// Merkle root from the coinbase hash and the branch (all in internal byte order).
 pub fn merkle_root(coinbase_hash: [u8; 32], branch: &[[u8; 32]]) -> [u8; 32] {

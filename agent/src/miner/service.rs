@@ -1,0 +1,217 @@
+//! The CPU miner inside `run`: connects the Stratum client and the engine. Pool jobs go to the
+//! engine, found nonces go back to the pool as shares, and the figures go into telemetry. With
+//! no pool it mines random headers (benchmark mode) and says so in its constraints.
+//!
+//! Must never: submit a share for a job the pool cleaned (the client drops those and counts
+//! them), or keep hashing a job from a pool connection that is gone.
+
+use crate::config::MinerConfig;
+use crate::miner::bench::BenchJob;
+use crate::miner::engine::{default_batch, Engine, EngineConfig, EngineError, Found, JobSource, WorkUnit};
+use crate::miner::hash::{self, Algo, KernelError};
+use crate::miner::stratum::{
+    self, ClientConfig, MiningJob, PoolConfig, PoolEvent, ShareOutcome, StratumHandle, DIFF1_SCRYPT,
+    DIFF1_SHA256D,
+};
+use hashward_protocol::{MinerTelemetry, PoolTelemetry};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// What the engine mines: a pool's job or benchmark headers.
+pub enum MinerJob {
+    Pool(Arc<MiningJob>),
+    Bench(BenchJob),
+}
+
+impl JobSource for MinerJob {
+    fn next_work(&self) -> WorkUnit {
+        match self {
+            MinerJob::Pool(job) => {
+                let extranonce2 = job.next_extranonce2();
+                WorkUnit {
+                    work: job.work_for(extranonce2, job.ntime),
+                    extranonce2,
+                    ntime: job.ntime,
+                }
+            }
+            MinerJob::Bench(b) => b.next_work(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MinerError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    #[error("pool configuration: {0}")]
+    Pool(String),
+}
+
+/// A running miner: the engine and, when mining to a pool, the pool client's handle.
+pub struct Miner {
+    algo: Algo,
+    engine: Arc<Engine<MinerJob>>,
+    pool: Option<StratumHandle>,
+    users: Vec<String>,
+}
+
+impl Miner {
+    pub fn telemetry(&self) -> MinerTelemetry {
+        let s = self.engine.stats();
+        let pool = self.pool.as_ref().and_then(|h| {
+            let stats = h.stats();
+            let (i, p) = stats
+                .iter()
+                .enumerate()
+                .find(|(_, p)| p.connected)
+                .or(stats.iter().enumerate().next())?;
+            Some(PoolTelemetry {
+                url: p.url.clone(),
+                user: self.users.get(i).cloned().unwrap_or_default(),
+                connected: p.connected,
+                difficulty: p.difficulty.unwrap_or(0.0),
+                accepted: p.accepted,
+                rejected: p.rejected.total(),
+                stale_dropped: p.stale_dropped,
+                last_share_ts_ms: p
+                    .last_share_time
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map(|d| d.as_millis() as u64),
+                latency_ms: p.last_submit_latency.map(|d| d.as_millis() as u32),
+            })
+        });
+        let mut constraints = Vec::new();
+        if self.pool.is_none() {
+            constraints.push("benchmark mode: no pool configured".to_string());
+        }
+        MinerTelemetry {
+            algo: self.algo.to_string(),
+            kernel: s.kernel.to_string(),
+            threads: s.threads,
+            batch: s.batch,
+            paused: s.paused,
+            hashrate_10s: s.hashrate_10s,
+            hashrate_60s: s.hashrate_60s,
+            hashrate_15m: s.hashrate_15m,
+            pool,
+            constraints,
+        }
+    }
+}
+
+/// Starts the engine (and the pool client when pools are configured) and the task that connects
+/// them. The task ends when `shutdown` turns true.
+pub fn start(
+    cfg: &MinerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(Arc<Miner>, JoinHandle<()>), MinerError> {
+    let lanes = hash::select(cfg.algo, cfg.kernel.as_deref())?.lanes();
+    let threads = cfg.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1)
+    });
+    let (found_tx, mut found_rx) = mpsc::unbounded_channel::<Found<MinerJob>>();
+    let engine = Arc::new(Engine::start(
+        EngineConfig {
+            algo: cfg.algo,
+            kernel: cfg.kernel.clone(),
+            threads,
+            batch: cfg.batch.unwrap_or_else(|| default_batch(cfg.algo, lanes)),
+            cpus: cfg.cpus.clone(),
+            priority: cfg.priority,
+        },
+        found_tx,
+    )?);
+    let mut client = None;
+    if cfg.pools.is_empty() {
+        log::warn!("miner: no pool configured, running in benchmark mode (hashes random headers)");
+        engine.set_job(Arc::new(MinerJob::Bench(BenchJob::default())));
+    } else {
+        let diff1 = match cfg.algo {
+            Algo::Sha256d => DIFF1_SHA256D,
+            Algo::Scrypt => DIFF1_SCRYPT,
+        };
+        let pools = cfg
+            .pools
+            .iter()
+            .map(|p| PoolConfig {
+                url: p.url.clone(),
+                user: p.user.clone(),
+                password: p.pass.clone(),
+            })
+            .collect();
+        let mut cc = ClientConfig::new(pools, diff1);
+        cc.user_agent = format!("hashward/{}", env!("CARGO_PKG_VERSION"));
+        client = Some(stratum::spawn(cc).map_err(|e| MinerError::Pool(e.to_string()))?);
+    }
+    let miner = Arc::new(Miner {
+        algo: cfg.algo,
+        engine: engine.clone(),
+        pool: client.as_ref().map(|c| c.handle.clone()),
+        users: cfg.pools.iter().map(|p| p.user.clone()).collect(),
+    });
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let (handle, mut events) = match client {
+            Some(c) => (Some(c.handle), Some(c.events)),
+            None => (None, None),
+        };
+        loop {
+            tokio::select! {
+                ev = async { match events.as_mut() { Some(e) => e.recv().await, None => std::future::pending().await } } => {
+                    match ev {
+                        Some(ev) => on_pool_event(&engine, ev),
+                        None => break,
+                    }
+                }
+                Some(found) = found_rx.recv() => {
+                    if let (MinerJob::Pool(job), Some(h)) = (&*found.job, handle.as_ref()) {
+                        let share = job.share(found.extranonce2, found.ntime, found.nonce, None);
+                        if h.submit(share).is_err() {
+                            log::warn!("miner: pool client is gone; share dropped");
+                        }
+                    }
+                }
+                _ = tick.tick() => engine.sample(),
+                _ = shutdown.changed() => break,
+            }
+        }
+        if let Some(h) = handle {
+            h.shutdown();
+        }
+        engine.clear_job();
+    });
+    Ok((miner, task))
+}
+
+fn on_pool_event(engine: &Engine<MinerJob>, ev: PoolEvent) {
+    match ev {
+        PoolEvent::Connected { url, .. } => log::info!("miner: connected to {url}"),
+        PoolEvent::Disconnected { pool, reason } => {
+            log::warn!("miner: pool {pool} disconnected: {reason}; idle until the next job");
+            engine.clear_job();
+        }
+        PoolEvent::NewJob(job) => {
+            log::debug!(
+                "miner: job {} (clean: {}, difficulty {})",
+                job.job_id,
+                job.clean,
+                job.difficulty
+            );
+            engine.set_job(Arc::new(MinerJob::Pool(job)));
+        }
+        PoolEvent::ShareResult(r) => match &r.outcome {
+            ShareOutcome::Accepted => log::info!("miner: share accepted (job {})", r.job_id),
+            ShareOutcome::Rejected { reason, message } => {
+                log::warn!("miner: share rejected (job {}): {reason:?} {message}", r.job_id)
+            }
+            ShareOutcome::DroppedStale => log::debug!("miner: stale share dropped (job {})", r.job_id),
+            other => log::warn!("miner: share {other:?} (job {})", r.job_id),
+        },
+    }
+}
