@@ -107,4 +107,26 @@ async fn agent_mines_60s_with_disconnect_and_failover_and_no_rejects() {
     assert!(c1.connections_total >= 2, "the primary saw no reconnect: {c1:?}");
     assert!(c2.accepted >= 10, "too few shares after failover: {c2:?}");
     assert!(log.contains("sha256d-"), "kernel named in the log:\n{log}");
+
+    // The miner's figures reach telemetry: the agent had no broker, so every record is still in
+    // its spool; the last one must carry the miner with a hashrate and the second pool's counts.
+    drop(_agent);
+    let spool =
+        hashward_agent::link::Spool::open(&dir.path().join("data/spool.redb"), 64 << 20).expect("spool");
+    let last = spool
+        .read_after(0, 100_000)
+        .expect("read")
+        .pop()
+        .expect("telemetry was spooled");
+    let env = hashward_protocol::decode(&last.payload).expect("decodes");
+    let hashward_protocol::Body::Tele(t) = env.body else {
+        panic!("not telemetry: {:?}", env.body)
+    };
+    let m = t.miner.expect("miner telemetry");
+    assert_eq!((m.algo.as_str(), m.threads), ("sha256d", 2));
+    assert!(m.kernel.starts_with("sha256d-"), "{}", m.kernel);
+    assert!(m.hashrate_10s.0 > 1e5 && m.hashrate_60s.0 > 1e5, "{m:?}");
+    let pool = m.pool.expect("pool telemetry");
+    assert!(pool.connected && pool.url == p2.url(), "{pool:?}");
+    assert!(pool.accepted >= 10 && pool.rejected == 0, "{pool:?}");
 }
