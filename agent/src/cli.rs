@@ -25,6 +25,19 @@ pub enum Command {
     Run(RunArgs),
     /// Measure a kernel's hashrate on this machine (no pool, no broker).
     Bench(BenchArgs),
+    /// Show discovered hardware: CPU, topology, NUMA nodes and thread plan, thermal sensors (and
+    /// the one chosen as the CPU package), power state.
+    Inspect {
+        /// Root to read `proc/` and `sys/` under (a fixture tree in tests).
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// Threads to plan across NUMA nodes (default: one per logical CPU).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the hash kernels this CPU supports, fastest first.
     Kernels {
         /// Only this algorithm.
@@ -185,8 +198,46 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
+/// What `inspect` prints, as JSON.
+pub fn inspect(root: &std::path::Path, threads: Option<usize>) -> serde_json::Value {
+    use crate::tune::{hw, numa};
+    let hw = hw::discover(root);
+    let threads = threads.unwrap_or_else(|| hw.topology.logical_count().max(1));
+    let plan = numa::plan(hw.numa_nodes(), &hw.topology.smt_siblings, threads);
+    let sensors: Vec<_> = hw
+        .thermal
+        .sensors
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "source": format!("{:?}", r.sensor.source),
+                "label": r.sensor.label,
+                "role": format!("{:?}", r.sensor.role),
+                "celsius": r.celsius.as_ref().ok(),
+                "error": r.celsius.as_ref().err().map(|e| e.to_string()),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "root": root,
+        "hardware": hw.summary(),
+        "sensors": sensors,
+        "numa_plan": { "threads": plan.total_threads(), "layout": plan.layout(), "cpus": plan.cpus(), "capped": plan.capped },
+        "problems": hw.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+    })
+}
+
 pub fn main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Inspect { root, threads, json } => {
+            let v = inspect(&root, threads);
+            if json {
+                println!("{v}");
+            } else {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            }
+            Ok(())
+        }
         Command::Kernels { algo } => {
             for a in algo
                 .map(|a| vec![a])

@@ -51,6 +51,48 @@ pub struct MinerConfig {
     /// CPUs to pin hashing threads to; empty = no pinning.
     #[serde(default)]
     pub cpus: Vec<usize>,
+    /// Seed 004 thermal protection: fewer threads from the soft limit, pause at the hard limit,
+    /// ramp back up one step per cooldown.
+    #[serde(default = "yes")]
+    pub thermal_protection_enabled: bool,
+    #[serde(default = "default_soft_limit")]
+    pub thermal_soft_limit_c: f32,
+    #[serde(default = "default_hard_limit")]
+    pub thermal_hard_limit_c: f32,
+    #[serde(default = "default_cooldown")]
+    pub thermal_cooldown_secs: u64,
+    /// Seed 004 power mode: cap threads and batch while on battery.
+    #[serde(default = "yes")]
+    pub power_mode_sensitivity: bool,
+    #[serde(default = "default_battery_threads")]
+    pub battery_threads_cap: usize,
+    #[serde(default = "default_battery_batch")]
+    pub battery_batch_cap: u32,
+    /// Where `sys/` and `proc/` are read for sensors, power and topology.
+    #[serde(default = "default_hardware_root")]
+    pub hardware_root: PathBuf,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_soft_limit() -> f32 {
+    80.0
+}
+fn default_hard_limit() -> f32 {
+    90.0
+}
+fn default_cooldown() -> u64 {
+    120
+}
+fn default_battery_threads() -> usize {
+    2
+}
+fn default_battery_batch() -> u32 {
+    4
+}
+fn default_hardware_root() -> PathBuf {
+    PathBuf::from("/")
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +124,14 @@ impl Default for MinerConfig {
             kernel: None,
             priority: Priority::default(),
             cpus: Vec::new(),
+            thermal_protection_enabled: true,
+            thermal_soft_limit_c: default_soft_limit(),
+            thermal_hard_limit_c: default_hard_limit(),
+            thermal_cooldown_secs: default_cooldown(),
+            power_mode_sensitivity: true,
+            battery_threads_cap: default_battery_threads(),
+            battery_batch_cap: default_battery_batch(),
+            hardware_root: default_hardware_root(),
         }
     }
 }
@@ -89,6 +139,23 @@ impl Default for MinerConfig {
 impl MinerConfig {
     pub fn is_enabled(&self) -> bool {
         self.enabled.unwrap_or(!self.pools.is_empty())
+    }
+
+    pub fn thermal(&self) -> Option<crate::tune::thermal::ThermalConfig> {
+        self.thermal_protection_enabled
+            .then_some(crate::tune::thermal::ThermalConfig {
+                soft_limit_c: self.thermal_soft_limit_c,
+                hard_limit_c: self.thermal_hard_limit_c,
+                cooldown_secs: self.thermal_cooldown_secs,
+            })
+    }
+
+    pub fn power(&self) -> crate::tune::power::PowerConfig {
+        crate::tune::power::PowerConfig {
+            power_mode_sensitivity: self.power_mode_sensitivity,
+            battery_threads_cap: self.battery_threads_cap,
+            battery_batch_cap: self.battery_batch_cap,
+        }
     }
 }
 
@@ -293,6 +360,13 @@ impl Config {
                 ));
             }
         }
+        if let Some(t) = m.thermal() {
+            t.validate()
+                .map_err(|e| ConfigError::Invalid(format!("miner thermal limits: {e}")))?;
+        }
+        m.power()
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("miner battery caps: {e}")))?;
         if m.batch == Some(0) {
             return invalid("miner.batch must be at least 1".into());
         }

@@ -11,6 +11,7 @@ pub mod link;
 pub mod miner;
 pub mod run;
 pub mod sample;
+pub mod tune;
 
 /// Milliseconds since the Unix epoch; 0 if the clock is before 1970 (a broken RTC on an SBC).
 pub fn now_ms() -> u64 {

@@ -103,7 +103,10 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
         wake: wake.clone(),
         counters: counters.clone(),
     };
-    let publisher = tokio::spawn(publisher.run(shutdown.clone()));
+    // The publisher stops only after the sampler has: a record appended during shutdown must
+    // still be drained, not left behind by a publisher that already said goodbye.
+    let (stop_publisher, publisher_shutdown) = watch::channel(false);
+    let publisher = tokio::spawn(publisher.run(publisher_shutdown));
 
     let tele_topic = Topic::Tele {
         site: cfg.site.clone(),
@@ -146,6 +149,7 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
         }
     }
     log::info!("shutting down: flushing what the broker will take");
+    let _ = stop_publisher.send(true);
     if let Some((m, task)) = miner {
         let _ = task.await;
         drop(m);

@@ -13,8 +13,10 @@ use crate::miner::stratum::{
     self, ClientConfig, MiningJob, PoolConfig, PoolEvent, ShareOutcome, StratumHandle, DIFF1_SCRYPT,
     DIFF1_SHA256D,
 };
+use crate::tune::control::{Control, ControlConfig, CONTROL_INTERVAL_S};
+use crate::tune::decide::OptimalConfig;
 use hashward_protocol::{MinerTelemetry, PoolTelemetry};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -49,6 +51,8 @@ pub enum MinerError {
     Kernel(#[from] KernelError),
     #[error("pool configuration: {0}")]
     Pool(String),
+    #[error("thermal configuration: {0}")]
+    Thermal(#[from] crate::tune::thermal::ThermalConfigError),
 }
 
 /// A running miner: the engine and, when mining to a pool, the pool client's handle.
@@ -57,6 +61,8 @@ pub struct Miner {
     engine: Arc<Engine<MinerJob>>,
     pool: Option<StratumHandle>,
     users: Vec<String>,
+    /// What thermal and power control last decided, and why.
+    control: Mutex<Vec<String>>,
 }
 
 impl Miner {
@@ -84,7 +90,7 @@ impl Miner {
                 latency_ms: p.last_submit_latency.map(|d| d.as_millis() as u32),
             })
         });
-        let mut constraints = Vec::new();
+        let mut constraints = self.control.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if self.pool.is_none() {
             constraints.push("benchmark mode: no pool configured".to_string());
         }
@@ -115,13 +121,22 @@ pub fn start(
             .map(|n| n.get() as u32)
             .unwrap_or(1)
     });
+    let batch = cfg.batch.unwrap_or_else(|| default_batch(cfg.algo, lanes));
+    let mut control = Control::new(ControlConfig {
+        root: cfg.hardware_root.clone(),
+        thermal: cfg.thermal(),
+        power: cfg.power(),
+        threads: threads as usize,
+        batch,
+        cpus: cfg.cpus.clone(),
+    })?;
     let (found_tx, mut found_rx) = mpsc::unbounded_channel::<Found<MinerJob>>();
     let engine = Arc::new(Engine::start(
         EngineConfig {
             algo: cfg.algo,
             kernel: cfg.kernel.clone(),
             threads,
-            batch: cfg.batch.unwrap_or_else(|| default_batch(cfg.algo, lanes)),
+            batch,
             cpus: cfg.cpus.clone(),
             priority: cfg.priority,
         },
@@ -154,9 +169,13 @@ pub fn start(
         engine: engine.clone(),
         pool: client.as_ref().map(|c| c.handle.clone()),
         users: cfg.pools.iter().map(|p| p.user.clone()).collect(),
+        control: Mutex::new(Vec::new()),
     });
+    let miner2 = miner.clone();
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut control_tick = tokio::time::interval(Duration::from_secs(CONTROL_INTERVAL_S));
+        let mut last: Option<OptimalConfig> = None;
         let (handle, mut events) = match client {
             Some(c) => (Some(c.handle), Some(c.events)),
             None => (None, None),
@@ -178,6 +197,12 @@ pub fn start(
                     }
                 }
                 _ = tick.tick() => engine.sample(),
+                _ = control_tick.tick() => {
+                    let decided = control.tick();
+                    apply(&engine, &decided, last.as_ref());
+                    *miner2.control.lock().unwrap_or_else(|p| p.into_inner()) = decided.constraints_applied.clone();
+                    last = Some(decided);
+                }
                 _ = shutdown.changed() => break,
             }
         }
@@ -187,6 +212,38 @@ pub fn start(
         engine.clear_job();
     });
     Ok((miner, task))
+}
+
+/// Applies a thermal/power decision to the running engine, logging what changed and why.
+fn apply(engine: &Engine<MinerJob>, decided: &OptimalConfig, last: Option<&OptimalConfig>) {
+    let changed = last.is_none_or(|l| {
+        l.should_mine != decided.should_mine
+            || l.threads != decided.threads
+            || l.batch_size != decided.batch_size
+    });
+    if !changed {
+        return;
+    }
+    let why = decided.constraints_applied.join("; ");
+    if !decided.should_mine {
+        log::warn!("tune: mining paused ({why})");
+        engine.set_paused(true);
+        return;
+    }
+    if engine.threads() as usize != decided.threads {
+        log::info!(
+            "tune: threads {} -> {} ({why})",
+            engine.threads(),
+            decided.threads
+        );
+        if let Err(e) = engine.set_threads(decided.threads as u32) {
+            log::error!("tune: {e}");
+        }
+    }
+    if engine.batch() != decided.batch_size {
+        engine.set_batch(decided.batch_size);
+    }
+    engine.set_paused(false);
 }
 
 fn on_pool_event(engine: &Engine<MinerJob>, ev: PoolEvent) {

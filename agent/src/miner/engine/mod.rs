@@ -131,7 +131,8 @@ pub struct Engine<J: JobSource> {
     kernel: &'static str,
     lanes: u32,
     shared: Arc<Shared<J>>,
-    workers: Vec<Worker>,
+    /// Resized by `set_threads` while the engine is shared (thermal and power control).
+    workers: Mutex<Vec<Worker>>,
     meters: Mutex<Meters>,
 }
 
@@ -147,12 +148,12 @@ impl<J: JobSource> Engine<J> {
             paused: AtomicBool::new(false),
             found,
         });
-        let mut engine = Engine {
+        let engine = Engine {
             cfg: cfg.clone(),
             kernel,
             lanes,
             shared,
-            workers: Vec::new(),
+            workers: Mutex::new(Vec::new()),
             meters: Mutex::new(Meters {
                 origin: Instant::now(),
                 total: Meter::default(),
@@ -185,7 +186,11 @@ impl<J: JobSource> Engine<J> {
     }
 
     pub fn threads(&self) -> u32 {
-        self.workers.len() as u32
+        self.workers().len() as u32
+    }
+
+    fn workers(&self) -> std::sync::MutexGuard<'_, Vec<Worker>> {
+        self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Mines `job` from now on; threads leave the previous job within one batch.
@@ -219,21 +224,22 @@ impl<J: JobSource> Engine<J> {
     }
 
     /// Grows or shrinks the thread pool; the job is kept.
-    pub fn set_threads(&mut self, n: u32) -> Result<(), EngineError> {
+    pub fn set_threads(&self, n: u32) -> Result<(), EngineError> {
         if n == 0 || n > MAX_THREADS {
             return Err(EngineError::Threads(n, MAX_THREADS));
         }
-        while self.workers.len() > n as usize {
-            if let Some(w) = self.workers.pop() {
+        let mut workers = self.workers();
+        while workers.len() > n as usize {
+            if let Some(w) = workers.pop() {
                 w.stop.store(true, Ordering::Relaxed);
                 let _ = w.handle.join();
                 let mut m = self.meters.lock().unwrap_or_else(|p| p.into_inner());
                 m.retired += w.counter.0.load(Ordering::Relaxed);
-                m.per_thread.truncate(self.workers.len());
+                m.per_thread.truncate(workers.len());
             }
         }
-        while self.workers.len() < n as usize {
-            let index = self.workers.len();
+        while workers.len() < n as usize {
+            let index = workers.len();
             let mut scanner = hash::select(self.cfg.algo, Some(self.kernel))?;
             let stop = Arc::new(AtomicBool::new(false));
             let counter = Arc::new(Counter::default());
@@ -254,7 +260,7 @@ impl<J: JobSource> Engine<J> {
                     work_loop(&shared, scanner.as_mut(), &stop2, &counter2);
                 })
                 .map_err(EngineError::Spawn)?;
-            self.workers.push(Worker {
+            workers.push(Worker {
                 stop,
                 counter,
                 handle,
@@ -265,16 +271,15 @@ impl<J: JobSource> Engine<J> {
                 .per_thread
                 .push(Meter::default());
         }
-        self.cfg.threads = n;
         Ok(())
     }
 
     /// Total hashes done since start, including threads that were stopped since.
     pub fn total_hashes(&self) -> u64 {
+        let workers = self.workers();
         let m = self.meters.lock().unwrap_or_else(|p| p.into_inner());
         m.retired
-            + self
-                .workers
+            + workers
                 .iter()
                 .map(|w| w.counter.0.load(Ordering::Relaxed))
                 .sum::<u64>()
@@ -283,7 +288,7 @@ impl<J: JobSource> Engine<J> {
     /// Takes a sample for the hashrate windows; call about once a second.
     pub fn sample(&self) {
         let counts: Vec<u64> = self
-            .workers
+            .workers()
             .iter()
             .map(|w| w.counter.0.load(Ordering::Relaxed))
             .collect();
@@ -316,10 +321,11 @@ impl<J: JobSource> Engine<J> {
 
 impl<J: JobSource> Drop for Engine<J> {
     fn drop(&mut self) {
-        for w in &self.workers {
+        let mut workers = self.workers();
+        for w in workers.iter() {
             w.stop.store(true, Ordering::Relaxed);
         }
-        for w in self.workers.drain(..) {
+        for w in workers.drain(..) {
             let _ = w.handle.join();
         }
     }

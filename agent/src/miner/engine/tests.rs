@@ -53,7 +53,7 @@ impl JobSource for EasyJob {
 #[test]
 fn counts_hashes_and_resizes_without_losing_count() {
     let (tx, _rx) = unbounded_channel();
-    let mut e: Engine<BenchJob> = Engine::start(cfg(2), tx).expect("engine");
+    let e: Engine<BenchJob> = Engine::start(cfg(2), tx).expect("engine");
     e.set_job(Arc::new(BenchJob::default()));
     assert!(wait_for(|| e.total_hashes() > 100));
     e.set_threads(1).expect("shrink");

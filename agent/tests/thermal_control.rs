@@ -1,0 +1,113 @@
+//! The live control loop on a copied fixture tree: the agent (benchmark mode, no broker) runs on
+//! a laptop on battery and must apply the battery caps; when the package sensor reads above the
+//! hard limit it must pause; when the sensor stops reading it must assume hot, never better.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Agent(Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let dest = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
+/// The `tempN_input` whose label is "Package id 0".
+fn package_input(root: &Path) -> PathBuf {
+    let hwmon = root.join("sys/class/hwmon");
+    for dir in std::fs::read_dir(&hwmon).expect("hwmon") {
+        let dir = dir.expect("entry").path();
+        for f in std::fs::read_dir(&dir).expect("dir") {
+            let f = f.expect("entry").path();
+            let name = f
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            if name.ends_with("_label")
+                && std::fs::read_to_string(&f).unwrap_or_default().trim() == "Package id 0"
+            {
+                return dir.join(name.replace("_label", "_input"));
+            }
+        }
+    }
+    panic!("no package sensor in the fixture");
+}
+
+fn wait_for_log(log: &Path, needle: &str, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains(needle) || Instant::now() > deadline {
+            assert!(
+                text.contains(needle),
+                "no {needle:?} in the agent log within {timeout:?}:\n{text}"
+            );
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn battery_caps_then_critical_pause_then_lost_sensor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hw/laptop-battery"),
+        &root,
+    );
+    let dead_broker = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "site = \"t\"\nrig = \"laptop\"\ndata_dir = \"{}\"\n[broker]\nurl = \"mqtt://127.0.0.1:{dead_broker}\"\n\
+             [miner]\nenabled = true\nalgo = \"sha256d\"\nthreads = 4\nhardware_root = \"{}\"\n",
+            dir.path().join("data").display(),
+            root.display()
+        ),
+    )
+    .expect("config");
+    let log = dir.path().join("agent.log");
+    let out = std::fs::File::create(&log).expect("log");
+    let child = Command::new(env!("CARGO_BIN_EXE_hashward-agent"))
+        .args(["run", "--config", config.to_str().expect("utf8")])
+        .env("RUST_LOG", "info")
+        .stdout(out.try_clone().expect("clone"))
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn agent");
+    let _agent = Agent(child);
+
+    let text = wait_for_log(&log, "tune: threads 4 -> 2", Duration::from_secs(20));
+    assert!(text.contains("Battery mode: threads=2, batch=4"), "{text}");
+    assert!(text.contains("benchmark mode"), "{text}");
+
+    std::fs::write(package_input(&root), "95000\n").expect("heat up");
+    wait_for_log(&log, "tune: mining paused", Duration::from_secs(20));
+
+    std::fs::remove_file(package_input(&root)).expect("sensor gone");
+    wait_for_log(&log, "package sensor stopped reading", Duration::from_secs(20));
+}
