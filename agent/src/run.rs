@@ -56,7 +56,7 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
     }
 
     let mut sampler = HostSampler::new();
-    let hardware = sampler.hardware();
+    let hardware = sampler.hardware(&cfg.miner.hardware_root);
     log::info!(
         "rig {}/{} boot {boot}: {} ({} logical / {} physical cores, {} NUMA node(s))",
         cfg.site,

@@ -5,18 +5,9 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::agent;
 use support::pool::{PoolOptions, TestPool};
-
-struct Agent(Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn options() -> PoolOptions {
     PoolOptions {
@@ -33,43 +24,21 @@ async fn agent_mines_60s_with_disconnect_and_failover_and_no_rejects() {
     let p1 = TestPool::start(options()).await;
     let p2 = TestPool::start(options()).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let dead_broker = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let config = dir.path().join("agent.toml");
-    // No broker listens there: telemetry stays in the spool, mining goes on.
-    std::fs::write(
-        &config,
-        format!(
-            "site = \"t\"\nrig = \"miner-1\"\ndata_dir = \"{}\"\n[broker]\nurl = \"mqtt://127.0.0.1:{dead_broker}\"\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .expect("config");
-    let log = std::fs::File::create(dir.path().join("agent.log")).expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_hashward-agent"))
-        .args(["run", "--config", config.to_str().expect("utf8")])
-        .args([
-            "-o",
-            &p1.url(),
-            "-o",
-            &p2.url(),
-            "-u",
-            "wallet.miner-1",
-            "--algo",
-            "sha256d",
-            "--threads",
-            "2",
-        ])
-        .env("RUST_LOG", "info")
-        .stdout(log.try_clone().expect("clone"))
-        .stderr(log)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn agent");
-    let _agent = Agent(child);
+    let config = agent::write_config(dir.path(), "miner-1", "");
+    let (p1_url, p2_url) = (p1.url(), p2.url());
+    let args = [
+        "-o",
+        &p1_url,
+        "-o",
+        &p2_url,
+        "-u",
+        "wallet.miner-1",
+        "--algo",
+        "sha256d",
+        "--threads",
+        "2",
+    ];
+    let _agent = agent::run(&config, &args, &dir.path().join("agent.log"));
     let start = Instant::now();
     let log_text = || std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default();
 

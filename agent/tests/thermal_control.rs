@@ -2,18 +2,11 @@
 //! a laptop on battery and must apply the battery caps; when the package sensor reads above the
 //! hard limit it must pause; when the sensor stops reading it must assume hot, never better.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Agent(Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::agent;
 
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
@@ -73,33 +66,16 @@ fn battery_caps_then_critical_pause_then_lost_sensor() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hw/laptop-battery"),
         &root,
     );
-    let dead_broker = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let config = dir.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "site = \"t\"\nrig = \"laptop\"\ndata_dir = \"{}\"\n[broker]\nurl = \"mqtt://127.0.0.1:{dead_broker}\"\n\
-             [miner]\nenabled = true\nalgo = \"sha256d\"\nthreads = 4\nhardware_root = \"{}\"\n",
-            dir.path().join("data").display(),
+    let config = agent::write_config(
+        dir.path(),
+        "laptop",
+        &format!(
+            "[miner]\nenabled = true\nalgo = \"sha256d\"\nthreads = 4\nhardware_root = \"{}\"\n",
             root.display()
         ),
-    )
-    .expect("config");
+    );
     let log = dir.path().join("agent.log");
-    let out = std::fs::File::create(&log).expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_hashward-agent"))
-        .args(["run", "--config", config.to_str().expect("utf8")])
-        .env("RUST_LOG", "info")
-        .stdout(out.try_clone().expect("clone"))
-        .stderr(out)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn agent");
-    let _agent = Agent(child);
+    let _agent = agent::run(&config, &[], &log);
 
     let text = wait_for_log(&log, "tune: threads 4 -> 2", Duration::from_secs(20));
     assert!(text.contains("Battery mode: threads=2, batch=4"), "{text}");

@@ -26,19 +26,15 @@ impl HostSampler {
         }
     }
 
-    pub fn hardware(&self) -> Hardware {
-        let brand = self
-            .sys
-            .cpus()
-            .first()
-            .map(|c| c.brand().to_string())
-            .unwrap_or_default();
-        let logical = self.sys.cpus().len() as u32;
+    /// The birth message's hardware summary, from the same discovery the tuner uses.
+    pub fn hardware(&self, root: &std::path::Path) -> Hardware {
+        let found = crate::tune::hw::discover(root);
+        let logical = found.topology.logical_count().max(1) as u32;
         Hardware {
-            cpu_model: normalise_cpu_model(&brand),
+            cpu_model: found.model.name.clone(),
             logical_cores: logical,
-            physical_cores: System::physical_core_count().map(|n| n as u32).unwrap_or(logical),
-            numa_nodes: numa_node_count(),
+            physical_cores: (found.topology.physical_count() as u32).clamp(1, logical),
+            numa_nodes: found.numa.nodes.len().max(1) as u32,
             memory_bytes: self.sys.total_memory(),
             arch: std::env::consts::ARCH.to_string(),
             os: System::long_os_version().unwrap_or_else(|| std::env::consts::OS.to_string()),
@@ -79,61 +75,14 @@ impl HostSampler {
     }
 }
 
-fn numa_node_count() -> u32 {
-    let Ok(dir) = std::fs::read_dir("/sys/devices/system/node") else {
-        return 1;
-    };
-    let n = dir
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.strip_prefix("node")
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .count() as u32;
-    n.max(1)
-}
-
-/// Normalises a CPU brand string the way seed 004 describes: lower case, without trademarks,
-/// the word "processor"/"cpu", core counts and the clock, so that one model has one name and
-/// nothing host-specific remains. `Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz` -> `intel xeon gold 6130`.
-pub fn normalise_cpu_model(brand: &str) -> String {
-    let lower = brand.to_lowercase();
-    let cut = lower.split('@').next().unwrap_or("");
-    let cleaned = cut.replace("(r)", " ").replace("(tm)", " ").replace("(c)", " ");
-    cleaned
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|w| !w.is_empty())
-        .filter(|w| !matches!(*w, "cpu" | "processor" | "apu" | "with" | "radeon" | "graphics"))
-        .filter(|w| !(w.ends_with("-core") || w.ends_with("ghz")))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn cpu_models_normalise() {
-        assert_eq!(
-            normalise_cpu_model("Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz"),
-            "intel xeon gold 6130"
-        );
-        assert_eq!(
-            normalise_cpu_model("AMD Ryzen 9 5900X 12-Core Processor"),
-            "amd ryzen 9 5900x"
-        );
-        assert_eq!(normalise_cpu_model("Intel(R) Xeon(R) Processor"), "intel xeon");
-        assert_eq!(normalise_cpu_model("Cortex-A72"), "cortex-a72");
-        assert_eq!(normalise_cpu_model(""), "");
-    }
-
-    #[test]
     fn sample_reads_the_live_host() {
         let mut s = HostSampler::new();
-        let hw = s.hardware();
+        let hw = s.hardware(std::path::Path::new("/"));
         assert!(hw.logical_cores >= 1);
         assert!(hw.physical_cores >= 1 && hw.physical_cores <= hw.logical_cores);
         let t = s.sample(AgentCounters::default());

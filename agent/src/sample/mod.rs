@@ -1,6 +1,7 @@
-//! What the agent measures about its host. Hardware discovery from a configurable root
-//! (`sys/`, `proc/`) arrives with the tuning work; for now sysinfo reads the live system.
+//! What the agent measures about its host for telemetry: load, CPU usage, memory and
+//! temperatures (sysinfo), and the hardware summary of the birth message, which comes from the
+//! same root-directory discovery the tuner uses (`tune::hw`).
 
 pub mod host;
 
-pub use host::{normalise_cpu_model, HostSampler};
+pub use host::HostSampler;
