@@ -296,3 +296,48 @@ fn preference_order_without_the_best_sensor() {
     assert_eq!(c, 47.0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `hashward-agent inspect --root FIXTURE --json` reports topology, the chosen sensor and the power
+/// state of each machine, as an operator would run it.
+#[test]
+fn inspect_cli_on_every_fixture() {
+    let cases = [
+        ("dual-xeon", 32, 16, 2, Some(52.0), "unknown", "node0:16,node1:16"),
+        ("rpi4", 4, 4, 1, Some(48.686), "unknown", "node0:4"),
+        ("ryzen-desktop", 24, 12, 1, Some(61.25), "unknown", "node0:24"),
+        ("laptop-battery", 8, 4, 1, Some(67.0), "battery 57%", "node0:8"),
+        ("vm", 2, 2, 1, None, "unknown", "node0:2"),
+    ];
+    for (machine, logical, physical, nodes, temp, power, layout) in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hashward-agent"))
+            .args(["inspect", "--json", "--root"])
+            .arg(fixture(machine))
+            .output()
+            .expect("run inspect");
+        assert!(
+            out.status.success(),
+            "{machine}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let h = &v["hardware"];
+        assert_eq!(h["logical_cpus"], logical, "{machine}: {v}");
+        assert_eq!(h["physical_cores"], physical, "{machine}: {v}");
+        assert_eq!(
+            h["numa_nodes"].as_array().map(|a| a.len()),
+            Some(nodes),
+            "{machine}"
+        );
+        match temp {
+            Some(t) => assert!(
+                (h["package_temp_c"].as_f64().expect("temp") - t).abs() < 0.01,
+                "{machine}: {v}"
+            ),
+            None => assert!(
+                h["package_temp_c"].is_null() && h["package_sensor"] == "no CPU temperature sensor found"
+            ),
+        }
+        assert_eq!(h["power"], power, "{machine}");
+        assert_eq!(v["numa_plan"]["layout"], layout, "{machine}");
+    }
+}
