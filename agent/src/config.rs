@@ -7,6 +7,7 @@ use crate::miner::engine::Priority;
 use crate::miner::hash::Algo;
 use crate::miner::stratum::PoolUrl;
 pub use hashward_protocol::ids::MAX_ID_LEN;
+pub use hashward_protocol::BrokerAddr;
 use hashward_protocol::{RigId, SiteId};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -261,38 +262,6 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// A broker address taken apart.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BrokerAddr {
-    pub host: String,
-    pub port: u16,
-}
-
-impl BrokerAddr {
-    pub fn parse(url: &str) -> Result<BrokerAddr, ConfigError> {
-        let bad = |why: &str| ConfigError::Invalid(format!("broker.url {url:?}: {why}"));
-        let rest = url
-            .strip_prefix("mqtt://")
-            .or_else(|| url.strip_prefix("tcp://"))
-            .ok_or_else(|| bad("must start with mqtt://"))?;
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) => (
-                h,
-                p.parse::<u16>()
-                    .map_err(|_| bad("port is not a number 1-65535"))?,
-            ),
-            None => (rest, 1883),
-        };
-        if host.is_empty() || host.contains('/') || port == 0 {
-            return Err(bad("expected mqtt://host:port"));
-        }
-        Ok(BrokerAddr {
-            host: host.trim_matches(['[', ']']).to_string(),
-            port,
-        })
-    }
-}
-
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -322,7 +291,7 @@ impl Config {
         if self.site.as_str() == "fleet" {
             return invalid("site \"fleet\" is reserved for fleet-wide topics".into());
         }
-        BrokerAddr::parse(&self.broker.url)?;
+        BrokerAddr::parse(&self.broker.url).map_err(|e| ConfigError::Invalid(format!("broker.url: {e}")))?;
         let b = &self.broker;
         if !(5..=3600).contains(&b.keep_alive_s) {
             return invalid(format!("broker.keep_alive_s {} outside 5..=3600", b.keep_alive_s));
@@ -479,18 +448,5 @@ mod tests {
         assert!(c.miner.is_enabled());
         assert_eq!(c.miner.algo, Algo::Scrypt);
         assert_eq!(c.miner.pools[0].pass, "x");
-    }
-
-    #[test]
-    fn broker_urls() {
-        assert_eq!(
-            BrokerAddr::parse("mqtt://h:1884").expect("ok"),
-            BrokerAddr {
-                host: "h".into(),
-                port: 1884
-            }
-        );
-        assert_eq!(BrokerAddr::parse("mqtt://h").expect("ok").port, 1883);
-        assert!(BrokerAddr::parse("mqtt://:1").is_err());
     }
 }

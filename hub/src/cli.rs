@@ -51,31 +51,15 @@ pub struct ServeArgs {
     pub share_group: Option<String>,
 }
 
-/// Parses `mqtt://host:port` (port defaults to 1883).
-pub fn parse_broker_url(url: &str) -> anyhow::Result<(String, u16)> {
-    let Some(rest) = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")) else {
-        bail!("broker {url:?} must start with mqtt://");
-    };
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (
-            h,
-            p.parse::<u16>()
-                .with_context(|| format!("broker {url:?}: bad port"))?,
-        ),
-        None => (rest, 1883),
-    };
-    if host.is_empty() || port == 0 {
-        bail!("broker {url:?}: expected mqtt://host:port");
-    }
-    Ok((host.to_string(), port))
-}
-
 impl ServeArgs {
     pub fn options(&self) -> anyhow::Result<ServeOptions> {
         let broker = match &self.broker {
             Some(url) => {
-                let (host, port) = parse_broker_url(url)?;
-                BrokerChoice::External { host, port }
+                let addr = hashward_protocol::BrokerAddr::parse(url)?;
+                BrokerChoice::External {
+                    host: addr.host,
+                    port: addr.port,
+                }
             }
             None => BrokerChoice::Embedded(self.mqtt_listen),
         };
@@ -127,18 +111,5 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             })
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn broker_urls() {
-        assert_eq!(parse_broker_url("mqtt://h:1884").expect("ok"), ("h".into(), 1884));
-        assert_eq!(parse_broker_url("mqtt://h").expect("ok").1, 1883);
-        assert!(parse_broker_url("http://h").is_err());
-        assert!(parse_broker_url("mqtt://h:x").is_err());
     }
 }

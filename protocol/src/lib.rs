@@ -6,6 +6,7 @@
 //! variants go at the end of an enum and bump [`SCHEMA`]. The golden vectors in `tests/` freeze it.
 
 pub mod body;
+pub mod broker;
 pub mod codec;
 pub mod envelope;
 pub mod ids;
@@ -14,6 +15,7 @@ pub mod topic;
 pub mod units;
 
 pub use body::*;
+pub use broker::{BrokerAddr, BrokerAddrError};
 pub use codec::{decode, encode, DecodeError, EncodeError, MAX_PAYLOAD};
 pub use envelope::{Envelope, SCHEMA};
 pub use ids::{IdError, RigId, SiteId};

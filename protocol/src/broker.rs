@@ -1,0 +1,76 @@
+//! The broker address both the agent and the hub accept: `mqtt://host[:port]` (or `tcp://`),
+//! port 1883 by default. One parser, so a URL one side takes the other takes too.
+
+/// A broker address taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("broker {url:?}: {why}")]
+pub struct BrokerAddrError {
+    pub url: String,
+    pub why: &'static str,
+}
+
+impl BrokerAddr {
+    pub fn parse(url: &str) -> Result<BrokerAddr, BrokerAddrError> {
+        let bad = |why| BrokerAddrError {
+            url: url.to_string(),
+            why,
+        };
+        let rest = url
+            .strip_prefix("mqtt://")
+            .or_else(|| url.strip_prefix("tcp://"))
+            .ok_or_else(|| bad("must start with mqtt://"))?;
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>()
+                    .map_err(|_| bad("port is not a number 1-65535"))?,
+            ),
+            None => (rest, 1883),
+        };
+        if host.is_empty() || host.contains('/') || port == 0 {
+            return Err(bad("expected mqtt://host:port"));
+        }
+        Ok(BrokerAddr {
+            host: host.trim_matches(['[', ']']).to_string(),
+            port,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls() {
+        assert_eq!(
+            BrokerAddr::parse("mqtt://h:1884").expect("ok"),
+            BrokerAddr {
+                host: "h".into(),
+                port: 1884
+            }
+        );
+        assert_eq!(BrokerAddr::parse("mqtt://h").expect("ok").port, 1883);
+        assert_eq!(BrokerAddr::parse("tcp://[::1]:1").expect("ok").host, "::1");
+        for bad in [
+            "mqtt://:1",
+            "http://h",
+            "mqtt://h:x",
+            "mqtt://h:99999",
+            "mqtt://h:0",
+            "mqtt://h/x",
+        ] {
+            assert!(BrokerAddr::parse(bad).is_err(), "{bad}");
+        }
+        assert!(BrokerAddr::parse("mqtt://h:x")
+            .expect_err("bad port")
+            .to_string()
+            .contains("port"));
+    }
+}
