@@ -10,6 +10,8 @@ use hashward_protocol::{Body, Envelope, Hardware, RigId, RigTelemetry, SiteId};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use seq::SeqStats;
 use serde::{Deserialize, Serialize};
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// (rig, seq) -> (ts_ms, envelope bytes)
@@ -137,11 +139,18 @@ impl Store {
             let mut records = tx.open_table(RECORDS)?;
             let mut by_time = tx.open_table(BY_TIME)?;
             let mut rigs = tx.open_table(RIGS)?;
+            // Each rig's registry entry is read once per batch and written once at its end.
+            let mut entries: HashMap<String, RigEntry> = HashMap::new();
             for m in batch {
                 let env = &m.envelope;
                 let rig = env.rig.as_str();
-                let mut entry =
-                    load_rig(&rigs, rig)?.unwrap_or_else(|| RigEntry::new(env.rig.clone(), m.site.clone()));
+                let entry = match entries.entry(rig.to_string()) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(
+                        load_rig(&rigs, rig)?
+                            .unwrap_or_else(|| RigEntry::new(env.rig.clone(), m.site.clone())),
+                    ),
+                };
                 entry.site = m.site.clone();
                 entry.last_seen_ms = entry.last_seen_ms.max(m.received_ms);
                 let outcome = if let Body::State(state) = &env.body {
@@ -173,11 +182,12 @@ impl Store {
                         Outcome::Duplicate
                     }
                 };
-                entry.missing = entry.seq.missing();
-                let json =
-                    serde_json::to_vec(&entry).map_err(|e| StoreError::Registry(rig.to_string(), e))?;
-                rigs.insert(rig, json.as_slice())?;
                 outcomes.push(outcome);
+            }
+            for (rig, mut entry) in entries {
+                entry.missing = entry.seq.missing();
+                let json = serde_json::to_vec(&entry).map_err(|e| StoreError::Registry(rig.clone(), e))?;
+                rigs.insert(rig.as_str(), json.as_slice())?;
             }
         }
         tx.commit()?;
