@@ -38,6 +38,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a real tuning pass on this machine (benchmark headers, no pool): every configuration
+    /// tried with its measured hashrate, and the chosen OptimalConfig. Results are kept in the
+    /// performance store the agent starts from.
+    Tune(TuneArgs),
     /// List the hash kernels this CPU supports, fastest first.
     Kernels {
         /// Only this algorithm.
@@ -54,7 +58,7 @@ pub struct BenchArgs {
     /// Hashing threads (default: one per logical CPU).
     #[arg(long)]
     pub threads: Option<u32>,
-    /// Nonces per kernel call (default: the algorithm's default for the kernel).
+    /// SIMD blocks per kernel call, each the kernel's lane count of nonces (default: per algorithm).
     #[arg(long)]
     pub batch: Option<u32>,
     /// Measured time, after a short warm-up.
@@ -70,6 +74,37 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',')]
     pub cpus: Vec<usize>,
     /// Print one JSON object instead of a sentence.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// sha256d or scrypt.
+    #[arg(long)]
+    pub algo: Algo,
+    /// Measured seconds per configuration (after a short warm-up).
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Agent configuration (bounds, profile, mode, data_dir); default as for `run`.
+    #[arg(short, long)]
+    pub config: Option<PathBuf>,
+    /// Overrides `data_dir`, where the performance store lives.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Neither read nor write the performance store.
+    #[arg(long)]
+    pub no_store: bool,
+    /// Start from this fleet hint, `THREADS:BATCH`, instead of local data or the topology.
+    #[arg(long)]
+    pub hint: Option<String>,
+    /// Afterwards measure every point of the same grid and compare.
+    #[arg(long)]
+    pub exhaustive: bool,
+    /// Kernel by name (default: the fastest this CPU supports).
+    #[arg(long)]
+    pub kernel: Option<String>,
+    /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
 }
@@ -134,7 +169,7 @@ impl RunArgs {
             cfg.miner.algo = algo;
         }
         if self.threads.is_some() {
-            cfg.miner.threads = self.threads;
+            cfg.miner.mining_threads = self.threads;
         }
         cfg.validate()?;
         Ok(cfg)
@@ -168,8 +203,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<serde_json::Value> {
             .map(|n| n.get() as u32)
             .unwrap_or(1),
     };
-    let lanes = hash::select(args.algo, args.kernel.as_deref())?.lanes();
-    let batch = args.batch.unwrap_or_else(|| default_batch(args.algo, lanes));
+    let batch = args.batch.unwrap_or_else(|| default_batch(args.algo));
     let (tx, _found) = tokio::sync::mpsc::unbounded_channel();
     let cfg = EngineConfig {
         algo: args.algo,
@@ -196,6 +230,160 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<serde_json::Value> {
         "seconds": seconds,
         "hashrate_hs": hashes as f64 / seconds,
     }))
+}
+
+fn parse_hint(s: &str) -> anyhow::Result<crate::tune::tuner::Point> {
+    let (t, b) = s
+        .split_once(':')
+        .with_context(|| format!("--hint {s:?}: expected THREADS:BATCH"))?;
+    Ok(crate::tune::tuner::Point {
+        threads: t
+            .trim()
+            .parse()
+            .with_context(|| format!("--hint threads {t:?}"))?,
+        batch: b.trim().parse().with_context(|| format!("--hint batch {b:?}"))?,
+    })
+}
+
+/// Runs `tune`: one search (and optionally a sweep), then the decision for the chosen point.
+pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
+    use crate::tune::control::tuning_bounds;
+    use crate::tune::decide::{decide_optimal_config, DecideInput, Placement};
+    use crate::tune::hw;
+    use crate::tune::pass::{self, PassConfig, StoreTarget};
+    use crate::tune::perf_store::PerfStore;
+    use crate::tune::thermal::{ControlTuning, Reading, ThermalController};
+    use crate::tune::tuner::{Origin, Tuner};
+
+    if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
+        bail!("--seconds must be in (0, 3600]");
+    }
+    let mut cfg = RunArgs {
+        config: args.config.clone(),
+        data_dir: args.data_dir.clone(),
+        pools: Vec::new(),
+        user: None,
+        pass: "x".into(),
+        algo: Some(args.algo),
+        threads: None,
+    }
+    .config()?;
+    if args.kernel.is_some() {
+        cfg.miner.kernel = args.kernel.clone();
+    }
+    let m = &cfg.miner;
+    let found = hw::discover(&m.hardware_root);
+    let (logical, physical) = (
+        found.topology.logical_count().max(1),
+        found.topology.physical_count().max(1),
+    );
+    let on_battery = !found.power.state.treat_as_ac() && m.power_mode_sensitivity;
+    let profile = if on_battery {
+        crate::config::Profile::Laptop
+    } else {
+        m.mining_profile
+    };
+    let bounds = tuning_bounds(m, profile, logical, physical);
+    let store = if args.no_store {
+        None
+    } else {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+        let path = cfg.data_dir.join("perf.redb");
+        Some(PerfStore::open(&path).with_context(|| {
+            format!(
+                "{} (is the agent running? stop it or pass --no-store)",
+                path.display()
+            )
+        })?)
+    };
+    let cpu_model = found.model.name.clone();
+    let (start, origin) = if let Some(h) = &args.hint {
+        (parse_hint(h)?, Origin::FleetHint)
+    } else if let Some((k, _, _)) = store
+        .as_ref()
+        .map(|s| s.best_with_fallback(&cpu_model, profile.as_str(), &args.algo.to_string(), "unpinned"))
+        .transpose()?
+        .flatten()
+    {
+        (
+            crate::tune::tuner::Point {
+                threads: k.threads,
+                batch: k.batch_size,
+            },
+            Origin::Store,
+        )
+    } else {
+        (
+            Tuner::topology_start(&bounds, physical, m.simd_batch_size),
+            Origin::Topology,
+        )
+    };
+    let target = store.as_ref().map(|store| StoreTarget {
+        store,
+        cpu_model: cpu_model.clone(),
+        profile: profile.as_str().to_string(),
+    });
+    let report = pass::run(
+        &PassConfig {
+            algo: args.algo,
+            kernel: m.kernel.clone(),
+            priority: m.priority,
+            seconds_per_point: args.seconds,
+            mode: m.auto_tune_mode,
+            bounds,
+            start,
+            origin,
+            exhaustive: args.exhaustive,
+        },
+        target.as_ref(),
+    )?;
+    let thermal = match (m.thermal(), &found.thermal.package) {
+        (None, _) => None,
+        (Some(t), pkg) => {
+            let mut c = ThermalController::new(t, ControlTuning::default())?;
+            let reading = match pkg {
+                Ok(p) => Reading::Celsius(p.celsius),
+                Err(_) => Reading::NoSensor,
+            };
+            Some(c.observe(0.0, reading))
+        }
+    };
+    let placement = if !m.cpus.is_empty() {
+        Placement::Fixed(m.cpus.clone())
+    } else if m.numa_aware_enabled {
+        Placement::Numa {
+            nodes: found.numa_nodes().to_vec(),
+            smt_siblings: found.topology.smt_siblings.clone(),
+        }
+    } else {
+        Placement::Os
+    };
+    let optimal = decide_optimal_config(&DecideInput {
+        tuned_threads: report.chosen.threads as usize,
+        tuned_batch: report.chosen.batch,
+        min_threads: Some(bounds.min_threads as usize),
+        max_threads: Some(bounds.max_threads as usize),
+        logical_cpus: logical,
+        thermal,
+        power: found.power.state,
+        power_cfg: m.power(),
+        placement,
+        tuning: vec![format!(
+            "Auto-tune: {} threads x batch {} at {} after {} measurements (started at {:?})",
+            report.chosen.threads,
+            report.chosen.batch,
+            hashward_protocol::Hashrate(report.chosen.hashrate_hs),
+            report.measurements,
+            report.origin
+        )],
+    });
+    let mut v = serde_json::to_value(&report)?;
+    v["cpu_model"] = serde_json::json!(cpu_model);
+    v["profile"] = serde_json::json!(profile.as_str());
+    v["optimal_config"] = serde_json::to_value(&optimal)?;
+    v["stored"] = serde_json::json!(store.is_some());
+    Ok(v)
 }
 
 /// What `inspect` prints, as JSON.
@@ -270,6 +458,32 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
                     r["seconds"].as_f64().unwrap_or(0.0),
                     r["batch"]
                 );
+            }
+            Ok(())
+        }
+        Command::Tune(args) => {
+            let json = args.json;
+            let v = tune(args)?;
+            if json {
+                println!("{v}");
+            } else {
+                for t in v["trials"].as_array().into_iter().flatten() {
+                    println!(
+                        "{:>4} threads x batch {:<4} {}",
+                        t["point"]["threads"],
+                        t["point"]["batch"],
+                        hashward_protocol::Hashrate(t["hashrate_hs"].as_f64().unwrap_or(0.0))
+                    );
+                }
+                println!("{}", serde_json::to_string_pretty(&v["optimal_config"])?);
+                if let Some(s) = v.get("exhaustive").filter(|s| !s.is_null()) {
+                    println!(
+                        "exhaustive sweep: {} measurements vs {}; chosen = {:.1}% of the best",
+                        s["measurements"],
+                        v["measurements"],
+                        s["chosen_vs_best"].as_f64().unwrap_or(0.0) * 100.0
+                    );
+                }
             }
             Ok(())
         }

@@ -41,10 +41,50 @@ pub struct MinerConfig {
     /// Ordered: the first is the primary, the others are failover.
     #[serde(default)]
     pub pools: Vec<PoolEntry>,
-    /// Hashing threads (default: one per logical CPU).
-    pub threads: Option<u32>,
-    /// Nonces per kernel call (default: per algorithm and kernel).
-    pub batch: Option<u32>,
+    /// Seed 004 `mining_profile`: `laptop` (half the physical cores), `balanced` (all logical
+    /// CPUs but one on hosts with 8 or more) or `beast` (every logical CPU). Part of the perf key;
+    /// a host on battery counts as `laptop`.
+    #[serde(default)]
+    pub mining_profile: Profile,
+    /// Hashing threads. Set: fixed (the tuner then only tunes the batch). Unset: tuned, or one
+    /// per logical CPU allowed by the profile when auto-tuning is off.
+    pub mining_threads: Option<u32>,
+    /// SIMD blocks per kernel call (one block = the kernel's lane count of nonces): the batch
+    /// used when auto-tuning is off, and the tuner's first guess when it has no data.
+    #[serde(default = "default_simd_batch")]
+    pub simd_batch_size: u32,
+    /// Seed 004 auto-tuner: hill-climbs threads x batch inside the bounds below, measuring each
+    /// point for `evaluation_window_secs`, and re-measures the chosen one every
+    /// `reeval_interval_secs` so drift is caught.
+    #[serde(default = "yes")]
+    pub auto_tune_enabled: bool,
+    #[serde(default)]
+    pub auto_tune_mode: TuneMode,
+    pub min_threads: Option<usize>,
+    pub max_threads: Option<usize>,
+    #[serde(default = "default_min_batch")]
+    pub min_batch_size: u32,
+    #[serde(default = "default_max_batch")]
+    pub max_batch_size: u32,
+    #[serde(default = "default_evaluation_window")]
+    pub evaluation_window_secs: u64,
+    #[serde(default = "default_reeval_interval")]
+    pub reeval_interval_secs: u64,
+    /// Seed 004 network-wide telemetry: publish anonymised tuning snapshots (CPU model, cores,
+    /// algorithm, profile, threads, batch, hashrate; no host name, address or wallet) to the hub,
+    /// which turns the fleet's snapshots into tuning hints. Off by default, as in the seed.
+    #[serde(default)]
+    pub telemetry_enabled: bool,
+    /// The seed's third-party collector. hashward reports to its own hub over MQTT instead, so
+    /// only the default (none) is accepted.
+    pub telemetry_endpoint: Option<String>,
+    /// Start tuning from the hub's hint for this hardware when there is no local data.
+    #[serde(default = "yes")]
+    pub fleet_hints_enabled: bool,
+    /// Seed 004 NUMA awareness: spread threads over NUMA nodes in proportion to their CPUs and
+    /// pin them, physical cores before SMT siblings. Opt-in, as in the seed.
+    #[serde(default)]
+    pub numa_aware_enabled: bool,
     /// Kernel by name (default: the fastest this CPU supports).
     pub kernel: Option<String>,
     #[serde(default)]
@@ -74,6 +114,51 @@ pub struct MinerConfig {
     pub hardware_root: PathBuf,
 }
 
+/// Largest batch accepted, in SIMD blocks per kernel call.
+pub const MAX_BATCH: u32 = 4096;
+
+/// Seed 004 `mining_profile`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    Laptop,
+    #[default]
+    Balanced,
+    Beast,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Laptop => "laptop",
+            Profile::Balanced => "balanced",
+            Profile::Beast => "beast",
+        }
+    }
+
+    /// Most threads the profile allows on a host.
+    pub fn max_threads(self, logical: usize, physical: usize) -> usize {
+        let n = match self {
+            Profile::Laptop => physical / 2,
+            Profile::Balanced if logical >= 8 => logical - 1,
+            Profile::Balanced | Profile::Beast => logical,
+        };
+        n.max(1)
+    }
+}
+
+/// Seed 004 `auto_tune_mode`, spelled as in the seed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum TuneMode {
+    /// Physical cores only (no SMT siblings), and a move must gain 3 %.
+    Conservative,
+    /// The whole range; a move must gain 1 %.
+    #[default]
+    Normal,
+    /// The whole range with bigger first steps; a move must gain 0.5 %.
+    Aggressive,
+}
+
 fn yes() -> bool {
     true
 }
@@ -91,6 +176,21 @@ fn default_battery_threads() -> usize {
 }
 fn default_battery_batch() -> u32 {
     4
+}
+fn default_simd_batch() -> u32 {
+    4
+}
+fn default_min_batch() -> u32 {
+    1
+}
+fn default_max_batch() -> u32 {
+    32
+}
+fn default_evaluation_window() -> u64 {
+    60
+}
+fn default_reeval_interval() -> u64 {
+    900
 }
 fn default_hardware_root() -> PathBuf {
     PathBuf::from("/")
@@ -120,8 +220,21 @@ impl Default for MinerConfig {
             enabled: None,
             algo: default_algo(),
             pools: Vec::new(),
-            threads: None,
-            batch: None,
+            mining_profile: Profile::default(),
+            mining_threads: None,
+            simd_batch_size: default_simd_batch(),
+            auto_tune_enabled: true,
+            auto_tune_mode: TuneMode::default(),
+            min_threads: None,
+            max_threads: None,
+            min_batch_size: default_min_batch(),
+            max_batch_size: default_max_batch(),
+            evaluation_window_secs: default_evaluation_window(),
+            reeval_interval_secs: default_reeval_interval(),
+            telemetry_enabled: false,
+            telemetry_endpoint: None,
+            fleet_hints_enabled: true,
+            numa_aware_enabled: false,
             kernel: None,
             priority: Priority::default(),
             cpus: Vec::new(),
@@ -321,13 +434,52 @@ impl Config {
                 return invalid(format!("miner.pools[{i}].user is empty"));
             }
         }
-        if let Some(t) = m.threads {
-            if t == 0 || t > crate::miner::engine::MAX_THREADS {
-                return invalid(format!(
-                    "miner.threads {t} outside 1..={}",
-                    crate::miner::engine::MAX_THREADS
-                ));
+        let max = crate::miner::engine::MAX_THREADS as usize;
+        for (key, v) in [
+            ("mining_threads", m.mining_threads.map(|t| t as usize)),
+            ("min_threads", m.min_threads),
+            ("max_threads", m.max_threads),
+        ] {
+            if let Some(t) = v {
+                if t == 0 || t > max {
+                    return invalid(format!("miner.{key} {t} outside 1..={max}"));
+                }
             }
+        }
+        if let (Some(lo), Some(hi)) = (m.min_threads, m.max_threads) {
+            if lo > hi {
+                return invalid(format!("miner.min_threads {lo} is above max_threads {hi}"));
+            }
+        }
+        if m.min_batch_size == 0 || m.min_batch_size > m.max_batch_size || m.max_batch_size > MAX_BATCH {
+            return invalid(format!(
+                "miner.min_batch_size {} and max_batch_size {} must satisfy 1 <= min <= max <= {MAX_BATCH}",
+                m.min_batch_size, m.max_batch_size
+            ));
+        }
+        if m.simd_batch_size == 0 || m.simd_batch_size > MAX_BATCH {
+            return invalid(format!(
+                "miner.simd_batch_size {} outside 1..={MAX_BATCH}",
+                m.simd_batch_size
+            ));
+        }
+        if !(1..=3600).contains(&m.evaluation_window_secs) {
+            return invalid(format!(
+                "miner.evaluation_window_secs {} outside 1..=3600",
+                m.evaluation_window_secs
+            ));
+        }
+        if m.reeval_interval_secs < m.evaluation_window_secs || m.reeval_interval_secs > 7 * 86_400 {
+            return invalid(format!(
+                "miner.reeval_interval_secs {} must be at least evaluation_window_secs ({}) and at most 604800",
+                m.reeval_interval_secs, m.evaluation_window_secs
+            ));
+        }
+        if let Some(e) = &m.telemetry_endpoint {
+            return invalid(format!(
+                "miner.telemetry_endpoint {e:?}: snapshots go to the hub over MQTT; remove the key \
+                 and set telemetry_enabled = true"
+            ));
         }
         if let Some(t) = m.thermal() {
             t.validate()
@@ -336,9 +488,6 @@ impl Config {
         m.power()
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("miner battery caps: {e}")))?;
-        if m.batch == Some(0) {
-            return invalid("miner.batch must be at least 1".into());
-        }
         if self.spool.max_bytes < 64 * 1024 {
             return invalid(format!("spool.max_bytes {} below 65536", self.spool.max_bytes));
         }
@@ -391,6 +540,17 @@ mod tests {
         let c = Config::from_toml("site = \"s\"\nrig = \"r\"\n").expect("valid");
         assert_eq!(c.broker.url, "mqtt://127.0.0.1:1883");
         assert_eq!(c.telemetry.interval_ms, 10_000);
+        // Seed 004's defaults.
+        let m = &c.miner;
+        assert_eq!(m.mining_profile, Profile::Balanced);
+        assert_eq!((m.mining_threads, m.simd_batch_size), (None, 4));
+        assert!(m.auto_tune_enabled);
+        assert_eq!(m.auto_tune_mode, TuneMode::Normal);
+        assert_eq!((m.min_threads, m.max_threads), (None, None));
+        assert_eq!((m.min_batch_size, m.max_batch_size), (1, 32));
+        assert_eq!((m.evaluation_window_secs, m.reeval_interval_secs), (60, 900));
+        assert!(!m.telemetry_enabled && m.telemetry_endpoint.is_none());
+        assert!(!m.numa_aware_enabled);
     }
 
     #[test]
@@ -423,8 +583,28 @@ mod tests {
             ("site = \"s\"\nrig = \"r\"\ntypo = 1\n", "typo"),
             ("site = \"s\"\nrig = \"r\"\n[miner]\nalgo = \"x11\"\n", "x11"),
             (
-                "site = \"s\"\nrig = \"r\"\n[miner]\nthreads = 0\n",
-                "miner.threads",
+                "site = \"s\"\nrig = \"r\"\n[miner]\nmining_threads = 0\n",
+                "miner.mining_threads",
+            ),
+            (
+                "site = \"s\"\nrig = \"r\"\n[miner]\nmin_threads = 8\nmax_threads = 4\n",
+                "min_threads 8 is above",
+            ),
+            (
+                "site = \"s\"\nrig = \"r\"\n[miner]\nmin_batch_size = 64\n",
+                "min_batch_size 64",
+            ),
+            (
+                "site = \"s\"\nrig = \"r\"\n[miner]\nreeval_interval_secs = 30\n",
+                "reeval_interval_secs",
+            ),
+            (
+                "site = \"s\"\nrig = \"r\"\n[miner]\nauto_tune_mode = \"Turbo\"\n",
+                "Turbo",
+            ),
+            (
+                "site = \"s\"\nrig = \"r\"\n[miner]\ntelemetry_endpoint = \"https://t.example\"\n",
+                "telemetry_endpoint",
             ),
             (
                 "site = \"s\"\nrig = \"r\"\n[[miner.pools]]\nurl = \"http://p:1\"\nuser = \"w\"\n",

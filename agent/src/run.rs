@@ -3,14 +3,18 @@
 //! the publisher drains it whenever the broker is reachable.
 
 use crate::config::Config;
-use crate::link::{LinkCounters, Publisher, Spool, SpoolError};
-use crate::miner::service::{self as miner_service, MinerError};
+use crate::link::{Inbound, LinkCounters, Publisher, Spool, SpoolError};
+use crate::miner::service::{self as miner_service, MinerError, MinerLinks};
 use crate::sample::HostSampler;
-use hashward_protocol::{encode, AgentCounters, Body, Capability, Envelope, RigState, Topic};
-use std::sync::atomic::Ordering;
+use crate::tune::perf_store::PerfStore;
+use hashward_protocol::codec::decode_value;
+use hashward_protocol::{
+    encode, AgentCounters, Body, Capability, Envelope, FleetHints, RigId, RigState, Topic,
+};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -33,6 +37,54 @@ fn state_envelope(cfg: &Config, state: RigState) -> Envelope {
     )
 }
 
+/// Appends one record to the spool (off the async threads: it is a durable write) and wakes the
+/// publisher.
+async fn spool_body(spool: &Arc<Spool>, rig: &RigId, topic: &str, body: Body, wake: &Notify) {
+    let kind = body.kind();
+    let (spool, rig, topic) = (spool.clone(), rig.clone(), topic.to_string());
+    let appended = tokio::task::spawn_blocking(move || {
+        spool.append(|seq| {
+            let env = Envelope::new(rig, seq, crate::now_ms(), body);
+            encode(&env).map(|b| (topic, b)).map_err(|e| e.to_string())
+        })
+    })
+    .await;
+    match appended {
+        Ok(Ok(seq)) => {
+            log::debug!("spooled {kind} seq {seq}");
+            wake.notify_one();
+        }
+        Ok(Err(e)) => log::error!("{kind} record not spooled: {e}"),
+        Err(e) => log::error!("spool task failed: {e}"),
+    }
+}
+
+/// Decodes what the hub sends. A message that does not decode is logged, counted in the
+/// telemetry's `input_errors`, and changes nothing.
+async fn handle_inbox(
+    mut inbox: mpsc::Receiver<Inbound>,
+    hints: watch::Sender<Option<FleetHints>>,
+    input_errors: Arc<AtomicU64>,
+) {
+    while let Some(msg) = inbox.recv().await {
+        match Topic::parse(&msg.topic) {
+            Ok(Topic::FleetHints) => match decode_value::<FleetHints>(&msg.payload) {
+                Ok(h) => {
+                    hints.send_replace(Some(h));
+                }
+                Err(e) => {
+                    input_errors.fetch_add(1, Ordering::Relaxed);
+                    log::warn!("fleet hints on {} refused: {e}", msg.topic);
+                }
+            },
+            other => {
+                input_errors.fetch_add(1, Ordering::Relaxed);
+                log::warn!("unexpected message on {} ({other:?})", msg.topic);
+            }
+        }
+    }
+}
+
 /// Runs the agent until `shutdown` turns true.
 pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| RunError::DataDir(cfg.data_dir.clone(), e))?;
@@ -44,8 +96,23 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
         .map_err(|e| RunError::Spool(spool_path.clone(), e))?;
     let spool = Arc::new(spool);
 
+    let (hints_tx, hints_rx) = watch::channel(None);
+    let (snapshots_tx, mut snapshots_rx) = mpsc::unbounded_channel();
     let miner = if cfg.miner.is_enabled() {
-        Some(miner_service::start(&cfg.miner, shutdown.clone())?)
+        let perf_path = cfg.data_dir.join("perf.redb");
+        let perf_store = match PerfStore::open(&perf_path) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log::error!("tune: {e}; tuning results will not be kept");
+                None
+            }
+        };
+        let links = MinerLinks {
+            perf_store,
+            hints: hints_rx,
+            snapshots: snapshots_tx,
+        };
+        Some(miner_service::start(&cfg.miner, links, shutdown.clone())?)
     } else {
         log::info!("miner: disabled (no pools configured)");
         None
@@ -55,7 +122,7 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
         capabilities.push(Capability::CpuMiner);
     }
 
-    let mut sampler = HostSampler::new();
+    let mut sampler = HostSampler::new(cfg.miner.hardware_root.clone());
     let hardware = sampler.hardware(&cfg.miner.hardware_root);
     log::info!(
         "rig {}/{} boot {boot}: {} ({} logical / {} physical cores, {} NUMA node(s))",
@@ -89,6 +156,9 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
 
     let wake = Arc::new(Notify::new());
     let counters = Arc::new(LinkCounters::default());
+    let input_errors = Arc::new(AtomicU64::new(0));
+    let (inbox_tx, inbox_rx) = mpsc::channel(64);
+    let inbox = tokio::spawn(handle_inbox(inbox_rx, hints_tx, input_errors.clone()));
     let publisher = Publisher {
         broker: cfg.broker.clone(),
         client_id: format!("hashward-agent-{}", cfg.rig),
@@ -102,6 +172,8 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
         spool: spool.clone(),
         wake: wake.clone(),
         counters: counters.clone(),
+        subscriptions: vec![Topic::FleetHints.to_string()],
+        inbox: inbox_tx,
     };
     // The publisher stops only after the sampler has: a record appended during shutdown must
     // still be drained, not left behind by a publisher that already said goodbye.
@@ -113,11 +185,24 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
         rig: cfg.rig.clone(),
     }
     .to_string();
+    let perf_topic = Topic::Perf {
+        site: cfg.site.clone(),
+        rig: cfg.rig.clone(),
+    }
+    .to_string();
     let mut tick = tokio::time::interval(cfg.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            Some(snap) = snapshots_rx.recv() => {
+                log::info!(
+                    "tune: sharing snapshot {} threads x batch {} ({:.0} H/s) with the hub",
+                    snap.threads, snap.batch_size, snap.avg_hashrate_hs
+                );
+                spool_body(&spool, &cfg.rig, &perf_topic, Body::Perf(snap), &wake).await;
+                continue;
+            }
             _ = shutdown.changed() => break,
         }
         let spool_stats = spool.stats().unwrap_or_default();
@@ -127,27 +212,14 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
             spool_dropped: spool_stats.dropped,
             published: counters.published.load(Ordering::Relaxed),
             reconnects: counters.reconnects.load(Ordering::Relaxed),
-            input_errors: 0,
+            input_errors: input_errors.load(Ordering::Relaxed)
+                + counters.inbound_dropped.load(Ordering::Relaxed),
         };
         let mut tele = sampler.sample(agent);
         tele.miner = miner.as_ref().map(|(m, _)| m.telemetry());
-        let (spool, rig, topic) = (spool.clone(), cfg.rig.clone(), tele_topic.clone());
-        let appended = tokio::task::spawn_blocking(move || {
-            spool.append(|seq| {
-                let env = Envelope::new(rig, seq, crate::now_ms(), Body::Tele(tele));
-                encode(&env).map(|b| (topic, b)).map_err(|e| e.to_string())
-            })
-        })
-        .await;
-        match appended {
-            Ok(Ok(seq)) => {
-                log::debug!("spooled telemetry seq {seq}");
-                wake.notify_one();
-            }
-            Ok(Err(e)) => log::error!("telemetry sample not spooled: {e}"),
-            Err(e) => log::error!("spool task failed: {e}"),
-        }
+        spool_body(&spool, &cfg.rig, &tele_topic, Body::Tele(tele), &wake).await;
     }
+    inbox.abort();
     log::info!("shutting down: flushing what the broker will take");
     let _ = stop_publisher.send(true);
     if let Some((m, task)) = miner {

@@ -70,14 +70,18 @@ fn battery_caps_then_critical_pause_then_lost_sensor() {
         dir.path(),
         "laptop",
         &format!(
-            "[miner]\nenabled = true\nalgo = \"sha256d\"\nthreads = 4\nhardware_root = \"{}\"\n",
+            "[miner]\nenabled = true\nalgo = \"sha256d\"\nmining_threads = 4\nauto_tune_enabled = false\nhardware_root = \"{}\"\n",
             root.display()
         ),
     );
     let log = dir.path().join("agent.log");
     let _agent = agent::run(&config, &[], &log);
 
-    let text = wait_for_log(&log, "tune: threads 4 -> 2", Duration::from_secs(20));
+    let text = wait_for_log(
+        &log,
+        "tune: starting with 2 threads x batch 4",
+        Duration::from_secs(20),
+    );
     assert!(text.contains("Battery mode: threads=2, batch=4"), "{text}");
     assert!(text.contains("benchmark mode"), "{text}");
 

@@ -4,7 +4,7 @@
 //! not cycle, and delivers at least 90 % of the work of the best constant thread
 //! count that stays under the soft limit. Must never depend on wall-clock time.
 
-use hashward_agent::tune::decide::{decide_optimal_config, DecideInput};
+use hashward_agent::tune::decide::{decide_optimal_config, DecideInput, Placement};
 use hashward_agent::tune::power::{PowerConfig, PowerState};
 use hashward_agent::tune::thermal::{ControlTuning, Reading, ThermalConfig, ThermalController, ThermalState};
 
@@ -90,7 +90,8 @@ fn simulate(cfg: ThermalConfig) -> SimResult {
                 thermal: Some(d),
                 power: PowerState::Ac,
                 power_cfg: PowerConfig::default(),
-                cpu_list: Vec::new(),
+                placement: Placement::Os,
+                tuning: Vec::new(),
             });
             let next = if out.should_mine { out.threads } else { 0 };
             if t > 0 && next != active {

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod broker;
 pub mod cli;
+pub mod hints;
 pub mod ingest;
 pub mod metrics;
 pub mod serve;

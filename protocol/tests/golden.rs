@@ -279,6 +279,32 @@ fn signed_message_matches_golden_bytes() {
 }
 
 #[test]
+fn fleet_hints_match_golden_bytes() {
+    let hints = FleetHints {
+        generated_ms: 1_790_000_000_000,
+        hints: vec![TuningHint {
+            cpu_model: "amd ryzen 9 5900x".into(),
+            logical_cores: 24,
+            pow_algo: "sha256d".into(),
+            profile: "balanced".into(),
+            threads: 12,
+            batch_size: 32,
+            expected_hashrate_hs: 3.4e8,
+            confidence: 0.82,
+            rigs: 5,
+        }],
+    };
+    let bytes = encode(&hints).expect("encode");
+    check("fleet_hints", &bytes);
+    let back: FleetHints = codec::decode_value(&bytes).expect("decode");
+    assert_eq!(back, hints);
+    assert!(back
+        .find("amd ryzen 9 5900x", 24, "sha256d", "balanced")
+        .is_some());
+    assert!(back.find("amd ryzen 9 5900x", 24, "scrypt", "balanced").is_none());
+}
+
+#[test]
 fn newer_schema_is_refused_by_number() {
     let (_, mut env) = samples().remove(1);
     env.schema = SCHEMA + 1;

@@ -5,5 +5,5 @@ pub mod backoff;
 pub mod mqtt;
 pub mod spool;
 
-pub use mqtt::{LinkCounters, Publisher};
+pub use mqtt::{Inbound, LinkCounters, Publisher};
 pub use spool::{Spool, SpoolError, SpoolStats, SpooledRecord};

@@ -17,7 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 /// Largest MQTT packet either way; above the protocol's own payload cap.
 const MAX_PACKET: usize = 1 << 20;
@@ -29,6 +29,8 @@ pub struct LinkCounters {
     pub published: AtomicU64,
     pub reconnects: AtomicU64,
     pub connected: AtomicBool,
+    /// Inbound messages dropped because the inbox was full.
+    pub inbound_dropped: AtomicU64,
 }
 
 pub struct Publisher {
@@ -42,6 +44,18 @@ pub struct Publisher {
     /// Woken whenever a record is appended to the spool.
     pub wake: Arc<Notify>,
     pub counters: Arc<LinkCounters>,
+    /// Hub -> agent topics to subscribe to on every connection (retained ones arrive at once).
+    pub subscriptions: Vec<String>,
+    /// Where messages on those topics go; a full inbox drops (and counts) rather than stalls
+    /// the uplink.
+    pub inbox: mpsc::Sender<Inbound>,
+}
+
+/// A message the hub (or the broker's retained store) sent to this agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub topic: String,
+    pub payload: Vec<u8>,
 }
 
 enum SessionEnd {
@@ -157,8 +171,20 @@ impl Publisher {
                             break SessionEnd::Lost(format!("queueing birth: {e}"));
                         }
                         w.awaiting_pkid.push_back(0);
-                        if let Err(e) = self.fill(&client, &mut w) {
+                        let subscribed = self.subscriptions.iter().try_for_each(|topic| {
+                            client
+                                .try_subscribe(topic.as_str(), QoS::AtLeastOnce)
+                                .map_err(|e| format!("subscribing to {topic}: {e}"))
+                        });
+                        if let Err(e) = subscribed.and_then(|()| self.fill(&client, &mut w)) {
                             break SessionEnd::Lost(e);
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let msg = Inbound { topic: p.topic.clone(), payload: p.payload.to_vec() };
+                        if self.inbox.try_send(msg).is_err() {
+                            self.counters.inbound_dropped.fetch_add(1, Ordering::Relaxed);
+                            log::warn!("inbox full: dropped a message on {}", p.topic);
                         }
                     }
                     Ok(Event::Outgoing(Outgoing::Publish(pkid))) => w.sent(pkid),

@@ -7,17 +7,18 @@
 
 use crate::config::MinerConfig;
 use crate::miner::bench::BenchJob;
-use crate::miner::engine::{default_batch, Engine, EngineConfig, EngineError, Found, JobSource, WorkUnit};
+use crate::miner::engine::{Engine, EngineConfig, EngineError, Found, JobSource, WorkUnit};
 use crate::miner::hash::{self, Algo, KernelError};
 use crate::miner::stratum::{
     self, ClientConfig, MiningJob, PoolConfig, PoolEvent, ShareOutcome, StratumHandle, DIFF1_SCRYPT,
     DIFF1_SHA256D,
 };
-use crate::tune::control::{Control, ControlConfig, CONTROL_INTERVAL_S};
+use crate::tune::control::{Control, EngineView, CONTROL_INTERVAL_S};
 use crate::tune::decide::OptimalConfig;
-use hashward_protocol::{MinerTelemetry, PoolTelemetry};
+use crate::tune::perf_store::PerfStore;
+use hashward_protocol::{FleetHints, MinerTelemetry, PoolTelemetry, TuningSnapshot};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -109,39 +110,63 @@ impl Miner {
     }
 }
 
+/// What the miner exchanges with the rest of the agent besides telemetry.
+pub struct MinerLinks {
+    /// The rig's performance store; None when it could not be opened (tuning is then not kept).
+    pub perf_store: Option<PerfStore>,
+    /// The hub's latest fleet hints.
+    pub hints: watch::Receiver<Option<FleetHints>>,
+    /// Tuning snapshots to publish on the perf topic (`telemetry_enabled`).
+    pub snapshots: mpsc::UnboundedSender<TuningSnapshot>,
+}
+
+fn engine_view(engine: &Engine<MinerJob>) -> EngineView {
+    EngineView {
+        threads: engine.threads(),
+        batch: engine.batch(),
+        total_hashes: engine.total_hashes(),
+        hashing: engine.is_hashing(),
+    }
+}
+
 /// Starts the engine (and the pool client when pools are configured) and the task that connects
 /// them. The task ends when `shutdown` turns true.
 pub fn start(
     cfg: &MinerConfig,
+    links: MinerLinks,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(Arc<Miner>, JoinHandle<()>), MinerError> {
-    let lanes = hash::select(cfg.algo, cfg.kernel.as_deref())?.lanes();
-    let threads = cfg.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get() as u32)
-            .unwrap_or(1)
-    });
-    let batch = cfg.batch.unwrap_or_else(|| default_batch(cfg.algo, lanes));
-    let mut control = Control::new(ControlConfig {
-        root: cfg.hardware_root.clone(),
-        thermal: cfg.thermal(),
-        power: cfg.power(),
-        threads: threads as usize,
-        batch,
-        cpus: cfg.cpus.clone(),
-    })?;
+    // Refuse an unknown kernel before anything starts.
+    hash::select(cfg.algo, cfg.kernel.as_deref())?;
+    let MinerLinks {
+        perf_store,
+        mut hints,
+        snapshots,
+    } = links;
+    let mut control = Control::new(cfg, perf_store)?;
+    let started = Instant::now();
+    let first = control.tick(0.0, &EngineView::default()).config;
+    log::info!(
+        "tune: starting with {} threads x batch {}{} ({})",
+        first.threads,
+        first.batch_size,
+        if first.should_mine { "" } else { ", paused" },
+        first.constraints_applied.join("; ")
+    );
     let (found_tx, mut found_rx) = mpsc::unbounded_channel::<Found<MinerJob>>();
     let engine = Arc::new(Engine::start(
         EngineConfig {
             algo: cfg.algo,
             kernel: cfg.kernel.clone(),
-            threads,
-            batch,
-            cpus: cfg.cpus.clone(),
+            threads: first.threads.max(1) as u32,
+            batch: first.batch_size,
+            cpus: first.cpus.clone(),
             priority: cfg.priority,
         },
         found_tx,
     )?);
+    engine.set_paused(!first.should_mine);
+    let control_every = Duration::from_secs(CONTROL_INTERVAL_S.min(cfg.evaluation_window_secs).max(1));
     let mut client = None;
     if cfg.pools.is_empty() {
         log::warn!("miner: no pool configured, running in benchmark mode (hashes random headers)");
@@ -169,13 +194,13 @@ pub fn start(
         engine: engine.clone(),
         pool: client.as_ref().map(|c| c.handle.clone()),
         users: cfg.pools.iter().map(|p| p.user.clone()).collect(),
-        control: Mutex::new(Vec::new()),
+        control: Mutex::new(first.constraints_applied.clone()),
     });
     let miner2 = miner.clone();
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut control_tick = tokio::time::interval(Duration::from_secs(CONTROL_INTERVAL_S));
-        let mut last: Option<OptimalConfig> = None;
+        let mut control_tick = tokio::time::interval(control_every);
+        let mut last: Option<OptimalConfig> = Some(first);
         let (handle, mut events) = match client {
             Some(c) => (Some(c.handle), Some(c.events)),
             None => (None, None),
@@ -198,10 +223,19 @@ pub fn start(
                 }
                 _ = tick.tick() => engine.sample(),
                 _ = control_tick.tick() => {
-                    let decided = control.tick();
-                    apply(&engine, &decided, last.as_ref());
-                    *miner2.control.lock().unwrap_or_else(|p| p.into_inner()) = decided.constraints_applied.clone();
-                    last = Some(decided);
+                    let out = control.tick(started.elapsed().as_secs_f64(), &engine_view(&engine));
+                    apply(&engine, &out.config, last.as_ref());
+                    *miner2.control.lock().unwrap_or_else(|p| p.into_inner()) = out.config.constraints_applied.clone();
+                    last = Some(out.config);
+                    if let Some(snap) = out.snapshot {
+                        let _ = snapshots.send(snap);
+                    }
+                }
+                Ok(()) = hints.changed() => {
+                    if let Some(h) = hints.borrow_and_update().clone() {
+                        log::info!("tune: {} fleet hint(s) from the hub", h.hints.len());
+                        control.set_hints(h);
+                    }
                 }
                 _ = shutdown.changed() => break,
             }
@@ -214,13 +248,15 @@ pub fn start(
     Ok((miner, task))
 }
 
-/// Applies a thermal/power decision to the running engine, logging what changed and why.
+/// Applies a thermal/power/tuning decision to the running engine, logging what changed and why.
 fn apply(engine: &Engine<MinerJob>, decided: &OptimalConfig, last: Option<&OptimalConfig>) {
     let changed = last.is_none_or(|l| {
         l.should_mine != decided.should_mine
             || l.threads != decided.threads
             || l.batch_size != decided.batch_size
-    });
+            || l.cpus != decided.cpus
+    }) || (decided.should_mine
+        && (engine.threads() as usize != decided.threads || engine.batch() != decided.batch_size));
     if !changed {
         return;
     }
@@ -241,7 +277,12 @@ fn apply(engine: &Engine<MinerJob>, decided: &OptimalConfig, last: Option<&Optim
         }
     }
     if engine.batch() != decided.batch_size {
+        log::info!("tune: batch {} -> {} ({why})", engine.batch(), decided.batch_size);
         engine.set_batch(decided.batch_size);
+    }
+    if engine.cpus() != decided.cpus {
+        log::info!("tune: threads placed {} ({why})", decided.numa_layout);
+        engine.set_cpus(decided.cpus.clone());
     }
     engine.set_paused(false);
 }

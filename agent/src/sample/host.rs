@@ -1,29 +1,25 @@
 //! Host sampling: load, CPU usage, memory, temperatures, and the hardware summary for the birth
-//! message. Must never fail the agent: a value the OS does not give is left out, not invented.
+//! message. Temperatures come from the same discovery under the hardware root that the thermal
+//! controller uses, the chosen CPU package sensor first, so telemetry shows what the controller
+//! acts on. Must never fail the agent: a value the OS does not give is left out, not invented.
 
+use crate::tune::hw::sensors::read_thermal;
 use hashward_protocol::{AgentCounters, Celsius, Hardware, RigTelemetry, TempReading};
-use sysinfo::{Components, System};
+use std::path::PathBuf;
+use sysinfo::System;
 
 pub struct HostSampler {
     sys: System,
-    components: Components,
-}
-
-impl Default for HostSampler {
-    fn default() -> Self {
-        Self::new()
-    }
+    root: PathBuf,
 }
 
 impl HostSampler {
-    pub fn new() -> HostSampler {
+    /// Samples the host whose `sys/` and `proc/` are under `root` ("/" for the live host).
+    pub fn new(root: PathBuf) -> HostSampler {
         let mut sys = System::new();
         sys.refresh_cpu_all();
         sys.refresh_memory();
-        HostSampler {
-            sys,
-            components: Components::new_with_refreshed_list(),
-        }
+        HostSampler { sys, root }
     }
 
     /// The birth message's hardware summary, from the same discovery the tuner uses.
@@ -46,20 +42,22 @@ impl HostSampler {
     pub fn sample(&mut self, agent: AgentCounters) -> RigTelemetry {
         self.sys.refresh_cpu_usage();
         self.sys.refresh_memory();
-        self.components.refresh(false);
         let load = System::load_average();
-        let temperatures = self
-            .components
-            .iter()
-            .filter_map(|c| {
-                let t = c.temperature()?;
-                // sysinfo reports unreadable sensors as NaN or absurd values on some boards.
-                (t.is_finite() && (-40.0..=150.0).contains(&t)).then(|| TempReading {
-                    label: c.label().to_string(),
-                    celsius: Celsius(t),
-                })
+        let thermal = read_thermal(&self.root);
+        let mut temperatures = Vec::new();
+        if let Ok(p) = &thermal.package {
+            temperatures.push(TempReading {
+                label: format!("cpu package ({})", p.reason),
+                celsius: Celsius(p.celsius),
+            });
+        }
+        // Unreadable or absurd readings are errors in discovery and stay out.
+        temperatures.extend(thermal.sensors.iter().filter_map(|r| {
+            r.celsius.as_ref().ok().map(|&c| TempReading {
+                label: r.sensor.label.clone(),
+                celsius: Celsius(c),
             })
-            .collect();
+        }));
         RigTelemetry {
             uptime_s: System::uptime(),
             load_1m: load.one as f32,
@@ -80,8 +78,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn temperatures_start_with_the_chosen_package_sensor() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hw/ryzen-desktop");
+        let t = HostSampler::new(root).sample(AgentCounters::default());
+        assert!(
+            t.temperatures[0].label.starts_with("cpu package (hwmon k10temp"),
+            "{:?}",
+            t.temperatures
+        );
+        assert!(t.temperatures.len() > 1);
+        let vm = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hw/vm");
+        assert!(HostSampler::new(vm)
+            .sample(AgentCounters::default())
+            .temperatures
+            .is_empty());
+    }
+
+    #[test]
     fn sample_reads_the_live_host() {
-        let mut s = HostSampler::new();
+        let mut s = HostSampler::new("/".into());
         let hw = s.hardware(std::path::Path::new("/"));
         assert!(hw.logical_cores >= 1);
         assert!(hw.physical_cores >= 1 && hw.physical_cores <= hw.logical_cores);

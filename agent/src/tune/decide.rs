@@ -6,8 +6,24 @@
 //! mine while a thermal pause is in force, or raise threads above what the
 //! tuner, bounds, CPU count, thermal factor and battery caps allow.
 
+use crate::tune::numa::{self, NumaNode};
 use crate::tune::power::{apply_power, PowerConfig, PowerState};
 use crate::tune::thermal::{ThermalDecision, ThermalState};
+
+/// Where the threads run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// Not pinned: the OS scheduler places them.
+    Os,
+    /// The operator's CPU list (`miner.cpus`), thread i on the i-th entry.
+    Fixed(Vec<usize>),
+    /// Seed 004 NUMA awareness: spread over the nodes in proportion to their CPUs, physical
+    /// cores before SMT siblings.
+    Numa {
+        nodes: Vec<NumaNode>,
+        smt_siblings: Vec<Vec<u32>>,
+    },
+}
 
 /// Everything the decision needs, as plain values.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,19 +42,22 @@ pub struct DecideInput {
     pub thermal: Option<ThermalDecision>,
     pub power: PowerState,
     pub power_cfg: PowerConfig,
-    /// CPUs in placement order (NUMA-aware when enabled); the first `threads`
-    /// entries are used for pinning. Empty = no pinning.
-    pub cpu_list: Vec<usize>,
+    pub placement: Placement,
+    /// What the tuner is doing and where its numbers come from, appended to the constraints.
+    pub tuning: Vec<String>,
 }
 
 /// What the miner should run with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OptimalConfig {
     /// Mining threads (0 when `should_mine` is false).
     pub threads: usize,
     pub batch_size: u32,
     /// CPUs to pin the threads to; empty = let the OS schedule.
     pub cpus: Vec<usize>,
+    /// Perf-key layout: `node0:8,node1:8` when NUMA-aware, `cpus:0-3` for a fixed list,
+    /// `unpinned` otherwise.
+    pub numa_layout: String,
     /// Human-readable list of every limit that applied, and why.
     pub constraints_applied: Vec<String>,
     pub should_mine: bool,
@@ -78,10 +97,12 @@ pub fn decide_optimal_config(input: &DecideInput) -> OptimalConfig {
         None => constraints.push("Thermal protection disabled by configuration".to_string()),
         Some(d) if d.pause => {
             constraints.push(format!("Thermal pause ({}): {}", d.state, d.reason));
+            constraints.extend(input.tuning.iter().cloned());
             return OptimalConfig {
                 threads: 0,
                 batch_size: batch,
                 cpus: Vec::new(),
+                numa_layout: "unpinned".to_string(),
                 constraints_applied: constraints,
                 should_mine: false,
             };
@@ -118,22 +139,46 @@ pub fn decide_optimal_config(input: &DecideInput) -> OptimalConfig {
     batch = b;
     constraints.extend(power_text);
 
+    // 3. Tuned values: the tuner's notes (origin, expected rate, progress).
+    constraints.extend(input.tuning.iter().cloned());
+
     // 4. Placement.
-    let cpus: Vec<usize> = input.cpu_list.iter().copied().take(threads).collect();
-    if input.cpu_list.is_empty() {
-        constraints.push("No CPU list: threads are not pinned".to_string());
-    } else if cpus.len() < threads {
-        constraints.push(format!(
-            "CPU list has only {} entries: {} of {threads} threads pinned",
-            cpus.len(),
-            cpus.len()
-        ));
-    }
+    let (cpus, numa_layout) = match &input.placement {
+        Placement::Os => (Vec::new(), "unpinned".to_string()),
+        Placement::Fixed(list) => {
+            let cpus: Vec<usize> = list.iter().copied().take(threads).collect();
+            if cpus.len() < threads {
+                constraints.push(format!(
+                    "CPU list has only {} entries: {} of {threads} threads pinned",
+                    cpus.len(),
+                    cpus.len()
+                ));
+            }
+            let as_u32: Vec<u32> = cpus.iter().filter_map(|&c| u32::try_from(c).ok()).collect();
+            let layout = format!("cpus:{}", crate::tune::hw::cpu::format_cpulist(&as_u32));
+            (cpus, layout)
+        }
+        Placement::Numa { nodes, smt_siblings } => {
+            let plan = numa::plan(nodes, smt_siblings, threads);
+            let layout = plan.layout();
+            if plan.nodes.len() > 1 {
+                constraints.push(format!("NUMA: {threads} threads spread as {layout}, pinned"));
+            }
+            if plan.capped {
+                constraints.push(format!(
+                    "NUMA: only {} CPUs to pin to for {threads} threads",
+                    plan.total_threads()
+                ));
+            }
+            (plan.cpus().into_iter().map(|c| c as usize).collect(), layout)
+        }
+    };
 
     OptimalConfig {
         threads,
         batch_size: batch,
         cpus,
+        numa_layout,
         constraints_applied: constraints,
         should_mine: threads > 0,
     }
@@ -167,7 +212,8 @@ mod tests {
             thermal: Some(cool()),
             power: PowerState::Ac,
             power_cfg: PowerConfig::default(),
-            cpu_list: (0..16).collect(),
+            placement: Placement::Fixed((0..16).collect()),
+            tuning: Vec::new(),
         }
     }
 
@@ -284,15 +330,51 @@ mod tests {
     #[test]
     fn short_or_missing_cpu_list() {
         let mut i = input();
-        i.cpu_list = vec![3, 5];
+        i.placement = Placement::Fixed(vec![3, 5]);
         let out = decide_optimal_config(&i);
         assert_eq!(out.threads, 16);
         assert_eq!(out.cpus, vec![3, 5]);
+        assert_eq!(out.numa_layout, "cpus:3,5");
         assert!(out.constraints_applied[0].contains("2 of 16 threads pinned"));
 
-        i.cpu_list.clear();
+        i.placement = Placement::Os;
         let out = decide_optimal_config(&i);
         assert!(out.cpus.is_empty());
-        assert!(out.constraints_applied[0].contains("not pinned"));
+        assert_eq!(out.numa_layout, "unpinned");
+        assert!(out.constraints_applied.is_empty());
+    }
+
+    #[test]
+    fn numa_plan_follows_the_final_thread_count() {
+        let mut i = input();
+        // Two nodes of 4 cores with SMT siblings (cpu n and n+8 share a core).
+        let nodes = vec![
+            NumaNode {
+                id: 0,
+                cpus: vec![0, 1, 2, 3, 8, 9, 10, 11],
+            },
+            NumaNode {
+                id: 1,
+                cpus: vec![4, 5, 6, 7, 12, 13, 14, 15],
+            },
+        ];
+        let smt_siblings = (0..8).map(|c| vec![c, c + 8]).collect();
+        i.placement = Placement::Numa { nodes, smt_siblings };
+        i.thermal = Some(ThermalDecision {
+            thread_factor: 0.5,
+            ..cool()
+        });
+        i.tuning = vec!["Auto-tune: settled".to_string()];
+        let out = decide_optimal_config(&i);
+        assert_eq!(out.threads, 8);
+        assert_eq!(out.numa_layout, "node0:4,node1:4");
+        let mut cpus = out.cpus.clone();
+        cpus.sort_unstable();
+        assert_eq!(cpus, (0..8).collect::<Vec<_>>(), "physical cores before siblings");
+        assert!(out
+            .constraints_applied
+            .iter()
+            .any(|c| c.starts_with("NUMA: 8 threads spread as node0:4,node1:4")));
+        assert_eq!(out.constraints_applied[1], "Auto-tune: settled");
     }
 }

@@ -4,8 +4,6 @@
 //! probe hardware, and must never raise threads or batch size (caps only lower).
 //! An unknown power source is treated as AC, as in the seed.
 
-use std::fmt;
-
 pub use crate::tune::hw::power::PowerState;
 
 /// Battery caps (`power_mode_sensitivity`, `battery_threads_cap`, `battery_batch_cap`).
@@ -30,21 +28,12 @@ impl Default for PowerConfig {
 }
 
 /// Why a [`PowerConfig`] was rejected.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PowerConfigError {
     /// A cap of zero would stop mining; use `auto_mine`/pausing for that instead.
+    #[error("{field} must be at least 1")]
     ZeroCap { field: &'static str },
 }
-
-impl fmt::Display for PowerConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::ZeroCap { field } => write!(f, "{field} must be at least 1"),
-        }
-    }
-}
-
-impl std::error::Error for PowerConfigError {}
 
 impl PowerConfig {
     /// Caps must be at least 1.

@@ -50,43 +50,24 @@ impl Default for ThermalConfig {
 }
 
 /// Why a [`ThermalConfig`] or [`ControlTuning`] was rejected.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ThermalConfigError {
     /// A limit is NaN or infinite.
+    #[error("{field} must be a finite number")]
     NotFinite { field: &'static str },
     /// `soft_limit_c` must be strictly below `hard_limit_c`.
+    #[error("thermal_soft_limit_c ({soft_c} °C) must be below thermal_hard_limit_c ({hard_c} °C)")]
     SoftNotBelowHard { soft_c: f32, hard_c: f32 },
     /// `hard_limit_c` above the safe maximum.
+    #[error("thermal_hard_limit_c ({hard_c} °C) exceeds the safe maximum of {max_c} °C")]
     HardAboveSafeMax { hard_c: f32, max_c: f32 },
     /// `cooldown_secs` outside 0..=3600.
+    #[error("thermal_cooldown_secs ({secs}) must be between 0 and {max}")]
     CooldownOutOfRange { secs: u64, max: u64 },
     /// A tuning parameter is outside its range.
+    #[error("thermal tuning parameter {field} out of range: {value}")]
     TuningOutOfRange { field: &'static str, value: f32 },
 }
-
-impl fmt::Display for ThermalConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotFinite { field } => write!(f, "{field} must be a finite number"),
-            Self::SoftNotBelowHard { soft_c, hard_c } => write!(
-                f,
-                "thermal_soft_limit_c ({soft_c} °C) must be below thermal_hard_limit_c ({hard_c} °C)"
-            ),
-            Self::HardAboveSafeMax { hard_c, max_c } => write!(
-                f,
-                "thermal_hard_limit_c ({hard_c} °C) exceeds the safe maximum of {max_c} °C"
-            ),
-            Self::CooldownOutOfRange { secs, max } => {
-                write!(f, "thermal_cooldown_secs ({secs}) must be between 0 and {max}")
-            }
-            Self::TuningOutOfRange { field, value } => {
-                write!(f, "thermal tuning parameter {field} out of range: {value}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ThermalConfigError {}
 
 impl ThermalConfig {
     /// Checks soft < hard, hard <= 105 °C, cooldown 0..=3600 s.

@@ -1,4 +1,5 @@
-//! The hub's HTTP API (axum): health, rigs, telemetry ranges and Prometheus metrics.
+//! The hub's HTTP API (axum): health, rigs, telemetry ranges, fleet tuning hints and Prometheus
+//! metrics.
 //! Read-only. Errors are JSON `{"error": ..., "code": ...}` with a fitting status; a bad query
 //! parameter is a 400 that names it, never a 500.
 
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/rigs", get(rigs))
         .route("/rigs/{rig}", get(rig))
         .route("/rigs/{rig}/telemetry", get(telemetry))
+        .route("/fleet/hints", get(fleet_hints))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
@@ -91,6 +93,11 @@ async fn version() -> Response {
 
 async fn rigs(State(s): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(s.store.rigs()?).into_response())
+}
+
+/// The tuning hints agents start from (seed 004 `TelemSuggestion`s, one per class of hardware).
+async fn fleet_hints(State(s): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(s.store.fleet_hints(crate::now_ms())?).into_response())
 }
 
 async fn rig(State(s): State<AppState>, Path(rig): Path<String>) -> Result<Response, ApiError> {

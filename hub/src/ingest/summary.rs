@@ -1,9 +1,12 @@
 //! Retained JSON summaries for MQTT dashboards: one per rig on
-//! `hashward/json/{site}/{rig}/summary` and one for the fleet on `hashward/json/fleet/summary`.
+//! `hashward/json/{site}/{rig}/summary` and one for the fleet on `hashward/json/fleet/summary`;
+//! and the fleet tuning hints, retained on `fleet/hints` for agents (postcard) and on
+//! `hashward/json/fleet/hints` for dashboards, republished whenever they change.
 
 use crate::metrics::Metrics;
 use crate::store::{RigEntry, Store};
-use hashward_protocol::topic::{json_fleet_summary, json_rig_summary};
+use hashward_protocol::topic::{json_fleet_summary, json_rig_summary, JSON_PREFIX};
+use hashward_protocol::Topic;
 use rumqttc::{AsyncClient, QoS};
 use serde_json::json;
 use std::sync::Arc;
@@ -56,10 +59,35 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(every);
+    let mut published_hints = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
+        }
+        match store.fleet_hints(crate::now_ms()) {
+            Ok(h) if published_hints.as_ref() != Some(&h.hints) && !h.hints.is_empty() => {
+                match hashward_protocol::encode(&h) {
+                    Ok(bytes) => {
+                        let agents =
+                            client.try_publish(Topic::FleetHints.to_string(), QoS::AtLeastOnce, true, bytes);
+                        let json = serde_json::to_string(&h).unwrap_or_default();
+                        let dashboards = client.try_publish(
+                            format!("{JSON_PREFIX}/fleet/hints"),
+                            QoS::AtLeastOnce,
+                            true,
+                            json,
+                        );
+                        if agents.is_ok() && dashboards.is_ok() {
+                            log::info!("published {} fleet tuning hint(s)", h.hints.len());
+                            published_hints = Some(h.hints);
+                        }
+                    }
+                    Err(e) => log::error!("fleet hints not published: {e}"),
+                }
+            }
+            Ok(_) => {}
+            Err(e) => log::error!("fleet hints: {e}"),
         }
         let rigs = match store.rigs() {
             Ok(r) => r,

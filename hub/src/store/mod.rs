@@ -1,12 +1,14 @@
 //! The hub's store (redb): every sequenced record once, keyed by (rig, seq), a time index for
-//! range queries, and the rig registry (online state, hardware, last telemetry, seq accounting).
+//! range queries, the rig registry (online state, hardware, last telemetry, seq accounting) and
+//! the fleet tuning hints folded from the agents' snapshots.
 //!
 //! A batch is written in one durable transaction; the ingest acknowledges MQTT messages only
 //! after it commits, so an accepted record is never lost. Must never store a record twice.
 
 pub mod seq;
 
-use hashward_protocol::{Body, Envelope, Hardware, RigId, RigTelemetry, SiteId};
+use crate::hints;
+use hashward_protocol::{Body, Envelope, FleetHints, Hardware, RigId, RigTelemetry, SiteId};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use seq::SeqStats;
 use serde::{Deserialize, Serialize};
@@ -20,6 +22,8 @@ const RECORDS: TableDefinition<(&str, u64), (u64, &[u8])> = TableDefinition::new
 const BY_TIME: TableDefinition<(&str, u64, u64), ()> = TableDefinition::new("records_by_time");
 /// rig -> RigEntry as JSON (hub-internal, free to evolve unlike the wire format)
 const RIGS: TableDefinition<&str, &[u8]> = TableDefinition::new("rigs");
+/// Fleet tuning hints: class key (see `hints::class_key`) -> JSON `ClassAggregate`.
+const HINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tuning_hints");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -124,6 +128,7 @@ impl Store {
         tx.open_table(RECORDS)?;
         tx.open_table(BY_TIME)?;
         tx.open_table(RIGS)?;
+        tx.open_table(HINTS)?;
         tx.commit()?;
         Ok(Store {
             db,
@@ -139,6 +144,7 @@ impl Store {
             let mut records = tx.open_table(RECORDS)?;
             let mut by_time = tx.open_table(BY_TIME)?;
             let mut rigs = tx.open_table(RIGS)?;
+            let mut hint_table = tx.open_table(HINTS)?;
             // Each rig's registry entry is read once per batch and written once at its end.
             let mut entries: HashMap<String, RigEntry> = HashMap::new();
             for m in batch {
@@ -174,6 +180,22 @@ impl Store {
                                 entry.last_telemetry_ms = env.ts_ms;
                             }
                         }
+                        if let Body::Perf(snap) = &env.body {
+                            let key = hints::class_key(snap);
+                            let old = match hint_table.get(key.as_str())? {
+                                Some(v) => serde_json::from_slice(v.value()).ok(),
+                                None => None,
+                            };
+                            match hints::fold(old, rig, snap, m.received_ms) {
+                                Ok(class) => {
+                                    let json = serde_json::to_vec(&class)
+                                        .map_err(|e| StoreError::Registry(rig.to_string(), e))?;
+                                    hint_table.insert(key.as_str(), json.as_slice())?;
+                                }
+                                // Stored as a record, but not a hint: it is not a measurement.
+                                Err(e) => log::warn!("tuning snapshot from {rig} not used for hints: {e}"),
+                            }
+                        }
                     }
                     entry.seq.observe(env.seq, is_new);
                     if is_new {
@@ -192,6 +214,21 @@ impl Store {
         }
         tx.commit()?;
         Ok(outcomes)
+    }
+
+    /// The fleet's tuning hints, one per class of hardware.
+    pub fn fleet_hints(&self, now_ms: u64) -> Result<FleetHints, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(HINTS)?;
+        let mut classes = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            match serde_json::from_slice::<hints::ClassAggregate>(v.value()) {
+                Ok(c) => classes.push(c),
+                Err(e) => log::warn!("tuning hints: unreadable class {:?}: {e}", k.value()),
+            }
+        }
+        Ok(hints::hints(&classes, now_ms))
     }
 
     pub fn rigs(&self) -> Result<Vec<RigEntry>, StoreError> {

@@ -52,9 +52,10 @@ pub struct EngineConfig {
     /// Kernel by name; `None` picks the fastest this CPU supports.
     pub kernel: Option<String>,
     pub threads: u32,
-    /// Nonces per kernel call; rounded up to the kernel's lane count.
+    /// SIMD blocks per kernel call (seed 004 `batch_size`): each block is the kernel's lane count
+    /// of nonces, so the same figure means the same amount of work per call on every kernel.
     pub batch: u32,
-    /// CPUs to pin threads to, round robin; empty = no pinning.
+    /// CPUs to pin threads to, thread i on `cpus[i % len]`; empty = no pinning.
     pub cpus: Vec<usize>,
     pub priority: Priority,
 }
@@ -72,12 +73,13 @@ pub enum EngineError {
 /// Most threads accepted, whatever the host: a guard against a config typo, not a tuning bound.
 pub const MAX_THREADS: u32 = 1024;
 
-/// The default batch: enough nonces per call to amortise the call, few enough that a new job
-/// is picked up within about a millisecond.
-pub fn default_batch(algo: Algo, lanes: u32) -> u32 {
+/// The default batch in SIMD blocks per call: enough work to amortise the call (a few
+/// atomics), little enough that a new job or a pause is picked up within tens of microseconds.
+/// Inside the seed's default tuning bounds (1..=32), so the tuner starts from a point it may keep.
+pub fn default_batch(algo: Algo) -> u32 {
     match algo {
-        Algo::Sha256d => lanes * 256,
-        Algo::Scrypt => lanes * 2,
+        Algo::Sha256d => 32,
+        Algo::Scrypt => 2,
     }
 }
 
@@ -93,8 +95,13 @@ struct Current<J> {
 struct Shared<J> {
     current: RwLock<Option<Current<J>>>,
     generation: AtomicU64,
+    /// Nonces per kernel call (blocks x lanes).
     batch: AtomicU32,
     paused: AtomicBool,
+    /// Where thread i runs: `cpus[i % len]`, empty = anywhere. Threads re-pin themselves when
+    /// `placement_gen` moves, so a NUMA plan change needs no restart.
+    placement: RwLock<Vec<usize>>,
+    placement_gen: AtomicU64,
     found: UnboundedSender<Found<J>>,
 }
 
@@ -144,8 +151,10 @@ impl<J: JobSource> Engine<J> {
         let shared = Arc::new(Shared {
             current: RwLock::new(None),
             generation: AtomicU64::new(0),
-            batch: AtomicU32::new(round_batch(cfg.batch, lanes)),
+            batch: AtomicU32::new(batch_nonces(cfg.batch, lanes)),
             paused: AtomicBool::new(false),
+            placement: RwLock::new(cfg.cpus.clone()),
+            placement_gen: AtomicU64::new(0),
             found,
         });
         let engine = Engine {
@@ -181,8 +190,45 @@ impl<J: JobSource> Engine<J> {
         self.kernel
     }
 
+    /// SIMD blocks per kernel call.
     pub fn batch(&self) -> u32 {
-        self.shared.batch.load(Ordering::Relaxed)
+        self.shared.batch.load(Ordering::Relaxed) / self.lanes
+    }
+
+    /// Nonces each kernel call covers (one SIMD block is this many nonces).
+    pub fn lanes(&self) -> u32 {
+        self.lanes
+    }
+
+    /// The CPUs threads are pinned to (thread i on `cpus[i % len]`); empty = not pinned.
+    pub fn cpus(&self) -> Vec<usize> {
+        self.shared
+            .placement
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Moves the threads onto `cpus` (empty = let the OS schedule them); running threads re-pin
+    /// themselves within one batch.
+    pub fn set_cpus(&self, cpus: Vec<usize>) {
+        let mut placement = self.shared.placement.write().unwrap_or_else(|p| p.into_inner());
+        if *placement != cpus {
+            *placement = cpus;
+            self.shared.placement_gen.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether the threads are hashing now: a job is set and mining is not paused. A hashrate
+    /// measured while this was false says nothing about the configuration.
+    pub fn is_hashing(&self) -> bool {
+        !self.shared.paused.load(Ordering::Relaxed)
+            && self
+                .shared
+                .current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some()
     }
 
     pub fn threads(&self) -> u32 {
@@ -217,10 +263,11 @@ impl<J: JobSource> Engine<J> {
         self.shared.paused.store(paused, Ordering::Relaxed);
     }
 
-    pub fn set_batch(&self, batch: u32) {
+    /// Sets the SIMD blocks per kernel call (at least 1).
+    pub fn set_batch(&self, blocks: u32) {
         self.shared
             .batch
-            .store(round_batch(batch, self.lanes), Ordering::Relaxed);
+            .store(batch_nonces(blocks, self.lanes), Ordering::Relaxed);
     }
 
     /// Grows or shrinks the thread pool; the job is kept.
@@ -244,7 +291,6 @@ impl<J: JobSource> Engine<J> {
             let stop = Arc::new(AtomicBool::new(false));
             let counter = Arc::new(Counter::default());
             let (shared, stop2, counter2) = (self.shared.clone(), stop.clone(), counter.clone());
-            let cpu = (!self.cfg.cpus.is_empty()).then(|| self.cfg.cpus[index % self.cfg.cpus.len()]);
             let priority = self.cfg.priority;
             let handle = std::thread::Builder::new()
                 .name(format!("hash-{index}"))
@@ -252,12 +298,7 @@ impl<J: JobSource> Engine<J> {
                     if let Err(e) = os::set_priority(priority) {
                         log::warn!("hash-{index}: {e}");
                     }
-                    if let Some(cpu) = cpu {
-                        if let Err(e) = os::pin_to_cpu(cpu) {
-                            log::warn!("hash-{index}: {e}");
-                        }
-                    }
-                    work_loop(&shared, scanner.as_mut(), &stop2, &counter2);
+                    work_loop(&shared, index, scanner.as_mut(), &stop2, &counter2);
                 })
                 .map_err(EngineError::Spawn)?;
             workers.push(Worker {
@@ -331,19 +372,49 @@ impl<J: JobSource> Drop for Engine<J> {
     }
 }
 
-fn round_batch(batch: u32, lanes: u32) -> u32 {
-    batch.max(1).div_ceil(lanes).saturating_mul(lanes).max(lanes)
+fn batch_nonces(blocks: u32, lanes: u32) -> u32 {
+    blocks.max(1).saturating_mul(lanes.max(1))
+}
+
+/// Pins the calling hashing thread where the current placement says (or unpins it).
+fn place(shared_placement: &RwLock<Vec<usize>>, index: usize) {
+    let cpu = {
+        let cpus = shared_placement.read().unwrap_or_else(|p| p.into_inner());
+        (!cpus.is_empty()).then(|| cpus[index % cpus.len()])
+    };
+    let result = match cpu {
+        Some(cpu) => os::pin_to_cpu(cpu),
+        None => os::unpin(),
+    };
+    if let Err(e) = result {
+        log::warn!("hash-{index}: {e}");
+    }
 }
 
 fn work_loop<J: JobSource>(
     shared: &Shared<J>,
+    index: usize,
     scanner: &mut dyn crate::miner::work::Scanner,
     stop: &AtomicBool,
     counter: &Counter,
 ) {
     let idle = Duration::from_millis(20);
     let mut hits = Vec::new();
+    let mut placed = shared.placement_gen.load(Ordering::Acquire);
+    if !shared
+        .placement
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .is_empty()
+    {
+        place(&shared.placement, index);
+    }
     while !stop.load(Ordering::Relaxed) {
+        let gen = shared.placement_gen.load(Ordering::Acquire);
+        if gen != placed {
+            placed = gen;
+            place(&shared.placement, index);
+        }
         if shared.paused.load(Ordering::Relaxed) {
             std::thread::sleep(idle);
             continue;
@@ -364,6 +435,7 @@ fn work_loop<J: JobSource>(
             if stop.load(Ordering::Relaxed)
                 || shared.paused.load(Ordering::Relaxed)
                 || shared.generation.load(Ordering::Relaxed) != generation
+                || shared.placement_gen.load(Ordering::Relaxed) != placed
             {
                 break;
             }

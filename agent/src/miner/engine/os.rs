@@ -66,6 +66,31 @@ pub fn set_priority(p: Priority) -> Result<(), String> {
     }
 }
 
+/// Lets the calling thread run on any CPU again (undoes [`pin_to_cpu`]).
+pub fn unpin() -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: as in pin_to_cpu; a set with every bit on is valid, the kernel keeps the CPUs
+        // that exist and are allowed to this process.
+        let rc = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for cpu in 0..libc::CPU_SETSIZE as usize {
+                libc::CPU_SET(cpu, &mut set);
+            }
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(format!("unpinning: {}", std::io::Error::last_os_error()))
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Ok(())
+    }
+}
+
 /// Pins the calling thread to one CPU.
 pub fn pin_to_cpu(cpu: usize) -> Result<(), String> {
     #[cfg(target_os = "linux")]

@@ -64,8 +64,9 @@ fn counts_hashes_and_resizes_without_losing_count() {
     assert!(e.total_hashes() >= after_shrink, "the total never goes backwards");
     assert!(e.set_threads(0).is_err());
     e.set_batch(17);
-    assert_eq!(e.batch() % e.lanes, 0, "batch rounded to lanes");
-    assert!(e.batch() >= 17);
+    assert_eq!(e.batch(), 17, "batch is in SIMD blocks");
+    e.set_batch(0);
+    assert_eq!(e.batch(), 1, "at least one block per call");
 }
 
 #[test]
@@ -144,4 +145,33 @@ fn hashrate_windows_fill_from_samples() {
     assert!(s.hashrate_10s.0 > 0.0);
     assert_eq!(s.per_thread_10s.len(), 1);
     assert_eq!(s.kernel, e.kernel());
+}
+
+#[test]
+fn threads_follow_a_new_placement() {
+    let (tx, _rx) = unbounded_channel();
+    let e: Engine<BenchJob> = Engine::start(cfg(2), tx).expect("engine");
+    e.set_job(Arc::new(BenchJob::default()));
+    assert!(e.is_hashing());
+    e.set_cpus(vec![0]);
+    assert_eq!(e.cpus(), vec![0]);
+    // Every thread re-pins itself within a batch; read the affinity from procfs.
+    let pinned = || {
+        std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+            .filter(|s| s.contains("Name:\thash-"))
+            .filter(|s| {
+                s.lines()
+                    .any(|l| l.starts_with("Cpus_allowed_list:") && l.ends_with("\t0"))
+            })
+            .count()
+    };
+    assert!(wait_for(|| pinned() == 2), "both threads pinned to cpu 0");
+    e.set_cpus(Vec::new());
+    assert!(wait_for(|| pinned() == 0), "threads unpinned again");
+    e.set_paused(true);
+    assert!(!e.is_hashing());
 }

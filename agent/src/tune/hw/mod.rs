@@ -7,7 +7,6 @@ pub mod cpu;
 pub mod power;
 pub mod sensors;
 
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -19,35 +18,22 @@ pub use sensors::{
 };
 
 /// A problem met while reading hardware information.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HwError {
     /// The file does not exist.
+    #[error("{} does not exist", path.display())]
     Missing { path: PathBuf },
     /// The file exists but could not be read.
+    #[error("cannot read {}: {message}", path.display())]
     Io {
         path: PathBuf,
         kind: io::ErrorKind,
         message: String,
     },
     /// The file was read but its contents are not what the kernel ABI promises.
+    #[error("unexpected contents in {}: {content:?}", path.display())]
     Parse { path: PathBuf, content: String },
 }
-
-impl fmt::Display for HwError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HwError::Missing { path } => write!(f, "{} does not exist", path.display()),
-            HwError::Io { path, message, .. } => {
-                write!(f, "cannot read {}: {message}", path.display())
-            }
-            HwError::Parse { path, content } => {
-                write!(f, "unexpected contents in {}: {content:?}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for HwError {}
 
 /// Reads a small sysfs/procfs file and trims surrounding whitespace.
 pub(crate) fn read_trimmed(path: &Path) -> Result<String, HwError> {

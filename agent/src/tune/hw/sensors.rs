@@ -3,7 +3,6 @@
 //! with a stated reason, and re-reads it on demand.
 //! Must never estimate a temperature (e.g. from CPU usage) or fall back to a default value:
 //! no sensor is `SensorError::NoSensor`, a sensor that stops reading is an error.
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -13,41 +12,24 @@ use super::{indexed_entries, read_optional, read_trimmed, HwError};
 pub const MIN_CELSIUS: f32 = -40.0;
 pub const MAX_CELSIUS: f32 = 150.0;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SensorError {
     /// No CPU temperature sensor exists (typical of VMs). Not a guess, not a default.
+    #[error("no CPU temperature sensor found")]
     NoSensor,
     /// The sensor's file is gone.
+    #[error("sensor {} disappeared", path.display())]
     Missing { path: PathBuf },
     /// The file exists but reading failed (some drivers return EIO/ENODATA when the chip is off).
+    #[error("cannot read sensor {}: {message}", path.display())]
     Io { path: PathBuf, message: String },
     /// The contents are not an integer number of millidegrees.
+    #[error("sensor {} reads {content:?}", path.display())]
     Unparsable { path: PathBuf, content: String },
     /// A number outside -40..=150 °C.
+    #[error("sensor {} reads an absurd {celsius} °C (outside {MIN_CELSIUS}..{MAX_CELSIUS})", path.display())]
     OutOfRange { path: PathBuf, celsius: f32 },
 }
-
-impl fmt::Display for SensorError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SensorError::NoSensor => write!(f, "no CPU temperature sensor found"),
-            SensorError::Missing { path } => write!(f, "sensor {} disappeared", path.display()),
-            SensorError::Io { path, message } => {
-                write!(f, "cannot read sensor {}: {message}", path.display())
-            }
-            SensorError::Unparsable { path, content } => {
-                write!(f, "sensor {} reads {content:?}", path.display())
-            }
-            SensorError::OutOfRange { path, celsius } => write!(
-                f,
-                "sensor {} reads an absurd {celsius} °C (outside {MIN_CELSIUS}..{MAX_CELSIUS})",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for SensorError {}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SensorSource {
