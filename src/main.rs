@@ -34,6 +34,15 @@ struct AllInOne {
 }
 
 fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
+    // The embedded broker has no TLS, users or ACLs: on any other address it would let the LAN
+    // publish config and commands. A fleet broker is mosquitto (`hashward-hub broker-acl`).
+    if !args.mqtt_listen.ip().is_loopback() {
+        anyhow::bail!(
+            "--mqtt-listen {}: the all-in-one broker listens on loopback only (it has no TLS, \
+             passwords or ACLs); for a fleet, run mosquitto with `hashward hub broker-acl`",
+            args.mqtt_listen
+        );
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -85,10 +94,8 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or(hashward_hub::DEFAULT_LOG_FILTER),
-    )
-    .init();
+    // The agent's logger keeps recent lines for its diagnostics command.
+    hashward_agent::logring::init(hashward_hub::DEFAULT_LOG_FILTER);
     let mut argv = std::env::args_os();
     let first = argv.nth(1);
     match first.as_ref().and_then(|a| a.to_str()) {

@@ -24,13 +24,7 @@ fn tuning_agent(root: &std::path::Path, rig: &str, mqtt: u16) -> AgentSpec {
 }
 
 fn log_of(spec: &AgentSpec) -> String {
-    let mut text = String::new();
-    for e in std::fs::read_dir(&spec.dir).expect("dir").flatten() {
-        if e.file_name().to_string_lossy().starts_with("agent-") {
-            text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
-        }
-    }
-    text
+    agent_log(spec)
 }
 
 fn measurements(log: &str) -> usize {

@@ -42,6 +42,9 @@ pub enum Command {
     /// tried with its measured hashrate, and the chosen OptimalConfig. Results are kept in the
     /// performance store the agent starts from.
     Tune(TuneArgs),
+    /// ASIC miners: `asic probe` reads one miner and prints its normalised telemetry.
+    #[command(subcommand)]
+    Asic(AsicCommand),
     /// List the hash kernels this CPU supports, fastest first.
     Kernels {
         /// Only this algorithm.
@@ -111,6 +114,26 @@ pub struct TuneArgs {
 
 /// Where `run` looks for its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG: &str = "/etc/hashward/agent.toml";
+
+#[derive(Debug, Subcommand)]
+pub enum AsicCommand {
+    /// Read one miner once and print its normalised telemetry (hashrate in H/s, W, J/TH,
+    /// per-board temperatures) as JSON.
+    Probe {
+        /// `http://IP[:port]` (Vnish, stock Antminer), `tcp://IP:4028` (cgminer/bmminer) or an IP.
+        #[arg(long)]
+        url: String,
+        /// vnish, cgminer, antminer or auto (detect).
+        #[arg(long, default_value = "auto")]
+        kind: crate::asic::client::MinerKind,
+        /// Vnish web password / Antminer digest password (user root).
+        #[arg(long, env = "HASHWARD_ASIC_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Print JSON (the only output format; kept for symmetry with the other commands).
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -425,6 +448,20 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             }
             Ok(())
+        }
+        Command::Asic(AsicCommand::Probe {
+            url,
+            kind,
+            password,
+            json: _,
+        }) => {
+            let opts = crate::asic::probe::ProbeOptions::new(&url, kind).password(password);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            rt.block_on(crate::asic::probe::run(&opts, &mut std::io::stdout()))
+                .with_context(|| format!("probing {url}"))
         }
         Command::Kernels { algo } => {
             for a in algo

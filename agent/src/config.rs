@@ -9,11 +9,11 @@ use crate::miner::stratum::PoolUrl;
 pub use hashward_protocol::ids::MAX_ID_LEN;
 pub use hashward_protocol::BrokerAddr;
 use hashward_protocol::{RigId, SiteId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub site: SiteId,
@@ -29,9 +29,40 @@ pub struct Config {
     pub spool: SpoolConfig,
     #[serde(default)]
     pub miner: MinerConfig,
+    #[serde(default)]
+    pub fleet: FleetConfig,
+    /// ASIC miners on the LAN to poll (Vnish, cgminer/bmminer, stock Antminer).
+    #[serde(default)]
+    pub asic: crate::asic::config::AsicSection,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Fleet control: whose signed pushes and commands this rig obeys.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetConfig {
+    /// The hub's ed25519 public key (64 hex digits, `hashward-hub keygen` prints it). Without it
+    /// the rig accepts no config push and no command, and says so.
+    pub hub_public_key: Option<String>,
+}
+
+impl FleetConfig {
+    pub fn verifying_key(&self) -> Result<Option<ed25519_dalek::VerifyingKey>, ConfigError> {
+        let Some(hex_key) = &self.hub_public_key else {
+            return Ok(None);
+        };
+        let bad = |why: &str| ConfigError::Invalid(format!("fleet.hub_public_key: {why}"));
+        let bytes = hex::decode(hex_key.trim()).map_err(|_| bad("not hex"))?;
+        let bytes: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| bad("must be 32 bytes (64 hex digits)"))?;
+        ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+            .map(Some)
+            .map_err(|_| bad("not a valid ed25519 public key"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MinerConfig {
     /// Mine at all. Default: yes when pools are listed. Enabled without pools = benchmark mode.
@@ -196,7 +227,7 @@ fn default_hardware_root() -> PathBuf {
     PathBuf::from("/")
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolEntry {
     /// `stratum+tcp://host:port` or `stratum+ssl://host:port`.
@@ -273,7 +304,7 @@ impl MinerConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrokerConfig {
     /// `mqtt://host:port`.
@@ -291,16 +322,20 @@ pub struct BrokerConfig {
     /// Records published but not yet acknowledged by the broker, at most.
     #[serde(default = "default_inflight")]
     pub max_inflight: u16,
+    /// PEM CA certificate(s) the broker's TLS certificate must chain to (`mqtts://` only).
+    /// Without it, the public webpki roots are trusted.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetryConfig {
     #[serde(default = "default_interval_ms")]
     pub interval_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpoolConfig {
     /// Disk cap of unacknowledged records; past it the oldest are dropped and counted.
@@ -344,6 +379,7 @@ impl Default for BrokerConfig {
             backoff_min_ms: default_backoff_min(),
             backoff_max_ms: default_backoff_max(),
             max_inflight: default_inflight(),
+            ca_file: None,
         }
     }
 }
@@ -404,7 +440,8 @@ impl Config {
         if self.site.as_str() == "fleet" {
             return invalid("site \"fleet\" is reserved for fleet-wide topics".into());
         }
-        BrokerAddr::parse(&self.broker.url).map_err(|e| ConfigError::Invalid(format!("broker.url: {e}")))?;
+        let broker_addr = BrokerAddr::parse(&self.broker.url)
+            .map_err(|e| ConfigError::Invalid(format!("broker.url: {e}")))?;
         let b = &self.broker;
         if !(5..=3600).contains(&b.keep_alive_s) {
             return invalid(format!("broker.keep_alive_s {} outside 5..=3600", b.keep_alive_s));
@@ -420,6 +457,13 @@ impl Config {
         }
         if b.username.is_none() && b.password.is_some() {
             return invalid("broker.password given without broker.username".into());
+        }
+        if b.ca_file.is_some() && !broker_addr.tls {
+            // A CA for a plain-TCP URL would be silently ignored: the operator meant TLS.
+            return invalid(format!(
+                "broker.ca_file is set but broker.url {:?} is not mqtts://",
+                b.url
+            ));
         }
         if !(100..=3_600_000).contains(&self.telemetry.interval_ms) {
             return invalid(format!(
@@ -488,6 +532,10 @@ impl Config {
         m.power()
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("miner battery caps: {e}")))?;
+        self.fleet.verifying_key()?;
+        self.asic
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("asic: {e}")))?;
         if self.spool.max_bytes < 64 * 1024 {
             return invalid(format!("spool.max_bytes {} below 65536", self.spool.max_bytes));
         }
@@ -519,6 +567,8 @@ impl Config {
             telemetry: TelemetryConfig::default(),
             spool: SpoolConfig::default(),
             miner: MinerConfig::default(),
+            fleet: FleetConfig::default(),
+            asic: Default::default(),
         }
     }
 

@@ -5,13 +5,17 @@
 //! Layout: `config` (the TOML file), `link` (spool + MQTT publisher with its own backoff),
 //! `sample` (what is measured), `run` (wires them together), `cli` (the command line).
 
+pub mod asic;
 pub mod cli;
 pub mod config;
+pub mod fleet;
 pub mod link;
+pub mod logring;
 pub mod miner;
 pub mod run;
 pub mod sample;
 pub mod tune;
+pub mod watchdog;
 
 /// Milliseconds since the Unix epoch; 0 if the clock is before 1970 (a broken RTC on an SBC).
 pub fn now_ms() -> u64 {

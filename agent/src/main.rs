@@ -3,6 +3,6 @@
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    hashward_agent::logring::init("info");
     hashward_agent::cli::main(hashward_agent::cli::Cli::parse())
 }

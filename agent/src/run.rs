@@ -2,14 +2,19 @@
 //! and feeds the publisher. Sampling never waits for the network: records go to the spool and
 //! the publisher drains it whenever the broker is reachable.
 
-use crate::config::Config;
+use crate::asic::config::AsicSection;
+use crate::asic::poller::{Poller, PollerHandle};
+use crate::config::{Config, ConfigError, MinerConfig};
+use crate::fleet::FleetHandler;
 use crate::link::{Inbound, LinkCounters, Publisher, Spool, SpoolError};
-use crate::miner::service::{self as miner_service, MinerError, MinerLinks};
+use crate::miner::service::{self as miner_service, Miner, MinerCommand, MinerError, MinerLinks};
 use crate::sample::HostSampler;
 use crate::tune::perf_store::PerfStore;
 use hashward_protocol::codec::decode_value;
+use hashward_protocol::signed::Scope;
 use hashward_protocol::{
-    encode, AgentCounters, Body, Capability, Envelope, FleetHints, RigId, RigState, Topic,
+    encode, Ack, AckOutcome, AgentCounters, AsicTelemetry, Body, Capability, Command, Envelope, FleetHints,
+    RigId, RigState, Topic, TuningSnapshot,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,6 +31,10 @@ pub enum RunError {
     Encode(#[from] hashward_protocol::EncodeError),
     #[error("miner: {0}")]
     Miner(#[from] MinerError),
+    #[error("config: {0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Asic(String),
 }
 
 fn state_envelope(cfg: &Config, state: RigState) -> Envelope {
@@ -59,35 +68,270 @@ async fn spool_body(spool: &Arc<Spool>, rig: &RigId, topic: &str, body: Body, wa
     }
 }
 
-/// Decodes what the hub sends. A message that does not decode is logged, counted in the
-/// telemetry's `input_errors`, and changes nothing.
-async fn handle_inbox(
-    mut inbox: mpsc::Receiver<Inbound>,
-    hints: watch::Sender<Option<FleetHints>>,
-    input_errors: Arc<AtomicU64>,
-) {
-    while let Some(msg) = inbox.recv().await {
-        match Topic::parse(&msg.topic) {
-            Ok(Topic::FleetHints) => match decode_value::<FleetHints>(&msg.payload) {
-                Ok(h) => {
-                    hints.send_replace(Some(h));
-                }
-                Err(e) => {
-                    input_errors.fetch_add(1, Ordering::Relaxed);
-                    log::warn!("fleet hints on {} refused: {e}", msg.topic);
-                }
-            },
-            other => {
-                input_errors.fetch_add(1, Ordering::Relaxed);
-                log::warn!("unexpected message on {} ({other:?})", msg.topic);
+/// The running CPU miner, if any, and what it needs to be restarted with a new config.
+struct MinerSlot {
+    running: Option<RunningMiner>,
+    hints: watch::Receiver<Option<FleetHints>>,
+    snapshots: mpsc::UnboundedSender<TuningSnapshot>,
+    data_dir: std::path::PathBuf,
+}
+
+struct RunningMiner {
+    miner: Arc<Miner>,
+    task: tokio::task::JoinHandle<()>,
+    stop: watch::Sender<bool>,
+    commands: mpsc::UnboundedSender<MinerCommand>,
+}
+
+impl MinerSlot {
+    fn start(&mut self, cfg: &MinerConfig) -> Result<(), MinerError> {
+        if !cfg.is_enabled() {
+            log::info!("miner: disabled (no pools configured)");
+            return Ok(());
+        }
+        let perf_path = self.data_dir.join("perf.redb");
+        let perf_store = match PerfStore::open(&perf_path) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log::error!("tune: {e}; tuning results will not be kept");
+                None
             }
+        };
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let (stop, stop_rx) = watch::channel(false);
+        let links = MinerLinks {
+            perf_store,
+            hints: self.hints.clone(),
+            snapshots: self.snapshots.clone(),
+            commands: commands_rx,
+        };
+        let (miner, task) = miner_service::start(cfg, links, stop_rx)?;
+        self.running = Some(RunningMiner {
+            miner,
+            task,
+            stop,
+            commands,
+        });
+        Ok(())
+    }
+
+    async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            let _ = r.stop.send(true);
+            let _ = r.task.await;
+        }
+    }
+
+    async fn restart(&mut self, cfg: &MinerConfig) -> Result<(), MinerError> {
+        self.stop().await;
+        self.start(cfg)
+    }
+
+    fn send(&self, cmd: MinerCommand) -> bool {
+        self.running
+            .as_ref()
+            .is_some_and(|r| r.commands.send(cmd).is_ok())
+    }
+
+    fn miner(&self) -> Option<&Arc<Miner>> {
+        self.running.as_ref().map(|r| &r.miner)
+    }
+}
+
+/// The running ASIC poller, if any miners are configured.
+struct AsicSlot {
+    running: Option<(PollerHandle, watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
+    telemetry: mpsc::Sender<AsicTelemetry>,
+}
+
+impl AsicSlot {
+    fn start(&mut self, section: &AsicSection) -> Result<(), String> {
+        if !section.enabled || section.miners.is_empty() {
+            return Ok(());
+        }
+        let creds = section.load_credentials().map_err(|e| format!("asic: {e}"))?;
+        let specs = section.miner_specs(&creds).map_err(|e| format!("asic: {e}"))?;
+        log::info!("asic: polling {} miner(s)", specs.len());
+        let poller = Poller::new(specs, section.poller_options());
+        let handle = poller.handle();
+        let (stop, mut stop_rx) = watch::channel(false);
+        let tx = self.telemetry.clone();
+        let task = tokio::spawn(async move {
+            let done = poller
+                .run(tx, async move {
+                    let _ = stop_rx.wait_for(|s| *s).await;
+                })
+                .await;
+            log::info!(
+                "asic: poller stopped after {} polls ({} ok)",
+                done.polls,
+                done.polls_ok
+            );
+        });
+        self.running = Some((handle, stop, task));
+        Ok(())
+    }
+
+    async fn stop(&mut self) {
+        if let Some((_, stop, task)) = self.running.take() {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+    }
+
+    fn handle(&self) -> Option<&PollerHandle> {
+        self.running.as_ref().map(|(h, _, _)| h)
+    }
+}
+
+/// Applies a new config in force, touching only what changed.
+async fn apply_config(
+    old: &Config,
+    new: &Config,
+    slot: &mut MinerSlot,
+    asic: &mut AsicSlot,
+    tick: &mut tokio::time::Interval,
+) -> Result<(), String> {
+    if old.asic != new.asic {
+        log::info!("asic: settings or miner list changed; restarting the poller");
+        asic.stop().await;
+        asic.start(&new.asic)?;
+    }
+    if old.telemetry.interval_ms != new.telemetry.interval_ms {
+        log::info!(
+            "telemetry interval {} ms -> {} ms",
+            old.telemetry.interval_ms,
+            new.telemetry.interval_ms
+        );
+        *tick = tokio::time::interval(new.interval());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    }
+    if old.miner != new.miner {
+        if miner_service::needs_restart(&old.miner, &new.miner) {
+            log::info!("miner: algorithm, pools, kernel or priority changed; restarting the miner");
+            slot.restart(&new.miner)
+                .await
+                .map_err(|e| format!("miner did not restart: {e}"))?;
+        } else if !slot.send(MinerCommand::Reconfigure(Box::new(new.miner.clone()))) && new.miner.is_enabled()
+        {
+            slot.restart(&new.miner)
+                .await
+                .map_err(|e| format!("miner did not start: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a verified command; the ack's outcome.
+async fn run_command(
+    cmd: Command,
+    cfg: &Config,
+    slot: &mut MinerSlot,
+    fleet: &FleetHandler,
+    spool: &Spool,
+    asic: &AsicSlot,
+) -> AckOutcome {
+    let no_miner = || AckOutcome::Rejected("no CPU miner runs on this rig".into());
+    match cmd {
+        Command::RestartMiner => {
+            if !cfg.miner.is_enabled() {
+                return no_miner();
+            }
+            match slot.restart(&cfg.miner).await {
+                Ok(()) => AckOutcome::Applied,
+                Err(e) => AckOutcome::Rejected(format!("miner did not restart: {e}")),
+            }
+        }
+        Command::PauseMining | Command::ResumeMining => {
+            if slot.send(MinerCommand::Hold(cmd == Command::PauseMining)) {
+                AckOutcome::Applied
+            } else {
+                no_miner()
+            }
+        }
+        Command::Retune => {
+            if slot.send(MinerCommand::Retune) {
+                AckOutcome::Applied
+            } else {
+                no_miner()
+            }
+        }
+        Command::RepollAsics => match asic.handle() {
+            Some(h) => {
+                let n = h.repoll_now();
+                log::info!("asic: re-polling {n} miner(s) now by operator command");
+                AckOutcome::Applied
+            }
+            None => AckOutcome::Rejected("no ASIC poller runs on this rig".into()),
+        },
+        Command::Diagnostics => {
+            let report = serde_json::json!({
+                "agent_version": env!("CARGO_PKG_VERSION"),
+                "site": cfg.site,
+                "rig": cfg.rig,
+                "config_versions": fleet.versions(),
+                "config_in_force": std::fs::read_to_string(cfg.data_dir.join("config-in-force.toml")).ok(),
+                "pools": cfg.miner.pools.iter().map(|p| &p.url).collect::<Vec<_>>(),
+                "miner": slot.miner().map(|m| m.telemetry()),
+                "asic": asic.handle().map(|h| serde_json::json!({
+                    "counters": h.counters(),
+                    "miners": h.miners().iter().map(|m| serde_json::json!({
+                        "id": m.id, "reachable": m.reachable, "last_error": m.last_error,
+                        "breaker": m.breaker, "interval_ms": m.interval_ms,
+                    })).collect::<Vec<_>>(),
+                })),
+                "spool": spool.stats().ok().map(|s| serde_json::json!({
+                    "records": s.records, "bytes": s.bytes, "dropped": s.dropped
+                })),
+                "log": crate::logring::recent(DIAG_LOG_LINES)
+                    .unwrap_or_else(|| vec!["(log capture is not enabled in this process)".into()]),
+            });
+            let mut text = report.to_string();
+            if text.len() > DIAG_MAX_BYTES {
+                let mut cut = DIAG_MAX_BYTES;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                text.truncate(cut);
+            }
+            AckOutcome::Report(text)
         }
     }
 }
 
-/// Runs the agent until `shutdown` turns true.
-pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
-    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| RunError::DataDir(cfg.data_dir.clone(), e))?;
+/// Writes the config in force to `data_dir/config-in-force.toml` (pool passwords redacted) so
+/// an operator, and the tests, can see what the merge of local file and pushes produced.
+fn write_config_in_force(cfg: &Config) {
+    let mut shown = cfg.clone();
+    for p in &mut shown.miner.pools {
+        p.pass = "(redacted)".into();
+    }
+    if let Some(pw) = shown.broker.password.as_mut() {
+        *pw = "(redacted)".into();
+    }
+    let path = cfg.data_dir.join("config-in-force.toml");
+    let tmp = path.with_extension("toml.tmp");
+    let text = match toml::to_string(&shown) {
+        Ok(t) => format!("# The config in force: defaults < local file < fleet < site < rig pushes.\n# Written by the agent; edit the local file, not this one.\n{t}"),
+        Err(e) => {
+            log::warn!("config in force not written: {e}");
+            return;
+        }
+    };
+    if let Err(e) = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path)) {
+        log::warn!("{}: {e}", path.display());
+    }
+}
+
+const DIAG_LOG_LINES: usize = 100;
+const DIAG_MAX_BYTES: usize = 32 * 1024;
+
+/// Runs the agent until `shutdown` turns true. `local` is the rig's own config (defaults and
+/// file); signed pushes saved under its data dir are merged on top before anything starts.
+pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
+    std::fs::create_dir_all(&local.data_dir).map_err(|e| RunError::DataDir(local.data_dir.clone(), e))?;
+    let (mut fleet, mut cfg) = FleetHandler::open(local)?;
+    write_config_in_force(&cfg);
     let spool_path = cfg.spool_path();
     let spool =
         Spool::open(&spool_path, cfg.spool.max_bytes).map_err(|e| RunError::Spool(spool_path.clone(), e))?;
@@ -98,28 +342,25 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
 
     let (hints_tx, hints_rx) = watch::channel(None);
     let (snapshots_tx, mut snapshots_rx) = mpsc::unbounded_channel();
-    let miner = if cfg.miner.is_enabled() {
-        let perf_path = cfg.data_dir.join("perf.redb");
-        let perf_store = match PerfStore::open(&perf_path) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                log::error!("tune: {e}; tuning results will not be kept");
-                None
-            }
-        };
-        let links = MinerLinks {
-            perf_store,
-            hints: hints_rx,
-            snapshots: snapshots_tx,
-        };
-        Some(miner_service::start(&cfg.miner, links, shutdown.clone())?)
-    } else {
-        log::info!("miner: disabled (no pools configured)");
-        None
+    let mut slot = MinerSlot {
+        running: None,
+        hints: hints_rx,
+        snapshots: snapshots_tx,
+        data_dir: cfg.data_dir.clone(),
     };
+    slot.start(&cfg.miner)?;
+    let (asic_tx, mut asic_rx) = mpsc::channel::<AsicTelemetry>(256);
+    let mut asic = AsicSlot {
+        running: None,
+        telemetry: asic_tx,
+    };
+    asic.start(&cfg.asic).map_err(RunError::Asic)?;
     let mut capabilities = vec![Capability::SignedConfig];
-    if miner.is_some() {
+    if slot.running.is_some() {
         capabilities.push(Capability::CpuMiner);
+    }
+    if asic.running.is_some() {
+        capabilities.push(Capability::AsicPoller);
     }
 
     let mut sampler = HostSampler::new(cfg.miner.hardware_root.clone());
@@ -154,17 +395,17 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
         },
     ))?;
 
+    let (site, rig) = (cfg.site.clone(), cfg.rig.clone());
     let wake = Arc::new(Notify::new());
     let counters = Arc::new(LinkCounters::default());
     let input_errors = Arc::new(AtomicU64::new(0));
-    let (inbox_tx, inbox_rx) = mpsc::channel(64);
-    let inbox = tokio::spawn(handle_inbox(inbox_rx, hints_tx, input_errors.clone()));
+    let (inbox_tx, mut inbox_rx) = mpsc::channel::<Inbound>(64);
     let publisher = Publisher {
         broker: cfg.broker.clone(),
-        client_id: format!("hashward-agent-{}", cfg.rig),
+        client_id: format!("hashward-agent-{rig}"),
         state_topic: Topic::State {
-            site: cfg.site.clone(),
-            rig: cfg.rig.clone(),
+            site: site.clone(),
+            rig: rig.clone(),
         }
         .to_string(),
         birth,
@@ -172,7 +413,21 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
         spool: spool.clone(),
         wake: wake.clone(),
         counters: counters.clone(),
-        subscriptions: vec![Topic::FleetHints.to_string()],
+        subscriptions: vec![
+            Topic::FleetHints.to_string(),
+            Topic::FleetCfg.to_string(),
+            Topic::SiteCfg { site: site.clone() }.to_string(),
+            Topic::RigCfg {
+                site: site.clone(),
+                rig: rig.clone(),
+            }
+            .to_string(),
+            Topic::RigCmd {
+                site: site.clone(),
+                rig: rig.clone(),
+            }
+            .to_string(),
+        ],
         inbox: inbox_tx,
     };
     // The publisher stops only after the sampler has: a record appended during shutdown must
@@ -180,16 +435,19 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
     let (stop_publisher, publisher_shutdown) = watch::channel(false);
     let publisher = tokio::spawn(publisher.run(publisher_shutdown));
 
-    let tele_topic = Topic::Tele {
-        site: cfg.site.clone(),
-        rig: cfg.rig.clone(),
-    }
-    .to_string();
-    let perf_topic = Topic::Perf {
-        site: cfg.site.clone(),
-        rig: cfg.rig.clone(),
-    }
-    .to_string();
+    let topic = |t: Topic| t.to_string();
+    let tele_topic = topic(Topic::Tele {
+        site: site.clone(),
+        rig: rig.clone(),
+    });
+    let perf_topic = topic(Topic::Perf {
+        site: site.clone(),
+        rig: rig.clone(),
+    });
+    let ack_topic = topic(Topic::Ack {
+        site: site.clone(),
+        rig: rig.clone(),
+    });
     let mut tick = tokio::time::interval(cfg.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -200,7 +458,69 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
                     "tune: sharing snapshot {} threads x batch {} ({:.0} H/s) with the hub",
                     snap.threads, snap.batch_size, snap.avg_hashrate_hs
                 );
-                spool_body(&spool, &cfg.rig, &perf_topic, Body::Perf(snap), &wake).await;
+                spool_body(&spool, &rig, &perf_topic, Body::Perf(snap), &wake).await;
+                continue;
+            }
+            Some(t) = asic_rx.recv() => {
+                let Ok(miner) = RigId::new(t.miner_id.as_str()) else {
+                    log::warn!("asic: miner id {:?} cannot be a topic level; reading dropped", t.miner_id);
+                    continue;
+                };
+                let topic = Topic::Asic { site: site.clone(), rig: rig.clone(), miner: miner.to_string() }.to_string();
+                spool_body(&spool, &rig, &topic, Body::Asic(t), &wake).await;
+                continue;
+            }
+            Some(msg) = inbox_rx.recv() => {
+                let scope = match Topic::parse(&msg.topic) {
+                    Ok(Topic::FleetHints) => {
+                        match decode_value::<FleetHints>(&msg.payload) {
+                            Ok(h) => {
+                                hints_tx.send_replace(Some(h));
+                            }
+                            Err(e) => {
+                                input_errors.fetch_add(1, Ordering::Relaxed);
+                                log::warn!("fleet hints on {} refused: {e}", msg.topic);
+                            }
+                        }
+                        continue;
+                    }
+                    Ok(Topic::FleetCfg) => Some((Scope::Fleet, false)),
+                    Ok(Topic::SiteCfg { site }) => Some((Scope::Site(site), false)),
+                    Ok(Topic::RigCfg { site, rig }) => Some((Scope::Rig(site, rig), false)),
+                    Ok(Topic::RigCmd { site, rig }) => Some((Scope::Rig(site, rig), true)),
+                    _ => None,
+                };
+                let Some((scope, is_command)) = scope else {
+                    input_errors.fetch_add(1, Ordering::Relaxed);
+                    log::warn!("unexpected message on {}", msg.topic);
+                    continue;
+                };
+                if msg.payload.is_empty() {
+                    // A cleared retained push: nothing to apply, nothing to ack.
+                    continue;
+                }
+                let ack = if is_command {
+                    match fleet.on_command(&scope, &msg.payload, crate::now_ms()) {
+                        Ok(c) => {
+                            let outcome = run_command(c.command, &cfg, &mut slot, &fleet, &spool, &asic).await;
+                            Ack { scope: "cmd".into(), version: c.nonce, outcome }
+                        }
+                        Err(ack) => ack,
+                    }
+                } else {
+                    let out = fleet.on_config(&scope, &msg.payload);
+                    let mut ack = out.ack;
+                    if let Some(new) = out.config {
+                        if let Err(e) = apply_config(&cfg, &new, &mut slot, &mut asic, &mut tick).await {
+                            log::error!("fleet: {e}");
+                            ack.outcome = AckOutcome::Rejected(e);
+                        }
+                        cfg = new;
+                        write_config_in_force(&cfg);
+                    }
+                    ack
+                };
+                spool_body(&spool, &rig, &ack_topic, Body::Ack(ack), &wake).await;
                 continue;
             }
             _ = shutdown.changed() => break,
@@ -213,19 +533,17 @@ pub async fn run(cfg: Config, mut shutdown: watch::Receiver<bool>) -> Result<(),
             published: counters.published.load(Ordering::Relaxed),
             reconnects: counters.reconnects.load(Ordering::Relaxed),
             input_errors: input_errors.load(Ordering::Relaxed)
-                + counters.inbound_dropped.load(Ordering::Relaxed),
+                + counters.inbound_dropped.load(Ordering::Relaxed)
+                + fleet.rejected,
         };
         let mut tele = sampler.sample(agent);
-        tele.miner = miner.as_ref().map(|(m, _)| m.telemetry());
-        spool_body(&spool, &cfg.rig, &tele_topic, Body::Tele(tele), &wake).await;
+        tele.miner = slot.miner().map(|m| m.telemetry());
+        spool_body(&spool, &rig, &tele_topic, Body::Tele(tele), &wake).await;
     }
-    inbox.abort();
     log::info!("shutting down: flushing what the broker will take");
     let _ = stop_publisher.send(true);
-    if let Some((m, task)) = miner {
-        let _ = task.await;
-        drop(m);
-    }
+    slot.stop().await;
+    asic.stop().await;
     if tokio::time::timeout(Duration::from_secs(5), publisher)
         .await
         .is_err()

@@ -20,13 +20,34 @@ pub struct Cli {
 pub enum Command {
     /// Ingest the fleet's MQTT traffic and serve it over HTTP.
     Serve(ServeArgs),
+    /// Generate a mosquitto ACL (and password) file confining each rig to its own topics.
+    BrokerAcl(crate::acl::AclArgs),
+    /// Create the hub's ed25519 signing key pair (private file mode 0600) and print the public
+    /// key for the agents' `[fleet] hub_public_key`.
+    Keygen {
+        /// Directory for hub.key and hub.pub.
+        #[arg(long, default_value = "/etc/hashward")]
+        dir: PathBuf,
+    },
+    /// Sign a partial agent config and publish it, retained, to a rig, a site or the fleet.
+    PushConfig(crate::fleet::publish::PushArgs),
+    /// Send a signed one-shot command to one rig (restart-miner, pause, resume, retune,
+    /// repoll-asics, diagnostics).
+    Command(crate::fleet::publish::CommandArgs),
+    /// Show each scope's pushed version and, per rig, applied / pending / rejected (with why).
+    RolloutStatus(crate::fleet::publish::RolloutArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// External broker `mqtt://host:port`; without it an embedded broker is started.
+    /// External broker `mqtt://host:port` or `mqtts://host:port` (TLS); without it an embedded
+    /// broker is started.
     #[arg(long)]
     pub broker: Option<String>,
+    /// With `mqtts://`: PEM CA certificate(s) the broker's certificate must chain to (only these
+    /// are trusted then); without it the public webpki roots are.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
     /// Where the embedded broker listens (loopback by default).
     #[arg(long, default_value = "127.0.0.1:1883")]
     pub mqtt_listen: SocketAddr,
@@ -56,11 +77,17 @@ impl ServeArgs {
         let broker = match &self.broker {
             Some(url) => {
                 let addr = hashward_protocol::BrokerAddr::parse(url)?;
+                if self.ca_file.is_some() && !addr.tls {
+                    bail!("--ca-file needs a TLS broker URL (mqtts://), got {url}");
+                }
                 BrokerChoice::External {
                     host: addr.host,
                     port: addr.port,
+                    tls: addr.tls,
+                    ca_file: self.ca_file.clone(),
                 }
             }
+            None if self.ca_file.is_some() => bail!("--ca-file applies to an external --broker mqtts://..."),
             None => BrokerChoice::Embedded(self.mqtt_listen),
         };
         if self.summary_interval_ms < 100 {
@@ -97,6 +124,20 @@ pub fn shutdown_on_signals() -> anyhow::Result<watch::Receiver<bool>> {
 
 pub fn main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::BrokerAcl(args) => crate::acl::main(args),
+        Command::Keygen { dir } => {
+            let public = crate::fleet::keys::generate(&dir)?;
+            eprintln!(
+                "wrote {} (private, mode 0600) and {}; pin the public key on every rig:",
+                dir.join("hub.key").display(),
+                dir.join("hub.pub").display()
+            );
+            println!("[fleet]\nhub_public_key = \"{public}\"");
+            Ok(())
+        }
+        Command::PushConfig(args) => crate::fleet::publish::push_config(args),
+        Command::Command(args) => crate::fleet::publish::command(args),
+        Command::RolloutStatus(args) => crate::fleet::publish::rollout_status(args),
         Command::Serve(args) => {
             let opts = args.options()?;
             let rt = tokio::runtime::Builder::new_multi_thread()

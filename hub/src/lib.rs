@@ -4,9 +4,11 @@
 //! Layout: `broker` (embedded rumqttd), `ingest` (subscribe, decode, store, dashboard summaries),
 //! `store` (redb), `api` (axum), `metrics`, `serve` (wires them), `cli` (the command line).
 
+pub mod acl;
 pub mod api;
 pub mod broker;
 pub mod cli;
+pub mod fleet;
 pub mod hints;
 pub mod ingest;
 pub mod metrics;

@@ -20,6 +20,9 @@ pub enum BrokerChoice {
     External {
         host: String,
         port: u16,
+        /// `mqtts://`: TLS, trusting `ca_file` (PEM) when given, else the webpki roots.
+        tls: bool,
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -45,6 +48,8 @@ pub enum ServeError {
     Broker(#[from] BrokerError),
     #[error("HTTP listener on {0}: {1}")]
     Http(SocketAddr, std::io::Error),
+    #[error("broker TLS: {0}")]
+    Tls(#[from] ingest::tls::TlsError),
 }
 
 pub struct Running {
@@ -67,6 +72,13 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     std::fs::create_dir_all(&opts.data_dir).map_err(|e| ServeError::DataDir(opts.data_dir.clone(), e))?;
     let store = Arc::new(Store::open(&opts.data_dir.join("hub.redb"))?);
     let metrics = Arc::new(Metrics::default());
+    // Before anything listens: a bad CA file is a start-up error, not a silent retry loop.
+    let tls = match &opts.broker {
+        BrokerChoice::External {
+            tls: true, ca_file, ..
+        } => Some(ingest::tls::client_config(ca_file.as_deref())?),
+        _ => None,
+    };
     let (mqtt_host, mqtt_port) = match &opts.broker {
         BrokerChoice::Embedded(listen) => {
             let listen = *listen;
@@ -75,7 +87,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
                 .map_err(|e| BrokerError::Thread(std::io::Error::other(e)))??;
             (b.addr.ip().to_string(), b.addr.port())
         }
-        BrokerChoice::External { host, port } => (host.clone(), *port),
+        BrokerChoice::External { host, port, .. } => (host.clone(), *port),
     };
     let listener = tokio::net::TcpListener::bind(opts.http)
         .await
@@ -107,6 +119,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         password: opts.password.clone(),
         summary_interval: opts.summary_interval,
         share_group: opts.share_group.clone(),
+        tls,
     };
     let ingest = tokio::spawn(ingest::run(ingest_cfg, store, metrics, shutdown));
     log::info!("hub HTTP on http://{http_addr}, MQTT {mqtt_host}:{mqtt_port}");

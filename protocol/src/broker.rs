@@ -1,11 +1,14 @@
 //! The broker address both the agent and the hub accept: `mqtt://host[:port]` (or `tcp://`),
-//! port 1883 by default. One parser, so a URL one side takes the other takes too.
+//! port 1883 by default, and `mqtts://host[:port]` (or `ssl://`) for TLS, port 8883 by default.
+//! One parser, so a URL one side takes the other takes too.
 
 /// A broker address taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerAddr {
     pub host: String,
     pub port: u16,
+    /// `mqtts://`: the connection must be TLS; never silently downgraded to plain TCP.
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,17 +24,25 @@ impl BrokerAddr {
             url: url.to_string(),
             why,
         };
-        let rest = url
-            .strip_prefix("mqtt://")
-            .or_else(|| url.strip_prefix("tcp://"))
-            .ok_or_else(|| bad("must start with mqtt://"))?;
+        let (rest, tls) = if let Some(r) = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://"))
+        {
+            (r, false)
+        } else if let Some(r) = url
+            .strip_prefix("mqtts://")
+            .or_else(|| url.strip_prefix("ssl://"))
+        {
+            (r, true)
+        } else {
+            return Err(bad("must start with mqtt:// or mqtts://"));
+        };
+        let default_port = if tls { 8883 } else { 1883 };
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) => (
                 h,
                 p.parse::<u16>()
                     .map_err(|_| bad("port is not a number 1-65535"))?,
             ),
-            None => (rest, 1883),
+            None => (rest, default_port),
         };
         if host.is_empty() || host.contains('/') || port == 0 {
             return Err(bad("expected mqtt://host:port"));
@@ -39,6 +50,7 @@ impl BrokerAddr {
         Ok(BrokerAddr {
             host: host.trim_matches(['[', ']']).to_string(),
             port,
+            tls,
         })
     }
 }
@@ -53,14 +65,22 @@ mod tests {
             BrokerAddr::parse("mqtt://h:1884").expect("ok"),
             BrokerAddr {
                 host: "h".into(),
-                port: 1884
+                port: 1884,
+                tls: false
             }
         );
+        let tls = BrokerAddr::parse("mqtts://broker.example").expect("ok");
+        assert_eq!((tls.port, tls.tls), (8883, true));
+        assert_eq!(BrokerAddr::parse("ssl://h:1").expect("ok").port, 1);
+        assert!(!BrokerAddr::parse("mqtt://h").expect("ok").tls);
         assert_eq!(BrokerAddr::parse("mqtt://h").expect("ok").port, 1883);
         assert_eq!(BrokerAddr::parse("tcp://[::1]:1").expect("ok").host, "::1");
         for bad in [
             "mqtt://:1",
             "http://h",
+            "mqtts://",
+            "mqtts://h:0",
+            "mqtts:/h",
             "mqtt://h:x",
             "mqtt://h:99999",
             "mqtt://h:0",

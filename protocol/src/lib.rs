@@ -8,6 +8,7 @@
 pub mod body;
 pub mod broker;
 pub mod codec;
+pub mod command;
 pub mod envelope;
 pub mod ids;
 pub mod signed;
@@ -17,6 +18,7 @@ pub mod units;
 pub use body::*;
 pub use broker::{BrokerAddr, BrokerAddrError};
 pub use codec::{decode, encode, DecodeError, EncodeError, MAX_PAYLOAD};
+pub use command::Command;
 pub use envelope::{Envelope, SCHEMA};
 pub use ids::{IdError, RigId, SiteId};
 pub use topic::{Topic, TopicError, TOPIC_PREFIX};

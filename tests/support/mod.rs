@@ -67,9 +67,14 @@ impl Drop for Proc {
 }
 
 fn spawn(name: &str, args: &[&str], log: &Path) -> Proc {
+    spawn_env(name, args, log, &[])
+}
+
+fn spawn_env(name: &str, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Proc {
     let out = std::fs::File::create(log).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_hashward"))
         .args(args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info,rumqttd=off,tracing::span=off")
         .stdout(out.try_clone().expect("clone"))
         .stderr(out)
@@ -136,11 +141,43 @@ pub fn agent_spec(root: &Path, site: &str, rig: &str, broker_port: u16, interval
 }
 
 pub fn agent(spec: &AgentSpec) -> Proc {
+    agent_env(spec, &[])
+}
+
+/// An agent process with extra environment variables.
+pub fn agent_env(spec: &AgentSpec, env: &[(&str, &str)]) -> Proc {
     let log = spec.dir.join(format!("agent-{}.log", now_ns()));
-    spawn(
+    spawn_env(
         &format!("agent {}", spec.rig),
         &["agent", "run", "--config", spec.config.to_str().expect("utf8")],
         &log,
+        env,
+    )
+}
+
+/// Everything the agent of `spec` has logged so far, over all its runs.
+pub fn agent_log(spec: &AgentSpec) -> String {
+    let mut text = String::new();
+    for e in std::fs::read_dir(&spec.dir).expect("dir").flatten() {
+        if e.file_name().to_string_lossy().starts_with("agent-") {
+            text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+    }
+    text
+}
+
+/// Runs `hashward ARGS` to completion: (success, stdout, stderr).
+pub fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hashward"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run hashward");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
 

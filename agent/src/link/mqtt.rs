@@ -6,14 +6,21 @@
 //! memory, and after each reconnect the replay starts again at the oldest unacknowledged record
 //! (the hub drops the duplicates this may cause). The wait between attempts is our own backoff.
 //!
+//! With an `mqtts://` URL the connection is TLS (rustls, ring provider) trusting only
+//! `broker.ca_file` when set, else the webpki roots; it is never downgraded to plain TCP.
+//!
 //! Must never: remove a record before its PubAck, publish records out of order within a
 //! connection, or block the sampler.
 
 use crate::config::{BrokerAddr, BrokerConfig};
 use crate::link::backoff::Backoff;
 use crate::link::spool::Spool;
-use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration,
+    Transport,
+};
 use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +56,73 @@ pub struct Publisher {
     /// Where messages on those topics go; a full inbox drops (and counts) rather than stalls
     /// the uplink.
     pub inbox: mpsc::Sender<Inbound>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("broker.ca_file {path}: {why}")]
+    CaFile { path: PathBuf, why: String },
+    #[error("broker.ca_file {0}: no PEM certificate in it")]
+    NoCerts(PathBuf),
+    #[error("broker.ca_file {path}: certificate not usable as a trust anchor: {source}")]
+    BadCert { path: PathBuf, source: rustls::Error },
+    #[error("TLS setup: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// The TLS client config for the broker: trusts only the CA(s) in `ca_file` when given (a
+/// private fleet CA must not be widened to every public CA), else the webpki roots. ring is the
+/// only crypto provider: no aws-lc-rs, so cross builds need no C toolchain.
+pub fn tls_client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let ca_err = |why: String| TlsError::CaFile {
+                path: path.to_path_buf(),
+                why,
+            };
+            // Read first so a missing file says "No such file", not a PEM parse error.
+            let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
+            let mut found = 0usize;
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| ca_err(format!("bad PEM: {e}")))?;
+                roots.add(cert).map_err(|source| TlsError::BadCert {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                found += 1;
+            }
+            if found == 0 {
+                return Err(TlsError::NoCerts(path.to_path_buf()));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A lost connection in words an operator can act on: a TLS failure names the trust source.
+fn describe_connection_error(e: &ConnectionError, broker: &BrokerConfig) -> String {
+    match e {
+        ConnectionError::Tls(t) => {
+            let trust = match &broker.ca_file {
+                Some(p) => format!("broker.ca_file {}", p.display()),
+                None => "the public webpki roots (no broker.ca_file set)".to_string(),
+            };
+            format!(
+                "TLS to {} failed: {t}; the broker's certificate must chain to {trust} and name the \
+                 host in the URL",
+                broker.url
+            )
+        }
+        other => other.to_string(),
+    }
 }
 
 /// A message the hub (or the broker's retained store) sent to this agent.
@@ -116,6 +190,11 @@ impl Publisher {
             ));
         if let Some(user) = &self.broker.username {
             o.set_credentials(user.clone(), self.broker.password.clone().unwrap_or_default());
+        }
+        if addr.tls {
+            // Rebuilt per connection, so a rotated CA file is picked up without a restart.
+            let tls = tls_client_config(self.broker.ca_file.as_deref()).map_err(|e| e.to_string())?;
+            o.set_transport(Transport::Tls(TlsConfiguration::Rustls(tls)));
         }
         Ok(o)
     }
@@ -197,7 +276,7 @@ impl Publisher {
                         }
                     }
                     Ok(_) => {}
-                    Err(e) => break SessionEnd::Lost(e.to_string()),
+                    Err(e) => break SessionEnd::Lost(describe_connection_error(&e, &self.broker)),
                 },
                 _ = self.wake.notified(), if connected => {
                     if let Err(e) = self.fill(&client, &mut w) {
@@ -297,5 +376,58 @@ impl Publisher {
             }
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn ca_file_problems_name_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("missing.pem");
+        let err = tls_client_config(Some(&missing))
+            .expect_err("missing file")
+            .to_string();
+        assert!(
+            err.contains("missing.pem") && err.contains("broker.ca_file"),
+            "{err}"
+        );
+
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").expect("write");
+        let err = tls_client_config(Some(&empty)).expect_err("no certs").to_string();
+        assert!(err.contains("no PEM certificate"), "{err}");
+
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(
+            &garbage,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write");
+        let err = tls_client_config(Some(&garbage))
+            .expect_err("bad cert")
+            .to_string();
+        assert!(err.contains("garbage.pem"), "{err}");
+    }
+
+    #[test]
+    fn without_ca_file_the_public_roots_are_used() {
+        tls_client_config(None).expect("webpki roots");
+    }
+
+    #[test]
+    fn ca_file_requires_a_tls_url() {
+        let plain = "site = \"s\"\nrig = \"r\"\n[broker]\nurl = \"mqtt://h\"\nca_file = \"/x/ca.pem\"\n";
+        let err = Config::from_toml(plain).expect_err("plain url").to_string();
+        assert!(
+            err.contains("broker.ca_file") && err.contains("mqtts://"),
+            "{err}"
+        );
+        let tls = "site = \"s\"\nrig = \"r\"\n[broker]\nurl = \"mqtts://h\"\nca_file = \"/x/ca.pem\"\n";
+        let cfg = Config::from_toml(tls).expect("tls url");
+        assert_eq!(cfg.broker.ca_file.as_deref(), Some(Path::new("/x/ca.pem")));
     }
 }

@@ -118,6 +118,30 @@ pub struct MinerLinks {
     pub hints: watch::Receiver<Option<FleetHints>>,
     /// Tuning snapshots to publish on the perf topic (`telemetry_enabled`).
     pub snapshots: mpsc::UnboundedSender<TuningSnapshot>,
+    /// Operator commands and config changes that do not need a new engine.
+    pub commands: mpsc::UnboundedReceiver<MinerCommand>,
+}
+
+/// What the rest of the agent can ask of a running miner.
+#[derive(Debug, Clone)]
+pub enum MinerCommand {
+    /// New limits or tuning settings (same algorithm, kernel, pools and priority).
+    Reconfigure(Box<MinerConfig>),
+    /// Hold (true) or release (false) mining by operator command, whatever control decides.
+    Hold(bool),
+    /// Start a new tuning search now.
+    Retune,
+}
+
+/// Whether going from `old` to `new` needs a new engine and pool client rather than a
+/// reconfiguration of the running one.
+pub fn needs_restart(old: &MinerConfig, new: &MinerConfig) -> bool {
+    old.is_enabled() != new.is_enabled()
+        || old.algo != new.algo
+        || old.pools != new.pools
+        || old.kernel != new.kernel
+        || old.priority != new.priority
+        || old.hardware_root != new.hardware_root
 }
 
 fn engine_view(engine: &Engine<MinerJob>) -> EngineView {
@@ -142,6 +166,7 @@ pub fn start(
         perf_store,
         mut hints,
         snapshots,
+        mut commands,
     } = links;
     let mut control = Control::new(cfg, perf_store)?;
     let started = Instant::now();
@@ -201,6 +226,7 @@ pub fn start(
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut control_tick = tokio::time::interval(control_every);
         let mut last: Option<OptimalConfig> = Some(first);
+        let mut held = false;
         let (handle, mut events) = match client {
             Some(c) => (Some(c.handle), Some(c.events)),
             None => (None, None),
@@ -222,10 +248,38 @@ pub fn start(
                     }
                 }
                 _ = tick.tick() => engine.sample(),
+                Some(cmd) = commands.recv() => match cmd {
+                    MinerCommand::Reconfigure(cfg) => match control.reconfigure(&cfg) {
+                        Ok(()) => {
+                            log::info!("miner: new limits and tuning settings applied without a restart");
+                            control_tick.reset_immediately();
+                        }
+                        Err(e) => log::error!("miner: new settings refused: {e}"),
+                    },
+                    MinerCommand::Hold(h) => {
+                        held = h;
+                        engine.set_paused(h);
+                        log::warn!("miner: {} by operator command", if h { "paused" } else { "resumed" });
+                        // Re-apply control's decision from scratch on resume.
+                        last = None;
+                        control_tick.reset_immediately();
+                    }
+                    MinerCommand::Retune => {
+                        log::info!("tune: re-tuning now by operator command");
+                        control.retune();
+                        control_tick.reset_immediately();
+                    }
+                },
                 _ = control_tick.tick() => {
                     let out = control.tick(started.elapsed().as_secs_f64(), &engine_view(&engine));
-                    apply(&engine, &out.config, last.as_ref());
-                    *miner2.control.lock().unwrap_or_else(|p| p.into_inner()) = out.config.constraints_applied.clone();
+                    let mut constraints = out.config.constraints_applied.clone();
+                    if held {
+                        engine.set_paused(true);
+                        constraints.push("Paused by operator command".to_string());
+                    } else {
+                        apply(&engine, &out.config, last.as_ref());
+                    }
+                    *miner2.control.lock().unwrap_or_else(|p| p.into_inner()) = constraints;
                     last = Some(out.config);
                     if let Some(snap) = out.snapshot {
                         let _ = snapshots.send(snap);

@@ -135,6 +135,38 @@ impl Control {
         self.session = None;
     }
 
+    /// Takes new limits and tuning settings (a config push) without restarting the engine: the
+    /// thermal controller is rebuilt only when its limits changed (so a push of pools' worker
+    /// names does not reset its cooldown), the search restarts only when its bounds did.
+    pub fn reconfigure(&mut self, cfg: &MinerConfig) -> Result<(), ThermalConfigError> {
+        let old = &self.cfg;
+        if cfg.thermal() != old.thermal() {
+            self.thermal = match cfg.thermal() {
+                Some(t) => Some(ThermalController::new(t, ControlTuning::default())?),
+                None => None,
+            };
+        }
+        let tuning_changed = cfg.mining_profile != old.mining_profile
+            || cfg.mining_threads != old.mining_threads
+            || cfg.simd_batch_size != old.simd_batch_size
+            || cfg.auto_tune_enabled != old.auto_tune_enabled
+            || cfg.auto_tune_mode != old.auto_tune_mode
+            || cfg.min_threads != old.min_threads
+            || cfg.max_threads != old.max_threads
+            || cfg.min_batch_size != old.min_batch_size
+            || cfg.max_batch_size != old.max_batch_size
+            || cfg.evaluation_window_secs != old.evaluation_window_secs
+            || cfg.reeval_interval_secs != old.reeval_interval_secs
+            || cfg.numa_aware_enabled != old.numa_aware_enabled
+            || cfg.cpus != old.cpus;
+        self.power_cfg = cfg.power();
+        self.cfg = cfg.clone();
+        if tuning_changed {
+            self.session = None;
+        }
+        Ok(())
+    }
+
     /// The tuner's trials so far (for logs and `tune`).
     pub fn tuner(&self) -> Option<&Tuner> {
         self.session.as_ref().map(|s| &s.tuner)

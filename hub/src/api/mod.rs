@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/rigs/{rig}", get(rig))
         .route("/rigs/{rig}/telemetry", get(telemetry))
         .route("/fleet/hints", get(fleet_hints))
+        .route("/fleet/config", get(fleet_config))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
@@ -98,6 +99,11 @@ async fn rigs(State(s): State<AppState>) -> Result<Response, ApiError> {
 /// The tuning hints agents start from (seed 004 `TelemSuggestion`s, one per class of hardware).
 async fn fleet_hints(State(s): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(s.store.fleet_hints(crate::now_ms())?).into_response())
+}
+
+/// Rollout tracking: each scope's pushed version and, per rig, applied / pending / rejected.
+async fn fleet_config(State(s): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(s.store.rollout()?).into_response())
 }
 
 async fn rig(State(s): State<AppState>, Path(rig): Path<String>) -> Result<Response, ApiError> {

@@ -2,6 +2,8 @@
 //! Pure. An envelope must agree with its topic: the rig in the payload is the rig in the topic
 //! (which broker ACLs bind to the client's user name), and the body is the topic's kind.
 
+use crate::fleet::rollout::PushRecord;
+use hashward_protocol::signed::{PayloadKind, Scope, SignedMessage};
 use hashward_protocol::{decode, DecodeError, Envelope, SiteId, Topic, TopicError};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,43 @@ pub fn classify(topic: &str, payload: &[u8]) -> Result<Option<(SiteId, Envelope)
         });
     }
     Ok(Some((site.clone(), env)))
+}
+
+/// A config push seen on a scope's config topic: the scope and the push, or `None` for a
+/// cleared retained message. `Ok(None)` for every other topic. The hub records what it sees for
+/// rollout tracking; the agents, not the hub, decide whether a push is genuine.
+#[allow(clippy::type_complexity)]
+pub fn config_push(topic: &str, payload: &[u8]) -> Result<Option<(String, Option<PushRecord>)>, IngestError> {
+    let scope = match Topic::parse(topic)? {
+        Topic::FleetCfg => Scope::Fleet,
+        Topic::SiteCfg { site } => Scope::Site(site),
+        Topic::RigCfg { site, rig } => Scope::Rig(site, rig),
+        _ => return Ok(None),
+    };
+    let scope_s = scope.to_string();
+    if payload.is_empty() {
+        return Ok(Some((scope_s, None)));
+    }
+    let msg: SignedMessage = postcard::from_bytes(payload).map_err(|e| IngestError::Decode {
+        topic: topic.to_string(),
+        source: DecodeError::Malformed(e),
+    })?;
+    let c = msg.content;
+    if c.kind != PayloadKind::Config || c.scope != scope {
+        return Err(IngestError::KindMismatch {
+            topic: topic.to_string(),
+            kind: "signed message for another scope or of another kind",
+        });
+    }
+    Ok(Some((
+        scope_s.clone(),
+        Some(PushRecord {
+            scope: scope_s,
+            version: c.version,
+            issued_ms: c.issued_ms,
+            patch: String::from_utf8_lossy(&c.payload).into_owned(),
+        }),
+    )))
 }
 
 #[cfg(test)]

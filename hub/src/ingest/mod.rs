@@ -8,12 +8,13 @@
 
 pub mod decode;
 pub mod summary;
+pub mod tls;
 
 use crate::metrics::Metrics;
 use crate::store::{Incoming, Outcome, Store};
 use decode::classify;
 use hashward_protocol::topic::hub_uplink_filter;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -34,6 +35,8 @@ pub struct IngestConfig {
     pub summary_interval: Duration,
     /// Shared-subscription group; `None` subscribes plainly (see `hub_uplink_filter`).
     pub share_group: Option<String>,
+    /// TLS to the broker (`mqtts://`), built by [`tls::client_config`]; `None` is plain TCP.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Connects and runs until `shutdown` turns true.
@@ -51,6 +54,9 @@ pub async fn run(
         .set_inflight(200);
     if let Some(user) = &cfg.username {
         opts.set_credentials(user.clone(), cfg.password.clone().unwrap_or_default());
+    }
+    if let Some(tls) = &cfg.tls {
+        opts.set_transport(Transport::Tls(TlsConfiguration::Rustls(tls.clone())));
     }
     let (client, mut events) = AsyncClient::new(opts, 1024);
     let (tx, rx) = mpsc::channel::<Publish>(4096);
@@ -116,6 +122,7 @@ async fn write_loop(
         }
         let now = crate::now_ms();
         let mut batch = Vec::with_capacity(pending.len());
+        let mut pushes = Vec::new();
         for p in &pending {
             Metrics::inc(&metrics.messages_in);
             match classify(&p.topic, &p.payload) {
@@ -125,7 +132,14 @@ async fn write_loop(
                     bytes: p.payload.to_vec(),
                     received_ms: now,
                 }),
-                Ok(None) => {}
+                Ok(None) => match decode::config_push(&p.topic, &p.payload) {
+                    Ok(Some(push)) => pushes.push(push),
+                    Ok(None) => {}
+                    Err(e) => {
+                        Metrics::inc(&metrics.mismatched);
+                        log::warn!("config topic {}: {e}", p.topic);
+                    }
+                },
                 Err(e) => {
                     if e.is_mismatch() {
                         Metrics::inc(&metrics.mismatched);
@@ -137,7 +151,13 @@ async fn write_loop(
             }
         }
         let store2 = store.clone();
-        let result = tokio::task::spawn_blocking(move || store2.ingest(&batch)).await;
+        let result = tokio::task::spawn_blocking(move || {
+            for (scope, push) in &pushes {
+                store2.record_push(scope, push.as_ref())?;
+            }
+            store2.ingest(&batch)
+        })
+        .await;
         match result {
             Ok(Ok(outcomes)) => {
                 for o in outcomes {

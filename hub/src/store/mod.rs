@@ -7,13 +7,14 @@
 
 pub mod seq;
 
+use crate::fleet::rollout::{self, PushRecord, RigAcks, Rollout, ScopeAcks};
 use crate::hints;
 use hashward_protocol::{Body, Envelope, FleetHints, Hardware, RigId, RigTelemetry, SiteId};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use seq::SeqStats;
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// (rig, seq) -> (ts_ms, envelope bytes)
@@ -24,6 +25,8 @@ const BY_TIME: TableDefinition<(&str, u64, u64), ()> = TableDefinition::new("rec
 const RIGS: TableDefinition<&str, &[u8]> = TableDefinition::new("rigs");
 /// Fleet tuning hints: class key (see `hints::class_key`) -> JSON `ClassAggregate`.
 const HINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tuning_hints");
+/// Config pushes seen retained on the broker: scope -> JSON `PushRecord`.
+const PUSHES: TableDefinition<&str, &[u8]> = TableDefinition::new("config_pushes");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -62,7 +65,24 @@ pub struct RigEntry {
     pub last_telemetry_ms: u64,
     pub seq: SeqStats,
     pub missing: u64,
+    /// What the rig acked per config scope.
+    #[serde(default)]
+    pub config: BTreeMap<String, ScopeAcks>,
+    /// The latest command acks (nonce, outcome), newest last.
+    #[serde(default)]
+    pub commands: Vec<CommandAck>,
 }
+
+/// One command's outcome as the rig reported it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandAck {
+    pub nonce: u64,
+    pub ts_ms: u64,
+    pub outcome: hashward_protocol::AckOutcome,
+}
+
+/// Command acks kept per rig.
+const COMMAND_ACKS_KEPT: usize = 20;
 
 impl RigEntry {
     fn new(rig: RigId, site: SiteId) -> RigEntry {
@@ -78,6 +98,8 @@ impl RigEntry {
             last_telemetry_ms: 0,
             seq: SeqStats::default(),
             missing: 0,
+            config: BTreeMap::new(),
+            commands: Vec::new(),
         }
     }
 }
@@ -129,6 +151,7 @@ impl Store {
         tx.open_table(BY_TIME)?;
         tx.open_table(RIGS)?;
         tx.open_table(HINTS)?;
+        tx.open_table(PUSHES)?;
         tx.commit()?;
         Ok(Store {
             db,
@@ -180,6 +203,9 @@ impl Store {
                                 entry.last_telemetry_ms = env.ts_ms;
                             }
                         }
+                        if let Body::Ack(ack) = &env.body {
+                            record_ack(entry, ack, env.ts_ms);
+                        }
                         if let Body::Perf(snap) = &env.body {
                             let key = hints::class_key(snap);
                             let old = match hint_table.get(key.as_str())? {
@@ -214,6 +240,59 @@ impl Store {
         }
         tx.commit()?;
         Ok(outcomes)
+    }
+
+    /// Records a config push seen on a scope's topic; `None` (a cleared retained message)
+    /// forgets the scope.
+    pub fn record_push(&self, scope: &str, push: Option<&PushRecord>) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(PUSHES)?;
+            match push {
+                Some(p) => {
+                    let json =
+                        serde_json::to_vec(p).map_err(|e| StoreError::Registry(scope.to_string(), e))?;
+                    t.insert(scope, json.as_slice())?;
+                }
+                None => {
+                    t.remove(scope)?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Each scope's current push and, per rig, what it applied, rejected or has not answered.
+    pub fn rollout(&self) -> Result<Rollout, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(PUSHES)?;
+        let mut pushes = Vec::new();
+        for entry in t.iter()? {
+            let (k, v) = entry?;
+            match serde_json::from_slice::<PushRecord>(v.value()) {
+                Ok(p) => pushes.push(p),
+                Err(e) => log::warn!("config push record {:?} unreadable: {e}", k.value()),
+            }
+        }
+        drop(t);
+        drop(tx);
+        let rigs = self.rigs()?;
+        let sites: Vec<(String, String)> = rigs
+            .iter()
+            .map(|r| (r.site.to_string(), r.rig.to_string()))
+            .collect();
+        let acks: Vec<RigAcks<'_>> = rigs
+            .iter()
+            .zip(&sites)
+            .map(|(r, (site, rig))| RigAcks {
+                site,
+                rig,
+                online: r.online,
+                acks: &r.config,
+            })
+            .collect();
+        Ok(rollout::view(&pushes, &acks))
     }
 
     /// The fleet's tuning hints, one per class of hardware.
@@ -288,6 +367,29 @@ impl Store {
     pub fn size_bytes(&self) -> u64 {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
     }
+}
+
+fn record_ack(entry: &mut RigEntry, ack: &hashward_protocol::Ack, ts_ms: u64) {
+    use hashward_protocol::AckOutcome;
+    if ack.scope == "cmd" {
+        entry.commands.push(CommandAck {
+            nonce: ack.version,
+            ts_ms,
+            outcome: ack.outcome.clone(),
+        });
+        let extra = entry.commands.len().saturating_sub(COMMAND_ACKS_KEPT);
+        entry.commands.drain(..extra);
+        return;
+    }
+    let rejected = match &ack.outcome {
+        AckOutcome::Rejected(why) => Some(why.as_str()),
+        AckOutcome::Applied | AckOutcome::Report(_) => None,
+    };
+    entry
+        .config
+        .entry(ack.scope.clone())
+        .or_default()
+        .record(ack.version, rejected, ts_ms);
 }
 
 #[cfg(test)]

@@ -16,4 +16,6 @@ pub struct Ack {
 pub enum AckOutcome {
     Applied,
     Rejected(String),
+    /// Done, with the command's output (diagnostics).
+    Report(String),
 }

@@ -1,0 +1,28 @@
+//! ASIC miners on the rig's LAN (issue 6; seed 002 sections 2.1, 3.1, 4.1, 5.1, 8): clients for
+//! the Vnish web API, the cgminer/bmminer TCP API and the stock Antminer cgi API, normalisation
+//! into the protocol's [`hashward_protocol::AsicTelemetry`], the adaptive poller, control
+//! (power presets, pause/resume/restart), the `[asic]` config and `asic probe`.
+//!
+//! Nothing a miner sends can panic the agent: every reply is parsed with limits and a deadline,
+//! and a bad one is a counted, logged error that leaves the last good reading in place.
+
+pub mod antminer;
+pub mod cgminer;
+pub mod client;
+pub mod config;
+pub mod control;
+pub mod error;
+pub mod http;
+pub(crate) mod json;
+pub mod normalise;
+pub mod poller;
+pub mod probe;
+pub mod target;
+pub mod vnish;
+
+pub use client::{Credentials, MinerClient, MinerKind, MinerSpec};
+pub use config::{AsicSection, CredentialStore, MinerEntry};
+pub use control::{choose_preset, mining, set_power_target, MiningAction, PowerTargetApplied};
+pub use error::{ApiError, ConfigError, ControlError, FailureKind};
+pub use poller::{CounterSnapshot, MinerView, Poller, PollerHandle, PollerOptions, ScheduleConfig};
+pub use probe::{print_json, probe, ProbeOptions, ProbeOutput};
