@@ -13,7 +13,10 @@
 #   CARGO_TARGET_DIR   default $HOME/.cache/hashward-cross-target (one dir for every target, so
 #                      build scripts and proc-macros for the host are built once)
 #   AGENT_FEATURES     e.g. "--no-default-features --features asic" (passed to the agent build)
-#   HASHWARD_SIZE_OUT  append "TARGET BYTES" lines here (used by .ci/ship)
+#   HASHWARD_SIZE_OUT  append "TARGET FEATURES BYTES" lines here (used by .ci/ship)
+#   ARMV7_TOOLCHAIN    zig (default): link armv7 against glibc 2.17 with cargo-zigbuild (zig
+#                      from PyPI, in a venv under $HOME/.cache/hashward-zig); gcc: Debian's
+#                      arm-linux-gnueabihf-gcc, glibc >= 2.34 (see cross/README.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +24,7 @@ usage() { sed -n '2,20p' "$0" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 target=$1
 shift
-do_release=1 do_test=1 with_hub=0
+do_release=1 do_test=1 with_hub=0 zigbuild=0
 for a in "$@"; do
     case $a in
         --release-only) do_test=0 ;;
@@ -46,6 +49,7 @@ case $target in
         need clang clang
         need llvm-ar llvm
         need qemu-aarch64-static qemu-user-static
+        need update-binfmts binfmt-support
         export CC_aarch64_unknown_linux_musl=clang
         export AR_aarch64_unknown_linux_musl=llvm-ar
         qemu=qemu-aarch64-static
@@ -58,12 +62,22 @@ case $target in
         qemu=
         ;;
     armv7-unknown-linux-gnueabihf)
-        # Debian bookworm's cross gcc and glibc 2.36 headers/libs (libc6-dev-armhf-cross). What
-        # that means for the oldest glibc the binary runs on: cross/README.md.
-        need arm-linux-gnueabihf-gcc gcc-arm-linux-gnueabihf
         need qemu-arm-static qemu-user-static
-        export CC_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-gcc
-        export AR_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-ar
+        need update-binfmts binfmt-support
+        # Debian's armhf loader and libc, for qemu (the binaries are dynamically linked).
+        [ -e /usr/arm-linux-gnueabihf/lib/ld-linux-armhf.so.3 ] || need_apt+=(libc6-armhf-cross)
+        if [ "${ARMV7_TOOLCHAIN:-zig}" = zig ]; then
+            # zig as C compiler and linker against its glibc 2.17 symbol map: the binary runs on
+            # any armv7 controller with glibc >= 2.17 (Debian's cross toolchain: >= 2.34).
+            zig_venv="$HOME/.cache/hashward-zig"
+            zigbuild=1
+            cargo_target=$target.2.17
+        else
+            # Debian bookworm's cross gcc and glibc 2.36 headers/libs (libc6-dev-armhf-cross).
+            need arm-linux-gnueabihf-gcc gcc-arm-linux-gnueabihf
+            export CC_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-gcc
+            export AR_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-ar
+        fi
         # Dynamically linked: qemu finds ld-linux-armhf.so.3 and libc under this prefix, for the
         # test binaries (runner) and for the agent binary the tests spawn (binfmt_misc).
         export QEMU_LD_PREFIX=/usr/arm-linux-gnueabihf
@@ -71,6 +85,7 @@ case $target in
         ;;
     *) echo "unknown target: $target" >&2; usage ;;
 esac
+cargo_target=${cargo_target:-$target}
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "== apt-get install ${need_apt[*]}"
     as_root apt-get update -qq
@@ -82,15 +97,28 @@ if ! rustup target list --installed | grep -qx "$target"; then
     rustup target add "$target"
 fi
 
-cargo_x() { cargo --config cross/cargo-config.toml "$@"; }
+if [ $zigbuild = 1 ]; then
+    if [ ! -x "$zig_venv/bin/cargo-zigbuild" ]; then
+        echo "== pip install ziglang cargo-zigbuild (venv $zig_venv)"
+        python3 -m venv "$zig_venv"
+        "$zig_venv/bin/pip" install -q "ziglang==0.17.1" "cargo-zigbuild==0.24.1"
+    fi
+    export PATH="$zig_venv/bin:$PATH"
+    # cargo-zigbuild sets the linker itself; the runner comes from the environment (the
+    # --config file would override zig's linker with gcc).
+    export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER=qemu-arm-static
+    cargo_x() { local sub=$1; shift; [ "$sub" = build ] && sub=zigbuild; cargo-zigbuild "$sub" "$@"; }
+else
+    cargo_x() { cargo --config cross/cargo-config.toml "$@"; }
+fi
 read -r -a features <<<"${AGENT_FEATURES:-}"
 
 if [ $do_release = 1 ]; then
     echo "== $target: release build of hashward-agent ${AGENT_FEATURES:-}"
     t0=$SECONDS
-    cargo_x build --release --target "$target" -p hashward-agent "${features[@]}"
+    cargo_x build --release --target "$cargo_target" -p hashward-agent "${features[@]}"
     if [ $with_hub = 1 ]; then
-        cargo_x build --release --target "$target" -p hashward-hub
+        cargo_x build --release --target "$cargo_target" -p hashward-hub
     fi
     bin="$CARGO_TARGET_DIR/$target/release/hashward-agent"
     bytes=$(stat -c %s "$bin")
@@ -143,6 +171,6 @@ if [ $do_test = 1 ]; then
     fi
     echo "== $target: hashward-agent tests${qemu:+ under $qemu}"
     t0=$SECONDS
-    cargo_x test --no-fail-fast --target "$target" -p hashward-agent "${features[@]}" -- "${skips[@]}"
+    cargo_x test --no-fail-fast --target "$cargo_target" -p hashward-agent "${features[@]}" -- "${skips[@]}"
     echo "== $target: tests done in $((SECONDS - t0)) s (skipped under qemu: $((${#skips[@]} / 2)))"
 fi

@@ -68,6 +68,10 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
         agent.data_dir = args.data_dir.join("agent");
         agent.broker.url = format!("mqtt://{}:{}", hub.mqtt_host, hub.mqtt_port);
         agent.telemetry.interval_ms = args.interval_ms;
+        // Run from a checkout: the repository's models are the bundled ones.
+        if std::path::Path::new("models/sentinel_rig/model.onnx").is_file() {
+            agent.inference.bundled_models_dir = "models".into();
+        }
         agent.validate()?;
         let (site, rig) = (agent.site.clone(), agent.rig.clone());
         let http = hub.http_addr;

@@ -42,6 +42,21 @@ pub enum Command {
     /// tried with its measured hashrate, and the chosen OptimalConfig. Results are kept in the
     /// performance store the agent starts from.
     Tune(TuneArgs),
+    /// Replay recorded telemetry (JSON lines, as the hub serves it) through a model and print
+    /// score, threat type and severity per sample.
+    Infer {
+        /// sentinel_rig, sentinel_asic or efficiency_asic.
+        #[arg(long)]
+        model: String,
+        /// One telemetry sample per line (`-` for standard input).
+        #[arg(long)]
+        input: PathBuf,
+        /// Models directory (default: the agent's, else ./models).
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// ASIC miners: `asic probe` reads one miner and prints its normalised telemetry.
     #[command(subcommand)]
     Asic(AsicCommand),
@@ -447,6 +462,40 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             } else {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             }
+            Ok(())
+        }
+        Command::Infer {
+            model,
+            input,
+            models_dir,
+            json,
+        } => {
+            use crate::infer::replay::{replay_from_dir, Format};
+            let dir = models_dir.unwrap_or_else(|| {
+                let installed = PathBuf::from("/var/lib/hashward/models");
+                if installed.join(&model).is_dir() {
+                    installed
+                } else {
+                    PathBuf::from("models")
+                }
+            });
+            let format = if json { Format::Json } else { Format::Text };
+            let stdout = std::io::stdout();
+            let summary = if input.as_os_str() == "-" {
+                replay_from_dir(&dir, &model, std::io::stdin().lock(), stdout.lock(), format)
+            } else {
+                let f =
+                    std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
+                replay_from_dir(&dir, &model, std::io::BufReader::new(f), stdout.lock(), format)
+            }
+            .with_context(|| {
+                format!(
+                    "replaying {} through {model} from {}",
+                    input.display(),
+                    dir.display()
+                )
+            })?;
+            eprintln!("{summary:?}");
             Ok(())
         }
         Command::Asic(AsicCommand::Probe {

@@ -34,6 +34,42 @@ pub struct Config {
     /// ASIC miners on the LAN to poll (Vnish, cgminer/bmminer, stock Antminer).
     #[serde(default)]
     pub asic: crate::asic::config::AsicSection,
+    #[serde(default)]
+    pub inference: InferenceConfig,
+    /// systemd watchdog gating and the stuck-miner restart rule.
+    #[serde(default)]
+    pub watchdog: crate::watchdog::WatchdogConfig,
+}
+
+/// On-device anomaly detection and efficiency models (tract).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InferenceConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Where the models in use live (updates replace them here). Default: `data_dir/models`.
+    pub models_dir: Option<PathBuf>,
+    /// The package's read-only copy; model types missing from `models_dir` are copied from it.
+    #[serde(default = "default_bundled_models")]
+    pub bundled_models_dir: PathBuf,
+    /// The hub's HTTP base (`http://hub:8080`) model updates are downloaded from; without it
+    /// announcements on `fleet/models` are refused and acked so.
+    pub hub_url: Option<String>,
+}
+
+fn default_bundled_models() -> PathBuf {
+    PathBuf::from("/usr/share/hashward/models")
+}
+
+impl Default for InferenceConfig {
+    fn default() -> Self {
+        InferenceConfig {
+            enabled: true,
+            models_dir: None,
+            bundled_models_dir: default_bundled_models(),
+            hub_url: None,
+        }
+    }
 }
 
 /// Fleet control: whose signed pushes and commands this rig obeys.
@@ -533,6 +569,9 @@ impl Config {
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("miner battery caps: {e}")))?;
         self.fleet.verifying_key()?;
+        self.watchdog
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("watchdog: {e}")))?;
         self.asic
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("asic: {e}")))?;
@@ -569,6 +608,8 @@ impl Config {
             miner: MinerConfig::default(),
             fleet: FleetConfig::default(),
             asic: Default::default(),
+            inference: InferenceConfig::default(),
+            watchdog: Default::default(),
         }
     }
 

@@ -6,10 +6,13 @@ use crate::asic::config::AsicSection;
 use crate::asic::poller::{Poller, PollerHandle};
 use crate::config::{Config, ConfigError, MinerConfig};
 use crate::fleet::FleetHandler;
+use crate::infer::service::InferService;
+use crate::infer::{Directive, Sample, Subject};
 use crate::link::{Inbound, LinkCounters, Publisher, Spool, SpoolError};
 use crate::miner::service::{self as miner_service, Miner, MinerCommand, MinerError, MinerLinks};
 use crate::sample::HostSampler;
 use crate::tune::perf_store::PerfStore;
+use crate::watchdog::{LinkSnapshot, MinerSnapshot, MinerVerdict, Progress, StuckMiner, Tick, Watchdog};
 use hashward_protocol::codec::decode_value;
 use hashward_protocol::signed::Scope;
 use hashward_protocol::{
@@ -18,7 +21,7 @@ use hashward_protocol::{
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,9 +49,16 @@ fn state_envelope(cfg: &Config, state: RigState) -> Envelope {
     )
 }
 
+/// What `spool_body` needs of the link: the publisher's wake-up and counters.
+struct Link {
+    wake: Arc<Notify>,
+    counters: Arc<LinkCounters>,
+}
+
 /// Appends one record to the spool (off the async threads: it is a durable write) and wakes the
 /// publisher.
-async fn spool_body(spool: &Arc<Spool>, rig: &RigId, topic: &str, body: Body, wake: &Notify) {
+async fn spool_body(spool: &Arc<Spool>, rig: &RigId, topic: &str, body: Body, link: &Link) {
+    let wake = &link.wake;
     let kind = body.kind();
     let (spool, rig, topic) = (spool.clone(), rig.clone(), topic.to_string());
     let appended = tokio::task::spawn_blocking(move || {
@@ -61,6 +71,7 @@ async fn spool_body(spool: &Arc<Spool>, rig: &RigId, topic: &str, body: Body, wa
     match appended {
         Ok(Ok(seq)) => {
             log::debug!("spooled {kind} seq {seq}");
+            link.counters.spooled.fetch_add(1, Ordering::Relaxed);
             wake.notify_one();
         }
         Ok(Err(e)) => log::error!("{kind} record not spooled: {e}"),
@@ -299,6 +310,64 @@ async fn run_command(
     }
 }
 
+/// How often progress is checked (and systemd pinged, if it asks for less often).
+const HEALTH_EVERY: Duration = Duration::from_secs(10);
+
+/// Feeds the watchdog from the main loop: pings systemd only while every watched part makes
+/// progress, and restarts a miner whose hashrate stayed below the minimum (Hive OS's rule).
+#[allow(clippy::too_many_arguments)]
+async fn check_health(
+    now: Instant,
+    progress: &mut Progress,
+    watchdog: &mut Watchdog,
+    stuck: &mut StuckMiner,
+    slot: &mut MinerSlot,
+    cfg: &Config,
+    counters: &LinkCounters,
+    spool: &Spool,
+    asic: &AsicSlot,
+) {
+    let stats = spool.stats().unwrap_or_default();
+    progress.link(
+        now,
+        LinkSnapshot {
+            published: counters.published.load(Ordering::Relaxed),
+            spooled: counters.spooled.load(Ordering::Relaxed),
+            pending: stats.records,
+            connected: counters.connected.load(Ordering::Relaxed),
+        },
+    );
+    if let Some(h) = asic.handle() {
+        progress.poller("asic", now, h.counters().polls);
+    }
+    let mut restart = None;
+    if let Some(m) = slot.miner() {
+        let t = m.telemetry();
+        let should_hash = !t.paused;
+        progress.miner(
+            now,
+            MinerSnapshot {
+                hashes: m.total_hashes(),
+                should_hash,
+            },
+        );
+        match stuck.observe(now, t.hashrate_60s.0, should_hash) {
+            MinerVerdict::Restart { reason } => restart = Some(reason),
+            MinerVerdict::RestartLimited { reason } => log::error!("watchdog: {reason}"),
+            _ => {}
+        }
+    }
+    if let Some(reason) = restart {
+        log::error!("watchdog: {reason}; restarting the miner");
+        if let Err(e) = slot.restart(&cfg.miner).await {
+            log::error!("watchdog: miner did not restart: {e}");
+        }
+    }
+    if let Tick::Withheld(why) = watchdog.tick(now, progress) {
+        log::warn!("watchdog: not pinging systemd: {why}");
+    }
+}
+
 /// Writes the config in force to `data_dir/config-in-force.toml` (pool passwords redacted) so
 /// an operator, and the tests, can see what the merge of local file and pushes produced.
 fn write_config_in_force(cfg: &Config) {
@@ -355,7 +424,15 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
         telemetry: asic_tx,
     };
     asic.start(&cfg.asic).map_err(RunError::Asic)?;
+    let (infer, mut outcomes) =
+        match InferService::start(&cfg.inference, &cfg.data_dir, cfg.fleet.verifying_key()?) {
+            Some((svc, rx)) => (Some(svc), Some(rx)),
+            None => (None, None),
+        };
     let mut capabilities = vec![Capability::SignedConfig];
+    if infer.is_some() {
+        capabilities.push(Capability::Inference);
+    }
     if slot.running.is_some() {
         capabilities.push(Capability::CpuMiner);
     }
@@ -398,6 +475,10 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
     let (site, rig) = (cfg.site.clone(), cfg.rig.clone());
     let wake = Arc::new(Notify::new());
     let counters = Arc::new(LinkCounters::default());
+    let link = Link {
+        wake: wake.clone(),
+        counters: counters.clone(),
+    };
     let input_errors = Arc::new(AtomicU64::new(0));
     let (inbox_tx, mut inbox_rx) = mpsc::channel::<Inbound>(64);
     let publisher = Publisher {
@@ -416,6 +497,7 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
         subscriptions: vec![
             Topic::FleetHints.to_string(),
             Topic::FleetCfg.to_string(),
+            Topic::FleetModels.to_string(),
             Topic::SiteCfg { site: site.clone() }.to_string(),
             Topic::RigCfg {
                 site: site.clone(),
@@ -448,8 +530,35 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
         site: site.clone(),
         rig: rig.clone(),
     });
+    let alert_topic = topic(Topic::Alert {
+        site: site.clone(),
+        rig: rig.clone(),
+    });
     let mut tick = tokio::time::interval(cfg.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut breaker_until: Option<Instant> = None;
+    let mut watchdog = Watchdog::from_env(&cfg.watchdog);
+    let mut stuck = StuckMiner::new(cfg.watchdog.clone());
+    let mut progress = Progress::new();
+    let now = Instant::now();
+    // Link: records published, or piling up in the spool while the broker is away.
+    progress.watch_link(now, cfg.interval() * 3 + Duration::from_secs(60));
+    if slot.running.is_some() {
+        // Longer than the stuck-miner rule, so the agent restarts its miner before systemd
+        // restarts the agent.
+        progress.watch_miner(now, cfg.watchdog.stuck_after() + Duration::from_secs(120));
+    }
+    if asic.running.is_some() {
+        progress.watch_poller(
+            "asic",
+            now,
+            Duration::from_secs(cfg.asic.telemetry_max_interval_s * 3 + 60),
+        );
+    }
+    let health_every = watchdog.ping_every().unwrap_or(HEALTH_EVERY).min(HEALTH_EVERY);
+    let mut health = tokio::time::interval(health_every);
+    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    watchdog.ready(&format!("rig {site}/{rig} running"));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -458,7 +567,7 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                     "tune: sharing snapshot {} threads x batch {} ({:.0} H/s) with the hub",
                     snap.threads, snap.batch_size, snap.avg_hashrate_hs
                 );
-                spool_body(&spool, &rig, &perf_topic, Body::Perf(snap), &wake).await;
+                spool_body(&spool, &rig, &perf_topic, Body::Perf(snap), &link).await;
                 continue;
             }
             Some(t) = asic_rx.recv() => {
@@ -467,7 +576,10 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                     continue;
                 };
                 let topic = Topic::Asic { site: site.clone(), rig: rig.clone(), miner: miner.to_string() }.to_string();
-                spool_body(&spool, &rig, &topic, Body::Asic(t), &wake).await;
+                if let Some(svc) = &infer {
+                    svc.submit(Sample::Asic(Box::new(t.clone())));
+                }
+                spool_body(&spool, &rig, &topic, Body::Asic(t), &link).await;
                 continue;
             }
             Some(msg) = inbox_rx.recv() => {
@@ -482,6 +594,21 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                                 log::warn!("fleet hints on {} refused: {e}", msg.topic);
                             }
                         }
+                        continue;
+                    }
+                    Ok(Topic::FleetModels) => {
+                        if msg.payload.is_empty() {
+                            continue;
+                        }
+                        let version = postcard::from_bytes::<hashward_protocol::signed::SignedMessage>(&msg.payload)
+                            .map(|m| m.content.version)
+                            .unwrap_or(0);
+                        let outcome = match &infer {
+                            Some(svc) => svc.update(msg.payload.to_vec()).await,
+                            None => AckOutcome::Rejected("inference is off on this rig".into()),
+                        };
+                        let ack = Ack { scope: "models".into(), version, outcome };
+                        spool_body(&spool, &rig, &ack_topic, Body::Ack(ack), &link).await;
                         continue;
                     }
                     Ok(Topic::FleetCfg) => Some((Scope::Fleet, false)),
@@ -520,7 +647,41 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                     }
                     ack
                 };
-                spool_body(&spool, &rig, &ack_topic, Body::Ack(ack), &wake).await;
+                spool_body(&spool, &rig, &ack_topic, Body::Ack(ack), &link).await;
+                continue;
+            }
+            Some(o) = async { match outcomes.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => {
+                if let Some(alert) = o.alert {
+                    log::warn!("inference: {} ({:?}, {:?})", alert.message, alert.severity, alert.threat_type);
+                    spool_body(&spool, &rig, &alert_topic, Body::Alert(alert), &link).await;
+                }
+                if let Some(Directive::PauseMining { subject, threat, duration_s }) = o.assessment.directive {
+                    match subject {
+                        Subject::Rig => {
+                            if slot.send(MinerCommand::Hold(true)) {
+                                log::error!("inference: critical {threat:?}: mining paused for {duration_s} s (circuit breaker)");
+                                breaker_until = Some(Instant::now() + Duration::from_secs(duration_s));
+                            }
+                        }
+                        Subject::Asic(id) => log::error!(
+                            "inference: critical {threat:?} on ASIC {id}: pausing an ASIC from inference is not wired yet; alert sent"
+                        ),
+                    }
+                }
+                if let Some(advice) = o.advice {
+                    log::info!("inference: power advice: {}", serde_json::to_string(&advice).unwrap_or_default());
+                }
+                continue;
+            }
+            _ = health.tick() => {
+                let now = Instant::now();
+                if breaker_until.is_some_and(|t| now >= t) {
+                    breaker_until = None;
+                    if slot.send(MinerCommand::Hold(false)) {
+                        log::warn!("inference: circuit breaker released; mining resumed");
+                    }
+                }
+                check_health(now, &mut progress, &mut watchdog, &mut stuck, &mut slot, &cfg, &counters, &spool, &asic).await;
                 continue;
             }
             _ = shutdown.changed() => break,
@@ -538,8 +699,12 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
         };
         let mut tele = sampler.sample(agent);
         tele.miner = slot.miner().map(|m| m.telemetry());
-        spool_body(&spool, &rig, &tele_topic, Body::Tele(tele), &wake).await;
+        if let Some(svc) = &infer {
+            svc.submit(Sample::Rig(Box::new(tele.clone())));
+        }
+        spool_body(&spool, &rig, &tele_topic, Body::Tele(tele), &link).await;
     }
+    watchdog.stopping();
     log::info!("shutting down: flushing what the broker will take");
     let _ = stop_publisher.send(true);
     slot.stop().await;

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 // ---------------------------------------------------------------------------------------------
 
 /// The `[watchdog]` section of the agent config.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WatchdogConfig {
     /// Off: no stuck-miner restarts, and systemd is pinged whether or not parts progress.

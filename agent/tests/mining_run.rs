@@ -42,18 +42,19 @@ async fn agent_mines_60s_with_disconnect_and_failover_and_no_rejects() {
     let start = Instant::now();
     let log_text = || std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default();
 
-    p1.wait_for("shares on the primary", Duration::from_secs(30), |c| {
+    // Generous deadlines: on a loaded 2-core CI machine the share rate drops by 3x or more.
+    p1.wait_for("shares on the primary", Duration::from_secs(90), |c| {
         c.accepted >= 20
     })
     .await;
     p1.disconnect_all();
     let before = p1.counters().accepted;
-    p1.wait_for("reconnect to the primary", Duration::from_secs(30), |c| {
+    p1.wait_for("reconnect to the primary", Duration::from_secs(90), |c| {
         c.accepted >= before + 10
     })
     .await;
     p1.kill();
-    p2.wait_for("failover to the second pool", Duration::from_secs(40), |c| {
+    p2.wait_for("failover to the second pool", Duration::from_secs(90), |c| {
         c.accepted >= 10
     })
     .await;

@@ -12,6 +12,7 @@ pub mod fleet;
 pub mod hints;
 pub mod ingest;
 pub mod metrics;
+pub mod models;
 pub mod serve;
 pub mod store;
 

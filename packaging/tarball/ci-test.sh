@@ -11,7 +11,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [ $# -eq 2 ] || { sed -n '2,9p' "$0" >&2; exit 2; }
 target=$1 bin=$2
-sh=sh
+sh="sh"
 if command -v busybox >/dev/null; then sh="busybox sh"; fi
 
 fail() { echo "FAIL: $*" >&2; [ ! -f "${log:-}" ] || tail -n 20 "$log" >&2; exit 1; }

@@ -38,6 +38,8 @@ pub struct LinkCounters {
     pub connected: AtomicBool,
     /// Inbound messages dropped because the inbox was full.
     pub inbound_dropped: AtomicU64,
+    /// Records ever appended to the spool in this run (grows while offline too).
+    pub spooled: AtomicU64,
 }
 
 pub struct Publisher {

@@ -67,6 +67,11 @@ pub struct Miner {
 }
 
 impl Miner {
+    /// Hashes computed since the engine started (the watchdog's progress signal).
+    pub fn total_hashes(&self) -> u64 {
+        self.engine.total_hashes()
+    }
+
     pub fn telemetry(&self) -> MinerTelemetry {
         let s = self.engine.stats();
         let pool = self.pool.as_ref().and_then(|h| {

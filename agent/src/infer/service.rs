@@ -1,0 +1,138 @@
+//! The agent's inference service: seeds the models directory from the bundled models, loads
+//! them, runs the worker thread and the updater, and hands outcomes to the main loop.
+//!
+//! Must never: block the caller (samples are queued with `try_send`, updates run on a blocking
+//! thread), or stop the agent because a model is missing or refused (it says so and carries on).
+
+use super::update::{Updater, UpdaterConfig};
+use super::worker::{self, InferHandle, Outcome, Sample, WorkerConfig};
+use super::{Engine, ModelType, Registry};
+use crate::config::InferenceConfig;
+use ed25519_dalek::VerifyingKey;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+pub struct InferService {
+    pub handle: InferHandle,
+    pub registry: Registry,
+    pub models_dir: PathBuf,
+    updater: Option<Arc<Updater>>,
+}
+
+/// Copies each model type missing from `dir` from `bundled` (the package's read-only copy), so
+/// updates can replace them under the state directory.
+fn seed(dir: &Path, bundled: &Path) {
+    for mt in ModelType::ALL {
+        let name = mt.to_string();
+        let (to, from) = (dir.join(&name), bundled.join(&name));
+        if to.join("model.onnx").is_file() || !from.join("model.onnx").is_file() {
+            continue;
+        }
+        let copied = std::fs::create_dir_all(&to).and_then(|_| {
+            for f in ["model.onnx", "metadata.json"] {
+                std::fs::copy(from.join(f), to.join(f))?;
+            }
+            Ok(())
+        });
+        match copied {
+            Ok(()) => log::info!("inference: {name} installed from {}", bundled.display()),
+            Err(e) => log::warn!("inference: copying {name} from {}: {e}", bundled.display()),
+        }
+    }
+}
+
+impl InferService {
+    /// Starts inference; `None` when it is disabled or no model loaded (logged).
+    pub fn start(
+        cfg: &InferenceConfig,
+        data_dir: &Path,
+        hub_key: Option<VerifyingKey>,
+    ) -> Option<(InferService, mpsc::Receiver<Outcome>)> {
+        if !cfg.enabled {
+            log::info!("inference: disabled");
+            return None;
+        }
+        let dir = cfg.models_dir.clone().unwrap_or_else(|| data_dir.join("models"));
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            log::error!("inference: {}: {e}; anomaly detection is off", dir.display());
+            return None;
+        }
+        seed(&dir, &cfg.bundled_models_dir);
+        let (registry, errors) = Registry::load_dir(&dir);
+        for e in &errors {
+            log::error!("inference: {e}");
+        }
+        let active = registry.active_versions();
+        if active.is_empty() {
+            log::warn!(
+                "inference: no model loaded from {} (bundled: {}); anomaly detection is off",
+                dir.display(),
+                cfg.bundled_models_dir.display()
+            );
+            return None;
+        }
+        for (mt, v) in &active {
+            log::info!("inference: {mt} {v} loaded");
+        }
+        let (tx, rx) = mpsc::channel(256);
+        let sink = move |o: Outcome| {
+            // Only alerts, directives and advice are worth waking the main loop for.
+            if o.alert.is_some() || o.assessment.directive.is_some() || o.advice.is_some() {
+                let _ = tx.try_send(o);
+            }
+        };
+        let (handle, _thread) =
+            match worker::spawn(Engine::new(registry.clone()), WorkerConfig::default(), sink) {
+                Ok(h) => h,
+                Err(e) => {
+                    log::error!("inference: starting the worker thread: {e}");
+                    return None;
+                }
+            };
+        let updater = match (&cfg.hub_url, hub_key) {
+            (Some(url), Some(key)) => Some(Arc::new(Updater::new(
+                UpdaterConfig {
+                    models_dir: dir.clone(),
+                    hub_url: url.clone(),
+                    hub_key: key,
+                    timeout: Duration::from_secs(60),
+                },
+                registry.clone(),
+            ))),
+            _ => None,
+        };
+        Some((
+            InferService {
+                handle,
+                registry,
+                models_dir: dir,
+                updater,
+            },
+            rx,
+        ))
+    }
+
+    pub fn submit(&self, sample: Sample) {
+        self.handle.submit(sample);
+    }
+
+    /// Handles a `fleet/models` announcement off the async threads; the ack's outcome.
+    pub async fn update(&self, payload: Vec<u8>) -> hashward_protocol::AckOutcome {
+        use hashward_protocol::AckOutcome;
+        let Some(updater) = self.updater.clone() else {
+            return AckOutcome::Rejected(
+                "model updates need [inference] hub_url and [fleet] hub_public_key".into(),
+            );
+        };
+        match tokio::task::spawn_blocking(move || updater.handle(&payload)).await {
+            Ok(Ok(report)) => {
+                log::info!("inference: model announcement {} handled", report.version);
+                AckOutcome::Report(serde_json::to_string(&report).unwrap_or_default())
+            }
+            Ok(Err(e)) => AckOutcome::Rejected(e.to_string()),
+            Err(e) => AckOutcome::Rejected(format!("update task failed: {e}")),
+        }
+    }
+}
