@@ -148,7 +148,35 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             rt.block_on(async {
                 let shutdown = shutdown_on_signals()?;
                 let running = serve::start(opts, shutdown).await?;
-                running.wait().await;
+                // systemd Type=notify: ready once the store, broker link and HTTP are up; the
+                // watchdog is pinged from this loop, so a wedged runtime stops pinging.
+                let notifier = hashward_sdnotify::Notifier::from_env().unwrap_or_else(|e| {
+                    log::warn!("systemd notification off: {e}");
+                    hashward_sdnotify::Notifier::disabled()
+                });
+                let every = hashward_sdnotify::ping_interval_from_env()
+                    .unwrap_or_else(|e| {
+                        log::warn!("systemd watchdog off: {e}");
+                        None
+                    })
+                    .unwrap_or(Duration::from_secs(3600));
+                if let Err(e) = notifier.ready(&format!("serving HTTP on {}", running.http_addr)) {
+                    log::warn!("{e}");
+                }
+                let wait = running.wait();
+                tokio::pin!(wait);
+                let mut ping = tokio::time::interval(every);
+                loop {
+                    tokio::select! {
+                        _ = &mut wait => break,
+                        _ = ping.tick() => {
+                            if let Err(e) = notifier.watchdog() {
+                                log::warn!("{e}");
+                            }
+                        }
+                    }
+                }
+                let _ = notifier.stopping();
                 Ok(())
             })
         }

@@ -45,7 +45,10 @@ pub fn set_priority(p: Priority) -> Result<(), String> {
                 }
             }
             Priority::Idle => {
-                let param = libc::sched_param { sched_priority: 0 };
+                // Zeroed rather than a struct literal: musl's sched_param has more fields than
+                // glibc's. SAFETY: sched_param is plain integers, for which all-zero is valid.
+                let mut param: libc::sched_param = unsafe { std::mem::zeroed() };
+                param.sched_priority = 0;
                 // SAFETY: `param` outlives the call; pid 0 is the calling thread.
                 let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
                 if rc == 0 {
