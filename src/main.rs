@@ -60,6 +60,9 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
                 password: None,
                 summary_interval: Duration::from_secs(5),
                 share_group: None,
+                models_dir: std::path::Path::new("models/sentinel_rig")
+                    .is_dir()
+                    .then(|| "models".into()),
             },
             shutdown.clone(),
         )

@@ -40,7 +40,14 @@ fn fleet(dir: &Path) -> Option<Fleet> {
         .and_then(|l| l.strip_suffix('"'))
         .expect("public key line")
         .to_string();
-    let hub = hub(dir, http, Some(mqtt), 0);
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let hub = hub_with(
+        dir,
+        http,
+        Some(mqtt),
+        0,
+        &["--models-dir", models.to_str().expect("utf8")],
+    );
     wait_for_http(http);
     Some(Fleet {
         _mosquitto: m,
@@ -571,6 +578,61 @@ fn commands_are_acked_once_and_replays_refused() {
         "{report}"
     );
     assert_eq!(report["rig"], "c1");
+    a.stop(Duration::from_secs(10));
+    f.hub.stop(Duration::from_secs(10));
+}
+
+#[test]
+fn a_signed_model_announcement_is_checked_and_acked_by_the_agent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(mut f) = fleet(dir.path()) else { return };
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let meta = get_json(&format!("http://127.0.0.1:{}/models/metadata", f.http))
+        .expect("hub serves /models/metadata");
+    assert!(meta.to_string().contains("sentinel_rig"), "{meta}");
+    let spec = f.agent_spec(
+        "s",
+        "m1",
+        &format!(
+            "[inference]\nbundled_models_dir = \"{}\"\nhub_url = \"http://127.0.0.1:{}\"",
+            models.display(),
+            f.http
+        ),
+    );
+    let mut a = agent(&spec);
+    assert!(
+        wait_until(Duration::from_secs(60), || agent_log(&spec)
+            .contains("sentinel_rig")),
+        "{}",
+        agent_log(&spec)
+    );
+    let broker = format!("mqtt://127.0.0.1:{}", f.mqtt);
+    let (ok, out, err) = cli(&[
+        "hub",
+        "announce-models",
+        "--models-dir",
+        models.to_str().expect("utf8"),
+        "--key",
+        f.keys.join("hub.key").to_str().expect("utf8"),
+        "--broker",
+        &broker,
+    ]);
+    assert!(ok, "{err}");
+    let version = serde_json::from_str::<Value>(out.trim()).expect("json")["version"]
+        .as_u64()
+        .expect("version");
+    // The agent verifies the signature and the versions and acks on its ack topic (scope
+    // `models`); the same models are already active, so nothing is downloaded.
+    let acked = wait_until(Duration::from_secs(60), || {
+        get_json(&format!("http://127.0.0.1:{}/rigs/m1", f.http))
+            .is_some_and(|r| r["config"]["models"]["applied"].as_u64() == Some(version))
+    });
+    assert!(
+        acked,
+        "{:?}\n{}",
+        get_json(&format!("http://127.0.0.1:{}/rigs/m1", f.http)),
+        agent_log(&spec)
+    );
     a.stop(Duration::from_secs(10));
     f.hub.stop(Duration::from_secs(10));
 }

@@ -34,6 +34,9 @@ pub enum Command {
     /// Send a signed one-shot command to one rig (restart-miner, pause, resume, retune,
     /// repoll-asics, diagnostics).
     Command(crate::fleet::publish::CommandArgs),
+    /// Sign the models directory's current versions and announce them, retained, on
+    /// `fleet/models`; agents download, verify and swap them.
+    AnnounceModels(crate::fleet::publish::AnnounceArgs),
     /// Show each scope's pushed version and, per rig, applied / pending / rejected (with why).
     RolloutStatus(crate::fleet::publish::RolloutArgs),
 }
@@ -70,6 +73,10 @@ pub struct ServeArgs {
     /// messages published before the hubs resubscribe would be lost).
     #[arg(long)]
     pub share_group: Option<String>,
+    /// Serve the model registry (`/models/metadata`, `/models/download/{type}`) from this
+    /// directory (layout of the repository's `models/`).
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -102,6 +109,7 @@ impl ServeArgs {
             password: self.password.clone(),
             summary_interval: Duration::from_millis(self.summary_interval_ms),
             share_group: self.share_group.clone(),
+            models_dir: self.models_dir.clone(),
         })
     }
 }
@@ -138,6 +146,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         Command::PushConfig(args) => crate::fleet::publish::push_config(args),
         Command::Command(args) => crate::fleet::publish::command(args),
         Command::RolloutStatus(args) => crate::fleet::publish::rollout_status(args),
+        Command::AnnounceModels(args) => crate::fleet::publish::announce_models(args),
         Command::Serve(args) => {
             let opts = args.options()?;
             let rt = tokio::runtime::Builder::new_multi_thread()

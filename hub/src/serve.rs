@@ -36,6 +36,8 @@ pub struct ServeOptions {
     pub password: Option<String>,
     pub summary_interval: Duration,
     pub share_group: Option<String>,
+    /// Serve `/models/*` (the model registry the agents update from) from this directory.
+    pub models_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,11 +97,15 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     let http_addr = listener
         .local_addr()
         .map_err(|e| ServeError::Http(opts.http, e))?;
-    let app = api::router(AppState {
+    let mut app = api::router(AppState {
         store: store.clone(),
         metrics: metrics.clone(),
         started: Instant::now(),
     });
+    if let Some(dir) = &opts.models_dir {
+        log::info!("serving models from {}", dir.display());
+        app = app.merge(crate::models::router(dir.clone()));
+    }
     let mut http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
         let served = axum::serve(listener, app)

@@ -90,6 +90,11 @@ fn spawn_env(name: &str, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Pro
 /// A hub process. `broker` = Some(port) for an external broker, None for its embedded one on
 /// `mqtt_port`.
 pub fn hub(dir: &Path, http: u16, broker: Option<u16>, mqtt_port: u16) -> Proc {
+    hub_with(dir, http, broker, mqtt_port, &[])
+}
+
+/// A hub process with extra `serve` arguments.
+pub fn hub_with(dir: &Path, http: u16, broker: Option<u16>, mqtt_port: u16, extra: &[&str]) -> Proc {
     let data = dir.join("hub");
     let http = format!("127.0.0.1:{http}");
     let mut args = vec![
@@ -114,6 +119,7 @@ pub fn hub(dir: &Path, http: u16, broker: Option<u16>, mqtt_port: u16) -> Proc {
             args.extend(["--mqtt-listen", &listen]);
         }
     }
+    args.extend(extra);
     spawn("hub", &args, &dir.join("hub.log"))
 }
 

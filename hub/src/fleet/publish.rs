@@ -159,15 +159,8 @@ pub fn push_config(args: PushArgs) -> anyhow::Result<()> {
     check_patch(&text).with_context(|| format!("{}", args.file.display()))?;
     let topic = scope_topic(&args.scope).to_string();
     runtime()?.block_on(async {
-        // Two round trips: read the version retained now, then publish one above it.
         let now = crate::now_ms();
-        let before = publish_read_only(&args.broker, &topic).await?;
-        let last = before
-            .as_deref()
-            .and_then(|b| postcard::from_bytes::<SignedMessage>(b).ok())
-            .map(|m| m.content.version)
-            .unwrap_or(0);
-        let version = now.max(last + 1);
+        let (version, last) = next_version(&args.broker, &topic, now).await?;
         let msg = SignedMessage::sign(
             SignedContent {
                 kind: PayloadKind::Config,
@@ -184,6 +177,42 @@ pub fn push_config(args: PushArgs) -> anyhow::Result<()> {
             "{}",
             serde_json::json!({"scope": args.scope.to_string(), "version": version, "topic": topic, "previous_version": last})
         );
+        Ok(())
+    })
+}
+
+/// A version above both the clock and the one retained on `topic` now (two round trips:
+/// read, then the caller publishes); also returns the retained one (0: none).
+async fn next_version(b: &BrokerArgs, topic: &str, now: u64) -> anyhow::Result<(u64, u64)> {
+    let before = publish_read_only(b, topic).await?;
+    let last = before
+        .as_deref()
+        .and_then(|b| postcard::from_bytes::<SignedMessage>(b).ok())
+        .map(|m| m.content.version)
+        .unwrap_or(0);
+    Ok((now.max(last + 1), last))
+}
+
+#[derive(Debug, Args)]
+pub struct AnnounceArgs {
+    /// The models directory the hub serves (`serve --models-dir`).
+    #[arg(long)]
+    pub models_dir: PathBuf,
+    #[arg(long, default_value = "/etc/hashward/hub.key")]
+    pub key: PathBuf,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+}
+
+pub fn announce_models(args: AnnounceArgs) -> anyhow::Result<()> {
+    let key = super::keys::load(&args.key)?;
+    let topic = Topic::FleetModels.to_string();
+    runtime()?.block_on(async {
+        let now = crate::now_ms();
+        let (version, _) = next_version(&args.broker, &topic, now).await?;
+        let msg = crate::models::build_announcement(&args.models_dir, &key, version, now)?;
+        publish(&args.broker, &topic, postcard::to_stdvec(&msg)?, true).await?;
+        println!("{}", serde_json::json!({"topic": topic, "version": version}));
         Ok(())
     })
 }
