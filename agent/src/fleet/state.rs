@@ -86,22 +86,24 @@ impl Applied {
 
     /// The patches in precedence order: fleet, then site, then rig.
     pub fn layers(&self) -> Vec<(&str, &AppliedPush)> {
-        let rank = |s: &str| {
-            if s == "fleet" {
-                0
-            } else if s.starts_with("site:") {
-                1
-            } else {
-                2
-            }
-        };
         let mut v: Vec<_> = self.scopes.iter().map(|(k, p)| (k.as_str(), p)).collect();
-        v.sort_by_key(|(k, _)| rank(k));
+        v.sort_by_key(|(k, _)| scope_rank(k));
         v
     }
 
     pub fn prune_nonces(&mut self, now_ms: u64) {
         self.nonces.retain(|_, exp| *exp >= now_ms);
+    }
+}
+
+/// Merge precedence of a scope key (`fleet` < `site:S` < `rig:S/R`).
+pub fn scope_rank(scope: &str) -> u8 {
+    if scope == "fleet" {
+        0
+    } else if scope.starts_with("site:") {
+        1
+    } else {
+        2
     }
 }
 

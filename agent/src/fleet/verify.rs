@@ -5,7 +5,7 @@
 //! Must never: accept a message that fails any check, or let a rejected message change state.
 
 use super::patch::{self, PatchError};
-use super::state::Applied;
+use super::state::{scope_rank, Applied};
 use crate::config::Config;
 use ed25519_dalek::VerifyingKey;
 use hashward_protocol::command::MAX_COMMAND_TTL_MS;
@@ -130,9 +130,7 @@ impl Identity {
         let previous = applied.scopes.get(&scope_key);
         if let Some(prev) = previous {
             if c.version == prev.version && prev.digest == digest {
-                let layers = applied.layers();
-                let tables = parse_layers(&layers)?;
-                let config = patch::effective(local, &tables.iter().collect::<Vec<_>>())?;
+                let config = effective_from_saved(local, applied)?;
                 return Ok(Verified {
                     scope: c.scope.clone(),
                     version: c.version,
@@ -202,16 +200,6 @@ impl Identity {
             expires_ms,
             command,
         })
-    }
-}
-
-fn scope_rank(s: &str) -> u8 {
-    if s == "fleet" {
-        0
-    } else if s.starts_with("site:") {
-        1
-    } else {
-        2
     }
 }
 
