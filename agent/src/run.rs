@@ -2,7 +2,9 @@
 //! and feeds the publisher. Sampling never waits for the network: records go to the spool and
 //! the publisher drains it whenever the broker is reachable.
 
+use crate::asic::client::MinerClient;
 use crate::asic::config::AsicSection;
+use crate::asic::control::{self as asic_control, MiningAction};
 use crate::asic::poller::{Poller, PollerHandle};
 use crate::config::{Config, ConfigError, MinerConfig};
 use crate::fleet::FleetHandler;
@@ -19,6 +21,7 @@ use hashward_protocol::{
     encode, Ack, AckOutcome, AgentCounters, AsicTelemetry, Body, Capability, Command, Envelope, FleetHints,
     RigId, RigState, Topic, TuningSnapshot,
 };
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,12 +61,17 @@ struct Link {
 /// Appends one record to the spool (off the async threads: it is a durable write) and wakes the
 /// publisher.
 async fn spool_body(spool: &Arc<Spool>, rig: &RigId, topic: &str, body: Body, link: &Link) {
+    spool_body_at(spool, rig, topic, body, link, crate::now_ms()).await
+}
+
+/// As [`spool_body`], stamped `ts_ms` (a sample's time, shared with its inference score).
+async fn spool_body_at(spool: &Arc<Spool>, rig: &RigId, topic: &str, body: Body, link: &Link, ts_ms: u64) {
     let wake = &link.wake;
     let kind = body.kind();
     let (spool, rig, topic) = (spool.clone(), rig.clone(), topic.to_string());
     let appended = tokio::task::spawn_blocking(move || {
         spool.append(|seq| {
-            let env = Envelope::new(rig, seq, crate::now_ms(), body);
+            let env = Envelope::new(rig, seq, ts_ms, body);
             encode(&env).map(|b| (topic, b)).map_err(|e| e.to_string())
         })
     })
@@ -98,6 +106,11 @@ impl MinerSlot {
     fn start(&mut self, cfg: &MinerConfig) -> Result<(), MinerError> {
         if !cfg.is_enabled() {
             log::info!("miner: disabled (no pools configured)");
+            return Ok(());
+        }
+        if !crate::miner::BUILT_IN {
+            // A fleet push with pools may reach an ASIC-only controller: say so, keep running.
+            log::error!("miner: pools are configured but this agent was built without the CPU miner (cargo feature `cpu-miner`); not mining");
             return Ok(());
         }
         let perf_path = self.data_dir.join("perf.redb");
@@ -147,6 +160,37 @@ impl MinerSlot {
     fn miner(&self) -> Option<&Arc<Miner>> {
         self.running.as_ref().map(|r| &r.miner)
     }
+}
+
+/// Pauses or resumes the configured ASIC `id` for the inference circuit breaker, off the main
+/// loop. Only Vnish firmware can pause; for the others the log says why it did not happen.
+fn asic_mining(section: &AsicSection, id: &str, action: MiningAction) {
+    let spec = section
+        .load_credentials()
+        .and_then(|c| section.miner_specs(&c))
+        .map_err(|e| e.to_string())
+        .and_then(|specs| {
+            specs
+                .into_iter()
+                .find(|s| s.id == id)
+                .ok_or_else(|| format!("no miner {id:?} in [asic]"))
+        });
+    let timeout = Duration::from_millis(section.request_timeout_ms);
+    let id = id.to_string();
+    tokio::spawn(async move {
+        let done = async {
+            let mut client = MinerClient::connect(&spec?, timeout)
+                .await
+                .map_err(|e| e.to_string())?;
+            asic_control::mining(&mut client, action)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match done.await {
+            Ok(()) => log::warn!("inference: ASIC {id}: {} sent (circuit breaker)", action.name()),
+            Err(e) => log::error!("inference: ASIC {id}: {} failed: {e}", action.name()),
+        }
+    });
 }
 
 /// The running ASIC poller, if any miners are configured.
@@ -534,6 +578,12 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
         site: site.clone(),
         rig: rig.clone(),
     });
+    let score_topic = topic(Topic::Score {
+        site: site.clone(),
+        rig: rig.clone(),
+    });
+    // ASICs the inference circuit breaker paused, and until when.
+    let mut asic_breakers: HashMap<String, Instant> = HashMap::new();
     let mut tick = tokio::time::interval(cfg.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut breaker_until: Option<Instant> = None;
@@ -576,10 +626,11 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                     continue;
                 };
                 let topic = Topic::Asic { site: site.clone(), rig: rig.clone(), miner: miner.to_string() }.to_string();
+                let ts = crate::now_ms();
                 if let Some(svc) = &infer {
-                    svc.submit(Sample::Asic(Box::new(t.clone())));
+                    svc.submit(Sample::Asic(Box::new(t.clone())), ts);
                 }
-                spool_body(&spool, &rig, &topic, Body::Asic(t), &link).await;
+                spool_body_at(&spool, &rig, &topic, Body::Asic(t), &link, ts).await;
                 continue;
             }
             Some(msg) = inbox_rx.recv() => {
@@ -651,6 +702,8 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                 continue;
             }
             Some(o) = async { match outcomes.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => {
+                let score = o.assessment.to_score(o.sample_ts_ms);
+                spool_body(&spool, &rig, &score_topic, Body::Score(score), &link).await;
                 if let Some(alert) = o.alert {
                     log::warn!("inference: {} ({:?}, {:?})", alert.message, alert.severity, alert.threat_type);
                     spool_body(&spool, &rig, &alert_topic, Body::Alert(alert), &link).await;
@@ -663,9 +716,13 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                                 breaker_until = Some(Instant::now() + Duration::from_secs(duration_s));
                             }
                         }
-                        Subject::Asic(id) => log::error!(
-                            "inference: critical {threat:?} on ASIC {id}: pausing an ASIC from inference is not wired yet; alert sent"
-                        ),
+                        Subject::Asic(id) => {
+                            let until = Instant::now() + Duration::from_secs(duration_s);
+                            if asic_breakers.insert(id.clone(), until).is_none() {
+                                log::error!("inference: critical {threat:?} on ASIC {id}: pausing it for {duration_s} s (circuit breaker)");
+                                asic_mining(&cfg.asic, &id, MiningAction::Pause);
+                            }
+                        }
                     }
                 }
                 if let Some(advice) = o.advice {
@@ -681,6 +738,14 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                         log::warn!("inference: circuit breaker released; mining resumed");
                     }
                 }
+                asic_breakers.retain(|id, until| {
+                    if now < *until {
+                        return true;
+                    }
+                    log::warn!("inference: circuit breaker on ASIC {id} released; resuming it");
+                    asic_mining(&cfg.asic, id, MiningAction::Resume);
+                    false
+                });
                 check_health(now, &mut progress, &mut watchdog, &mut stuck, &mut slot, &cfg, &counters, &spool, &asic).await;
                 continue;
             }
@@ -699,10 +764,11 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
         };
         let mut tele = sampler.sample(agent);
         tele.miner = slot.miner().map(|m| m.telemetry());
+        let ts = crate::now_ms();
         if let Some(svc) = &infer {
-            svc.submit(Sample::Rig(Box::new(tele.clone())));
+            svc.submit(Sample::Rig(Box::new(tele.clone())), ts);
         }
-        spool_body(&spool, &rig, &tele_topic, Body::Tele(tele), &link).await;
+        spool_body_at(&spool, &rig, &tele_topic, Body::Tele(tele), &link, ts).await;
     }
     watchdog.stopping();
     log::info!("shutting down: flushing what the broker will take");

@@ -1,7 +1,10 @@
 //! Integration tests: `discover` over fixture trees shaped like real machines, and a sensor
 //! that breaks after discovery.
 //! Must never read the live host's /sys or /proc, nor write anywhere but a unique temp dir.
+mod support;
+
 use std::path::{Path, PathBuf};
+use support::fixture::copy_tree;
 
 use hashward_agent::tune::hw::{
     discover, read_package_temp, Hardware, ModelSource, PowerState, SensorError, SensorRole, SupplyKind,
@@ -180,19 +183,6 @@ fn scratch(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("hashward-hw-{tag}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 #[test]

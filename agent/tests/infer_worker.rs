@@ -45,8 +45,11 @@ fn a_critical_overheat_pauses_mining_and_alerts_once_per_episode() {
     })
     .unwrap();
     let normal = normal_rig();
-    for t in &normal[..6] {
-        assert_eq!(handle.submit(Sample::Rig(Box::new(t.clone()))), Submitted::Queued);
+    for (i, t) in normal[..6].iter().enumerate() {
+        assert_eq!(
+            handle.submit_at(Sample::Rig(Box::new(t.clone())), 1_000 + i as u64),
+            Submitted::Queued
+        );
     }
     let hot = overheated(normal[6].clone(), 104.0);
     for _ in 0..6 {
@@ -59,6 +62,15 @@ fn a_critical_overheat_pauses_mining_and_alerts_once_per_episode() {
     join.join().unwrap();
     let outcomes: Vec<Outcome> = rx.try_iter().collect();
     assert_eq!(outcomes.len(), 12);
+    // Each outcome names the sample it scored: its score record points at that telemetry.
+    let stamps: Vec<u64> = outcomes[..6].iter().map(|o| o.sample_ts_ms).collect();
+    assert_eq!(stamps, [1_000, 1_001, 1_002, 1_003, 1_004, 1_005]);
+    let score = outcomes[7].assessment.to_score(outcomes[7].sample_ts_ms);
+    assert_eq!(
+        (score.subject.as_str(), score.severity),
+        ("rig", Severity::Critical)
+    );
+    assert_eq!(score.score, outcomes[7].assessment.score);
     for o in &outcomes[..6] {
         assert!(
             o.assessment.directive.is_none() && o.alert.is_none(),

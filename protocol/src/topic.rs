@@ -1,6 +1,6 @@
 //! The MQTT topic map, prefix `hashward/v1`, with builders and a strict parser.
 //!
-//! agent -> hub: `{site}/{rig}/state|tele|perf|alert|ack` and `{site}/{rig}/asic/{miner}`.
+//! agent -> hub: `{site}/{rig}/state|tele|perf|alert|ack|score` and `{site}/{rig}/asic/{miner}`.
 //! hub -> agent: `{site}/{rig}/cfg`, `{site}/cfg`, `fleet/cfg`, `{site}/{rig}/cmd`, `fleet/hints`,
 //! `fleet/models`. Dashboards read JSON under [`JSON_PREFIX`]. A topic that does not parse is
 //! rejected, never guessed at. `fleet` is reserved and cannot be a site id.
@@ -20,6 +20,7 @@ pub enum Topic {
     Perf { site: SiteId, rig: RigId },
     Alert { site: SiteId, rig: RigId },
     Ack { site: SiteId, rig: RigId },
+    Score { site: SiteId, rig: RigId },
     RigCfg { site: SiteId, rig: RigId },
     RigCmd { site: SiteId, rig: RigId },
     SiteCfg { site: SiteId },
@@ -49,6 +50,7 @@ impl Topic {
                 | Topic::Perf { .. }
                 | Topic::Alert { .. }
                 | Topic::Ack { .. }
+                | Topic::Score { .. }
         )
     }
 
@@ -61,6 +63,7 @@ impl Topic {
             | Topic::Perf { site, rig }
             | Topic::Alert { site, rig }
             | Topic::Ack { site, rig }
+            | Topic::Score { site, rig }
             | Topic::RigCfg { site, rig }
             | Topic::RigCmd { site, rig } => Some((site, rig)),
             _ => None,
@@ -95,6 +98,7 @@ impl Topic {
                     ["perf"] => Ok(Topic::Perf { site, rig }),
                     ["alert"] => Ok(Topic::Alert { site, rig }),
                     ["ack"] => Ok(Topic::Ack { site, rig }),
+                    ["score"] => Ok(Topic::Score { site, rig }),
                     ["cfg"] => Ok(Topic::RigCfg { site, rig }),
                     ["cmd"] => Ok(Topic::RigCmd { site, rig }),
                     ["asic", miner] if !miner.is_empty() => {
@@ -124,6 +128,7 @@ impl std::fmt::Display for Topic {
             Topic::Perf { site, rig } => write!(f, "{p}/{site}/{rig}/perf"),
             Topic::Alert { site, rig } => write!(f, "{p}/{site}/{rig}/alert"),
             Topic::Ack { site, rig } => write!(f, "{p}/{site}/{rig}/ack"),
+            Topic::Score { site, rig } => write!(f, "{p}/{site}/{rig}/score"),
             Topic::RigCfg { site, rig } => write!(f, "{p}/{site}/{rig}/cfg"),
             Topic::RigCmd { site, rig } => write!(f, "{p}/{site}/{rig}/cmd"),
             Topic::SiteCfg { site } => write!(f, "{p}/{site}/cfg"),
@@ -189,6 +194,10 @@ mod tests {
                 rig: rig.clone(),
             },
             Topic::Ack {
+                site: site.clone(),
+                rig: rig.clone(),
+            },
+            Topic::Score {
                 site: site.clone(),
                 rig: rig.clone(),
             },

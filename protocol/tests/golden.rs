@@ -127,7 +127,8 @@ fn samples() -> Vec<(&'static str, Envelope)> {
         },
         invalid: vec!["board 3 chip_temp -40".into()],
     };
-    vec![
+    // Released as schema 1: a schema-2 build must still read these bytes as they are.
+    let mut released = vec![
         (
             "state",
             Envelope::new(
@@ -217,7 +218,27 @@ fn samples() -> Vec<(&'static str, Envelope)> {
                 }),
             ),
         ),
-    ]
+    ];
+    for (_, env) in &mut released {
+        env.schema = 1;
+    }
+    released.push((
+        "score",
+        Envelope::new(
+            rig(),
+            22,
+            1_790_000_006_000,
+            Body::Score(Score {
+                subject: "rig".into(),
+                score: 0.12,
+                threat_type: ThreatType::Overheat,
+                severity: Severity::Low,
+                model_version: "sentinel_rig_v1.0.0_20261122_040000".into(),
+                sample_ts_ms: 1_790_000_005_500,
+            }),
+        ),
+    ));
+    released
 }
 
 fn golden_path(name: &str) -> PathBuf {
@@ -306,6 +327,7 @@ fn fleet_hints_match_golden_bytes() {
 
 #[test]
 fn newer_schema_is_refused_by_number() {
+    assert_eq!(SCHEMA, 2, "a schema bump needs a golden vector of what it added");
     let (_, mut env) = samples().remove(1);
     env.schema = SCHEMA + 1;
     let bytes = encode(&env).expect("encode");

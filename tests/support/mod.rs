@@ -2,6 +2,10 @@
 //! processes, a real mosquitto, HTTP reads of the hub, and the agents' spools as ground truth.
 #![allow(dead_code)]
 
+/// Fixture-tree copies, shared with the agent's own integration tests.
+#[path = "../../agent/tests/support/fixture.rs"]
+pub mod fixture;
+
 use serde_json::Value;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};

@@ -126,7 +126,7 @@ pub enum MiningAction {
 }
 
 impl MiningAction {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             MiningAction::Pause => "pause",
             MiningAction::Resume => "resume",

@@ -13,7 +13,7 @@ use super::features::{
     RigFeatures, RigWindow,
 };
 use super::registry::{EfficiencyModel, ModelType, Registry, SentinelModel};
-use hashward_protocol::{Alert, AsicTelemetry, RecommendedAction, RigTelemetry, Severity, ThreatType};
+use hashward_protocol::{Alert, AsicTelemetry, RecommendedAction, RigTelemetry, Score, Severity, ThreatType};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -80,6 +80,18 @@ impl Assessment {
     /// only logged (seed 000 `log`).
     pub fn is_alert(&self) -> bool {
         self.severity >= Severity::Medium
+    }
+
+    /// The `{site}/{rig}/score` body for this assessment of the sample taken at `sample_ts_ms`.
+    pub fn to_score(&self, sample_ts_ms: u64) -> Score {
+        Score {
+            subject: self.subject.as_alert_subject().to_string(),
+            score: self.score,
+            threat_type: self.threat_type,
+            severity: self.severity,
+            model_version: self.model_version.clone(),
+            sample_ts_ms,
+        }
     }
 
     /// The `{site}/{rig}/alert` body for this assessment.

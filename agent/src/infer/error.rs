@@ -46,6 +46,9 @@ pub enum LoadError {
     MetadataMismatch { model_type: ModelType, reason: String },
     #[error("{model_type}: metadata.json is not valid: {reason}")]
     BadMetadata { model_type: ModelType, reason: String },
+    /// This agent was built without the `infer` cargo feature (a controller build).
+    #[error("{model_type}: this agent was built without inference (cargo feature `infer`); models cannot be served")]
+    NotBuilt { model_type: ModelType },
     #[error("{model_type}: tract cannot build a plan for it: {reason}")]
     Tract { model_type: ModelType, reason: String },
     /// The file's own known answers are not what tract computes from it (damaged weights, or

@@ -9,6 +9,7 @@ pub use hashward_protocol::models as announcement;
 pub mod engine;
 pub mod error;
 pub mod features;
+pub mod onnx;
 pub mod registry;
 pub mod replay;
 pub mod service;

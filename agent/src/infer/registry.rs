@@ -8,6 +8,7 @@
 
 use super::error::{InferError, LoadError};
 use super::features::{EfficiencyFeature, FeatureDef, ASIC_FEATURES, MAX_WINDOW, RIG_FEATURES};
+use super::onnx::{OnnxFile, Plan};
 use hashward_protocol::ThreatType;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -16,7 +17,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
-use tract_onnx::prelude::*;
 
 /// A model file larger than this is refused before parsing (ours are ~10 KB).
 pub const MAX_MODEL_BYTES: u64 = 16 * 1024 * 1024;
@@ -100,8 +100,6 @@ pub struct ModelInfo {
     /// Feature names in input order.
     pub features: Vec<String>,
 }
-
-type Plan = TypedRunnableModel<TypedModel>;
 
 /// A loaded sentinel: raw features in, score in [0, 1] and per-feature contributions out.
 #[derive(Debug)]
@@ -238,18 +236,7 @@ fn run_err(model_type: ModelType, reason: impl Into<String>) -> InferError {
 }
 
 fn run_plan(plan: &Plan, mt: ModelType, row: &[f32]) -> Result<Vec<Vec<f32>>, InferError> {
-    let input = Tensor::from_shape(&[1, row.len()], row).map_err(|e| run_err(mt, e.to_string()))?;
-    let outputs = plan
-        .run(tvec!(input.into_tvalue()))
-        .map_err(|e| run_err(mt, e.to_string()))?;
-    outputs
-        .iter()
-        .map(|t| {
-            t.as_slice::<f32>()
-                .map(<[f32]>::to_vec)
-                .map_err(|e| run_err(mt, e.to_string()))
-        })
-        .collect()
+    plan.run(row).map_err(|e| run_err(mt, e))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -381,19 +368,9 @@ fn load_model_inner(
         model_type: mt,
         reason,
     };
-    let onnx = tract_onnx::onnx();
-    let proto = onnx
-        .proto_model_for_read(&mut &bytes[..])
-        .map_err(|e| LoadError::NotOnnx {
-            model_type: mt,
-            reason: e.to_string(),
-        })?;
+    let file = OnnxFile::parse(mt, bytes)?;
     let props = Props {
-        map: proto
-            .metadata_props
-            .iter()
-            .map(|p| (p.key.clone(), p.value.clone()))
-            .collect(),
+        map: file.props.clone(),
         model_type: mt,
     };
 
@@ -466,19 +443,15 @@ fn load_model_inner(
     }
 
     // The agent's side of the contract: every name must be one it computes.
-    let graph = proto.graph.as_ref().ok_or_else(|| LoadError::NotOnnx {
-        model_type: mt,
-        reason: "no graph".into(),
-    })?;
-    let graph_outputs: Vec<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
+    let graph_outputs: Vec<&str> = file.outputs.iter().map(String::as_str).collect();
     let n_out = match mt {
         ModelType::EfficiencyAsic => 1,
         _ => 2,
     };
-    if graph.input.len() != 1 || graph_outputs.len() != n_out {
+    if file.inputs != 1 || graph_outputs.len() != n_out {
         return Err(contract(format!(
             "graph has {} inputs and outputs {graph_outputs:?}; expected 1 input and {n_out} outputs",
-            graph.input.len()
+            file.inputs
         )));
     }
     let info = ModelInfo {
@@ -489,7 +462,12 @@ fn load_model_inner(
         window,
         features: features.clone(),
     };
-    let plan = build_plan(mt, &onnx, &proto, features.len(), n_out)?;
+    // Shapes the agent will read: score [1,1] + contrib [1,F], or expected [1,2].
+    let want: Vec<Vec<usize>> = match mt {
+        ModelType::EfficiencyAsic => vec![vec![1, 2]],
+        _ => vec![vec![1, 1], vec![1, features.len()]],
+    };
+    let plan = file.build(mt, features.len(), &want)?;
 
     let loaded = match mt {
         ModelType::SentinelRig | ModelType::SentinelAsic => {
@@ -607,48 +585,6 @@ fn check_metadata(
         }
     }
     Ok(())
-}
-
-fn build_plan(
-    mt: ModelType,
-    onnx: &tract_onnx::Onnx,
-    proto: &tract_onnx::pb::ModelProto,
-    n_features: usize,
-    n_out: usize,
-) -> Result<Plan, LoadError> {
-    let tract = |e: TractError| LoadError::Tract {
-        model_type: mt,
-        reason: format!("{e:#}"),
-    };
-    let model = onnx
-        .model_for_proto_model(proto)
-        .map_err(tract)?
-        .with_input_fact(0, f32::fact([1, n_features]).into())
-        .map_err(tract)?
-        .into_optimized()
-        .map_err(tract)?;
-    // Shapes the agent will read: score [1,1] + contrib [1,F], or expected [1,2].
-    let want: Vec<Vec<usize>> = match mt {
-        ModelType::EfficiencyAsic => vec![vec![1, 2]],
-        _ => vec![vec![1, 1], vec![1, n_features]],
-    };
-    if model.outputs.len() != n_out {
-        return Err(LoadError::Contract {
-            model_type: mt,
-            reason: format!("{} outputs, expected {n_out}", model.outputs.len()),
-        });
-    }
-    for (i, w) in want.iter().enumerate() {
-        let fact = model.output_fact(i).map_err(tract)?;
-        let shape: Option<Vec<usize>> = fact.shape.as_concrete().map(<[usize]>::to_vec);
-        if fact.datum_type != f32::datum_type() || shape.as_ref() != Some(w) {
-            return Err(LoadError::Contract {
-                model_type: mt,
-                reason: format!("output {i} is {fact:?}, expected f32 {w:?}"),
-            });
-        }
-    }
-    model.into_runnable().map_err(tract)
 }
 
 fn run_selftest(model: &LoadedModel, cases: &[SelfTestCase]) -> Result<(), LoadError> {

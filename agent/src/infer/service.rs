@@ -54,6 +54,10 @@ impl InferService {
             log::info!("inference: disabled");
             return None;
         }
+        if !super::onnx::BUILT_IN {
+            log::error!("inference: enabled in the config but this agent was built without it (cargo feature `infer`); anomaly detection is off");
+            return None;
+        }
         let dir = cfg.models_dir.clone().unwrap_or_else(|| data_dir.join("models"));
         if let Err(e) = std::fs::create_dir_all(&dir) {
             log::error!("inference: {}: {e}; anomaly detection is off", dir.display());
@@ -77,10 +81,16 @@ impl InferService {
             log::info!("inference: {mt} {v} loaded");
         }
         let (tx, rx) = mpsc::channel(256);
+        // Every outcome goes to the main loop: each carries the sample's score for telemetry.
+        // The loop drains far faster than samples come (one per interval per subject); if it
+        // is ever 256 behind, an alert-less score is the thing to lose, and the log says so.
         let sink = move |o: Outcome| {
-            // Only alerts, directives and advice are worth waking the main loop for.
-            if o.alert.is_some() || o.assessment.directive.is_some() || o.advice.is_some() {
-                let _ = tx.try_send(o);
+            if let Err(mpsc::error::TrySendError::Full(o)) = tx.try_send(o) {
+                if o.alert.is_some() || o.assessment.directive.is_some() {
+                    log::error!("inference: main loop 256 outcomes behind; an alert was dropped");
+                } else {
+                    log::warn!("inference: main loop 256 outcomes behind; a score was dropped");
+                }
             }
         };
         let (handle, _thread) =
@@ -114,8 +124,8 @@ impl InferService {
         ))
     }
 
-    pub fn submit(&self, sample: Sample) {
-        self.handle.submit(sample);
+    pub fn submit(&self, sample: Sample, ts_ms: u64) {
+        self.handle.submit_at(sample, ts_ms);
     }
 
     /// Handles a `fleet/models` announcement off the async threads; the ack's outcome.

@@ -25,6 +25,8 @@ pub enum Sample {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub assessment: Assessment,
+    /// When the sample was taken (ms since the epoch), as given to [`InferHandle::submit_at`].
+    pub sample_ts_ms: u64,
     /// Publish on `{site}/{rig}/alert` when set (see [`WorkerConfig::realert_every`]).
     pub alert: Option<Alert>,
     /// ASIC power-target advice, every [`WorkerConfig::advice_every`] samples of a miner.
@@ -100,15 +102,20 @@ pub enum Submitted {
 /// The cheap, cloneable sending side. Dropping every handle stops the thread.
 #[derive(Debug, Clone)]
 pub struct InferHandle {
-    tx: SyncSender<Sample>,
+    tx: SyncSender<(Sample, u64)>,
     stats: Arc<WorkerStats>,
 }
 
 impl InferHandle {
-    /// Queues a sample without ever blocking.
+    /// Queues a sample taken now without ever blocking.
     pub fn submit(&self, sample: Sample) -> Submitted {
+        self.submit_at(sample, crate::now_ms())
+    }
+
+    /// Queues a sample taken at `ts_ms` (the telemetry record's timestamp) without blocking.
+    pub fn submit_at(&self, sample: Sample, ts_ms: u64) -> Submitted {
         self.stats.submitted.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(sample) {
+        match self.tx.try_send((sample, ts_ms)) {
             Ok(()) => Submitted::Queued,
             Err(TrySendError::Full(_)) => {
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -174,7 +181,7 @@ pub fn spawn<F>(
 where
     F: FnMut(Outcome) + Send + 'static,
 {
-    let (tx, rx) = sync_channel::<Sample>(config.capacity.max(1));
+    let (tx, rx) = sync_channel::<(Sample, u64)>(config.capacity.max(1));
     let stats = Arc::new(WorkerStats::default());
     let thread_stats = stats.clone();
     let join = std::thread::Builder::new()
@@ -183,7 +190,7 @@ where
             let mut engine = engine;
             let mut gate = AlertGate::default();
             let mut asic_counts: HashMap<String, u32> = HashMap::new();
-            while let Ok(sample) = rx.recv() {
+            while let Ok((sample, sample_ts_ms)) = rx.recv() {
                 let (result, advice) = match &sample {
                     Sample::Rig(t) => (engine.assess_rig(t), None),
                     Sample::Asic(t) => {
@@ -220,6 +227,7 @@ where
                         }
                         sink(Outcome {
                             assessment,
+                            sample_ts_ms,
                             alert,
                             advice,
                         });

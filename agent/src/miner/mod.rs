@@ -2,6 +2,12 @@
 //! the Stratum v1 pool client (`stratum`), benchmark mode (`bench`) and the work types they
 //! share (`work`), and `service`, which runs it all inside the agent.
 
+/// Whether this agent hashes at all: built with the `cpu-miner` cargo feature. Without it the
+/// modules still compile (config and telemetry types live here), but `hash::available` offers
+/// no kernel and `service::start` refuses, so the linker drops the kernels, the engine's
+/// workers and the pool client (an ASIC-only controller build).
+pub const BUILT_IN: bool = cfg!(feature = "cpu-miner");
+
 pub mod bench;
 pub mod engine;
 pub mod hash;

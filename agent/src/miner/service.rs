@@ -165,6 +165,9 @@ pub fn start(
     links: MinerLinks,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(Arc<Miner>, JoinHandle<()>), MinerError> {
+    if !crate::miner::BUILT_IN {
+        return Err(KernelError::MinerNotBuilt.into());
+    }
     // Refuse an unknown kernel before anything starts.
     hash::select(cfg.algo, cfg.kernel.as_deref())?;
     let MinerLinks {

@@ -30,6 +30,8 @@ pub fn router(state: AppState) -> Router {
         .route("/rigs", get(rigs))
         .route("/rigs/{rig}", get(rig))
         .route("/rigs/{rig}/telemetry", get(telemetry))
+        .route("/rigs/{rig}/alerts", get(alerts))
+        .route("/rigs/{rig}/scores", get(scores))
         .route("/fleet/hints", get(fleet_hints))
         .route("/fleet/config", get(fleet_config))
         .route("/metrics", get(metrics))
@@ -131,22 +133,59 @@ async fn telemetry(
     Path(rig): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let from = param(&q, "from", 0)?;
-    let to = param(&q, "to", u64::MAX)?;
-    let limit = param(&q, "limit", DEFAULT_LIMIT)?.min(MAX_LIMIT) as usize;
+    records_of(&s, &rig, &q, "tele", "telemetry")
+}
+
+/// The rig's anomaly alerts (seed 000 shape), same query as `telemetry`.
+async fn alerts(
+    State(s): State<AppState>,
+    Path(rig): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    records_of(&s, &rig, &q, "alert", "alert")
+}
+
+/// Every inference score the rig sent (one per assessed sample), same query as `telemetry`.
+async fn scores(
+    State(s): State<AppState>,
+    Path(rig): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    records_of(&s, &rig, &q, "score", "score")
+}
+
+/// The rig's records of one `kind` (a topic leaf) in `?from=&to=` (ms since the epoch,
+/// inclusive), oldest first, at most `&limit=`; each as `{seq, ts_ms, <key>: body}`.
+fn records_of(
+    s: &AppState,
+    rig: &str,
+    q: &HashMap<String, String>,
+    kind: &'static str,
+    key: &'static str,
+) -> Result<Response, ApiError> {
+    let from = param(q, "from", 0)?;
+    let to = param(q, "to", u64::MAX)?;
+    let limit = param(q, "limit", DEFAULT_LIMIT)?.min(MAX_LIMIT) as usize;
     if from > to {
         return Err(ApiError::bad_parameter(format!("from {from} is after to {to}")));
     }
-    if s.store.rig(&rig)?.is_none() {
-        return Err(ApiError::rig_not_found(&rig));
+    if s.store.rig(rig)?.is_none() {
+        return Err(ApiError::rig_not_found(rig));
     }
     let records: Vec<_> = s
         .store
-        .records(&rig, from, to, limit)?
+        .records_where(rig, from, to, limit, |b| b.kind() == kind)?
         .into_iter()
-        .filter_map(|r| match r.body {
-            Body::Tele(t) => Some(json!({ "seq": r.seq, "ts_ms": r.ts_ms, "telemetry": t })),
-            _ => None,
+        .map(|r| {
+            let body = match &r.body {
+                Body::Tele(t) => json!(t),
+                Body::Alert(a) => json!(a),
+                Body::Score(sc) => json!(sc),
+                other => json!(other),
+            };
+            let mut v = json!({ "seq": r.seq, "ts_ms": r.ts_ms });
+            v[key] = body;
+            v
         })
         .collect();
     Ok(Json(json!({ "rig": rig, "records": records })).into_response())

@@ -53,7 +53,10 @@ pub fn classify(topic: &str, payload: &[u8]) -> Result<Option<(SiteId, Envelope)
         Topic::Asic { .. } => "asic",
         Topic::Perf { .. } => "perf",
         Topic::Alert { .. } => "alert",
-        _ => "ack",
+        Topic::Ack { .. } => "ack",
+        Topic::Score { .. } => "score",
+        // is_uplink() let only the topics above through.
+        _ => return Ok(None),
     };
     if env.body.kind() != leaf {
         return Err(IngestError::KindMismatch {

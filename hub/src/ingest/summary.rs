@@ -15,6 +15,8 @@ use tokio::sync::watch;
 
 pub fn rig_summary(e: &RigEntry) -> serde_json::Value {
     let t = e.last_telemetry.as_ref();
+    // The worst subject (the rig or one of its ASICs) is what a dashboard tile shows.
+    let worst = e.anomaly.values().max_by(|a, b| a.score.total_cmp(&b.score));
     json!({
         "rig": e.rig,
         "site": e.site,
@@ -29,6 +31,17 @@ pub fn rig_summary(e: &RigEntry) -> serde_json::Value {
         "spool_records": t.map(|t| t.agent.spool_records),
         "records": e.seq.received,
         "missing": e.missing,
+        "anomaly_score": worst.map(|w| w.score),
+        "anomaly_subject": worst.map(|w| w.subject.clone()),
+        "anomaly_threat": worst.map(|w| w.threat_type),
+        "anomaly_severity": worst.map(|w| w.severity),
+        "last_alert": e.last_alert.as_ref().map(|a| json!({
+            "ts_ms": e.last_alert_ms,
+            "subject": a.subject,
+            "threat_type": a.threat_type,
+            "severity": a.severity,
+            "message": a.message,
+        })),
     })
 }
 

@@ -9,7 +9,7 @@ pub mod seq;
 
 use crate::fleet::rollout::{self, PushRecord, RigAcks, Rollout, ScopeAcks};
 use crate::hints;
-use hashward_protocol::{Body, Envelope, FleetHints, Hardware, RigId, RigTelemetry, SiteId};
+use hashward_protocol::{Alert, Body, Envelope, FleetHints, Hardware, RigId, RigTelemetry, Score, SiteId};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use seq::SeqStats;
 use serde::{Deserialize, Serialize};
@@ -71,7 +71,19 @@ pub struct RigEntry {
     /// The latest command acks (nonce, outcome), newest last.
     #[serde(default)]
     pub commands: Vec<CommandAck>,
+    /// The latest inference score per subject (`rig` or an ASIC miner id).
+    #[serde(default)]
+    pub anomaly: BTreeMap<String, Score>,
+    /// The latest alert and when it was raised.
+    #[serde(default)]
+    pub last_alert: Option<Alert>,
+    #[serde(default)]
+    pub last_alert_ms: u64,
 }
+
+/// Subjects whose latest score a rig entry keeps (a rig polls a handful of ASICs; more means
+/// miner ids churn, and the oldest-named are dropped).
+const SCORE_SUBJECTS_KEPT: usize = 256;
 
 /// One command's outcome as the rig reported it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,6 +112,9 @@ impl RigEntry {
             missing: 0,
             config: BTreeMap::new(),
             commands: Vec::new(),
+            anomaly: BTreeMap::new(),
+            last_alert: None,
+            last_alert_ms: 0,
         }
     }
 }
@@ -205,6 +220,15 @@ impl Store {
                         }
                         if let Body::Ack(ack) = &env.body {
                             record_ack(entry, ack, env.ts_ms);
+                        }
+                        if let Body::Score(score) = &env.body {
+                            record_score(entry, score);
+                        }
+                        if let Body::Alert(alert) = &env.body {
+                            if env.ts_ms >= entry.last_alert_ms {
+                                entry.last_alert = Some(alert.clone());
+                                entry.last_alert_ms = env.ts_ms;
+                            }
                         }
                         if let Body::Perf(snap) = &env.body {
                             let key = hints::class_key(snap);
@@ -338,6 +362,18 @@ impl Store {
         to_ms: u64,
         limit: usize,
     ) -> Result<Vec<StoredRecord>, StoreError> {
+        self.records_where(rig, from_ms, to_ms, limit, |_| true)
+    }
+
+    /// As [`Store::records`], only those whose body `keep` accepts (`limit` counts those).
+    pub fn records_where(
+        &self,
+        rig: &str,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+        keep: impl Fn(&Body) -> bool,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
         let tx = self.db.begin_read()?;
         let by_time = tx.open_table(BY_TIME)?;
         let records = tx.open_table(RECORDS)?;
@@ -353,6 +389,7 @@ impl Store {
             };
             let (_, bytes) = v.value();
             match hashward_protocol::decode(bytes) {
+                Ok(env) if !keep(&env.body) => {}
                 Ok(env) => out.push(StoredRecord {
                     seq,
                     ts_ms,
@@ -367,6 +404,26 @@ impl Store {
     pub fn size_bytes(&self) -> u64 {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
     }
+}
+
+/// Keeps the newest score per subject (replayed records arrive out of order after an outage).
+fn record_score(entry: &mut RigEntry, score: &Score) {
+    if let Some(old) = entry.anomaly.get(&score.subject) {
+        if old.sample_ts_ms > score.sample_ts_ms {
+            return;
+        }
+    }
+    if entry.anomaly.len() >= SCORE_SUBJECTS_KEPT && !entry.anomaly.contains_key(&score.subject) {
+        if let Some(oldest) = entry
+            .anomaly
+            .iter()
+            .min_by_key(|(_, s)| s.sample_ts_ms)
+            .map(|(k, _)| k.clone())
+        {
+            entry.anomaly.remove(&oldest);
+        }
+    }
+    entry.anomaly.insert(score.subject.clone(), score.clone());
 }
 
 fn record_ack(entry: &mut RigEntry, ack: &hashward_protocol::Ack, ts_ms: u64) {
@@ -458,6 +515,61 @@ mod tests {
             .collect();
         assert_eq!(seqs, vec![2]);
         assert!(s.records("other", 0, u64::MAX, 10).expect("records").is_empty());
+    }
+
+    fn score(seq: u64, subject: &str, value: f32, sample_ts: u64) -> Incoming {
+        let envelope = Envelope::new(
+            RigId::new("r1").expect("id"),
+            seq,
+            sample_ts,
+            Body::Score(Score {
+                subject: subject.into(),
+                score: value,
+                threat_type: hashward_protocol::ThreatType::Overheat,
+                severity: hashward_protocol::Severity::from_score(value),
+                model_version: "sentinel_rig_v1.0.0_20261122_080000".into(),
+                sample_ts_ms: sample_ts,
+            }),
+        );
+        let bytes = hashward_protocol::encode(&envelope).expect("encode");
+        Incoming {
+            site: SiteId::new("s").expect("id"),
+            envelope,
+            bytes,
+            received_ms: sample_ts,
+        }
+    }
+
+    #[test]
+    fn the_newest_score_per_subject_is_kept_and_records_filter_by_kind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(&dir.path().join("hub.redb")).expect("open");
+        // A replay after an outage delivers the older rig score last.
+        s.ingest(&[
+            tele(1, 100),
+            score(2, "rig", 0.2, 100),
+            score(3, "s19-a", 0.95, 150),
+            tele(4, 200),
+            score(6, "rig", 0.7, 200),
+            score(5, "rig", 0.1, 180),
+        ])
+        .expect("ingest");
+        let e = s.rig("r1").expect("read").expect("rig");
+        assert_eq!(e.anomaly.len(), 2);
+        assert_eq!(
+            (e.anomaly["rig"].score, e.anomaly["rig"].sample_ts_ms),
+            (0.7, 200)
+        );
+        assert_eq!(e.anomaly["s19-a"].score, 0.95);
+        // The limit counts the kind asked for, not every record in the range.
+        let scores = s
+            .records_where("r1", 0, u64::MAX, 2, |b| b.kind() == "score")
+            .expect("records");
+        assert_eq!(scores.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 3]);
+        let teles = s
+            .records_where("r1", 0, u64::MAX, 10, |b| b.kind() == "tele")
+            .expect("records");
+        assert_eq!(teles.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 4]);
     }
 
     #[test]

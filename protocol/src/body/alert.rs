@@ -1,4 +1,5 @@
-//! Anomaly alert (seed 000 Sentinel): score, threat type, severity and the recommended action.
+//! Anomaly alert (seed 000 Sentinel): score, threat type, severity and the recommended action;
+//! and the score of every assessed sample, alert or not, for dashboards.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,22 @@ pub struct Alert {
     /// Version of the model that raised it, e.g. `sentinel_asic_v1.0.0_20261122_040000`.
     pub model_version: String,
     pub message: String,
+}
+
+/// A sentinel's assessment of one telemetry sample (the rig's, or one ASIC's), sent for every
+/// sample so the score is part of the telemetry record; [`Alert`]s are the subset worth acting on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// `rig` or an ASIC miner id, as in [`Alert::subject`].
+    pub subject: String,
+    /// Anomaly score in [0, 1].
+    pub score: f32,
+    /// The threat named by the feature that drives the score.
+    pub threat_type: ThreatType,
+    pub severity: Severity,
+    pub model_version: String,
+    /// `ts_ms` of the telemetry sample that was scored.
+    pub sample_ts_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -32,6 +32,8 @@ pub enum Body {
     Alert(Alert),
     /// Outcome of a config push or command.
     Ack(Ack),
+    /// A sentinel's score for one sample (schema 2).
+    Score(Score),
 }
 
 impl Body {
@@ -44,6 +46,7 @@ impl Body {
             Body::Perf(_) => "perf",
             Body::Alert(_) => "alert",
             Body::Ack(_) => "ack",
+            Body::Score(_) => "score",
         }
     }
 }

@@ -42,12 +42,17 @@ impl std::str::FromStr for Algo {
 pub enum KernelError {
     #[error("no {0} kernel is available on this CPU")]
     NotBuilt(Algo),
+    #[error("this agent was built without the CPU miner (cargo feature `cpu-miner`)")]
+    MinerNotBuilt,
     #[error("kernel {name:?} is unknown or not supported by this CPU; available: {available}")]
     Unavailable { name: String, available: String },
 }
 
 /// Every kernel for `algo` this CPU supports, fastest first.
 pub fn available(algo: Algo) -> Result<Vec<Box<dyn Scanner>>, KernelError> {
+    if !crate::miner::BUILT_IN {
+        return Err(KernelError::MinerNotBuilt);
+    }
     match algo {
         Algo::Scrypt => Ok(scrypt::available()),
         Algo::Sha256d => Ok(sha256d::available()),
