@@ -357,6 +357,28 @@ async fn run_command(
 /// How often progress is checked (and systemd pinged, if it asks for less often).
 const HEALTH_EVERY: Duration = Duration::from_secs(10);
 
+/// Keeps the watchdog's watches in step with what runs: a config push may start or stop the
+/// miner or the ASIC poller, and a part that was stopped on purpose must not hold back systemd's
+/// ping, nor a started one go unwatched.
+fn arm_watches(progress: &mut Progress, now: Instant, cfg: &Config, slot: &MinerSlot, asic: &AsicSlot) {
+    match (slot.running.is_some(), progress.watching_miner()) {
+        // Longer than the stuck-miner rule, so the agent restarts its miner before systemd
+        // restarts the agent.
+        (true, false) => progress.watch_miner(now, cfg.watchdog.stuck_after() + Duration::from_secs(120)),
+        (false, true) => progress.unwatch_miner(),
+        _ => {}
+    }
+    match (asic.running.is_some(), progress.watching_poller("asic")) {
+        (true, false) => progress.watch_poller(
+            "asic",
+            now,
+            Duration::from_secs(cfg.asic.telemetry_max_interval_s * 3 + 60),
+        ),
+        (false, true) => progress.unwatch_poller("asic"),
+        _ => {}
+    }
+}
+
 /// Feeds the watchdog from the main loop: pings systemd only while every watched part makes
 /// progress, and restarts a miner whose hashrate stayed below the minimum (Hive OS's rule).
 #[allow(clippy::too_many_arguments)]
@@ -371,6 +393,7 @@ async fn check_health(
     spool: &Spool,
     asic: &AsicSlot,
 ) {
+    arm_watches(progress, now, cfg, slot, asic);
     let stats = spool.stats().unwrap_or_default();
     progress.link(
         now,
@@ -593,18 +616,7 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
     let now = Instant::now();
     // Link: records published, or piling up in the spool while the broker is away.
     progress.watch_link(now, cfg.interval() * 3 + Duration::from_secs(60));
-    if slot.running.is_some() {
-        // Longer than the stuck-miner rule, so the agent restarts its miner before systemd
-        // restarts the agent.
-        progress.watch_miner(now, cfg.watchdog.stuck_after() + Duration::from_secs(120));
-    }
-    if asic.running.is_some() {
-        progress.watch_poller(
-            "asic",
-            now,
-            Duration::from_secs(cfg.asic.telemetry_max_interval_s * 3 + 60),
-        );
-    }
+    arm_watches(&mut progress, now, &cfg, &slot, &asic);
     let health_every = watchdog.ping_every().unwrap_or(HEALTH_EVERY).min(HEALTH_EVERY);
     let mut health = tokio::time::interval(health_every);
     health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -215,6 +215,14 @@ impl Progress {
         self.miner = None;
     }
 
+    pub fn watching_miner(&self) -> bool {
+        self.miner.is_some()
+    }
+
+    pub fn watching_poller(&self, name: &str) -> bool {
+        self.pollers.iter().any(|(n, _)| n == name)
+    }
+
     /// Watch the link: acknowledgements must advance while connected with records pending.
     /// Offline, the spool must keep growing (the sampler is alive and records are kept).
     pub fn watch_link(&mut self, now: Instant, allowance: Duration) {

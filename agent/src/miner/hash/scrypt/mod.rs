@@ -29,6 +29,7 @@ use pbkdf2::{HeaderPbkdf2, HmacState};
 /// Words per ROMix block for r = 1 (128 bytes).
 const BLOCK_WORDS: usize = 32;
 /// scrypt N.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 const N: usize = 1024;
 
 /// A ROMix (N=1024, r=1) implementation over `LANES` independent hashes.
@@ -40,11 +41,13 @@ trait Kernel: Send {
 }
 
 /// One 64-byte, cache-line aligned unit of scratchpad.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[repr(C, align(64))]
 #[derive(Clone, Copy)]
 struct Line([u32; 16]);
 
 /// A zeroed 128 KiB-per-lane scratchpad (two lines per 128-byte block).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn scratchpad(lanes: usize) -> Vec<Line> {
     vec![Line([0; 16]); lanes * N * 2]
 }

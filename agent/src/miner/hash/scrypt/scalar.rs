@@ -60,6 +60,8 @@ macro_rules! salsa20_double_round {
         $step!($x, 15, 14, 13, 18);
     }};
 }
+// The SIMD kernels' lane-wise rounds; armv7 has only this scalar kernel.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub(super) use {salsa20_8_rounds, salsa20_double_round};
 
 macro_rules! step {
