@@ -525,6 +525,26 @@ fn commands_are_acked_once_and_replays_refused() {
     assert_eq!(wait_ack(11), Value::String("applied".into()));
     assert!(paused(true), "miner not paused by the command");
 
+    // The pause outlives the agent: restarted, it comes back held, not mining.
+    let rig_json = || get_json(&format!("http://127.0.0.1:{}/rigs/c1", f.http)).unwrap_or_default();
+    let boot = rig_json()["boot"].as_u64().unwrap_or(0);
+    a.stop(Duration::from_secs(10));
+    let restarted_ms = hashward_agent::now_ms();
+    a = agent(&spec);
+    let mut r = Value::Null;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            r = rig_json();
+            r["boot"].as_u64() > Some(boot) && r["last_telemetry_ms"].as_u64() > Some(restarted_ms + 2_000)
+        }),
+        "no telemetry from the restarted agent"
+    );
+    assert_eq!(
+        r["last_telemetry"]["miner"]["paused"], true,
+        "mining after a restart despite the pause: {r}"
+    );
+    assert!(agent_log(&spec).contains("an operator's pause is in force"));
+
     // The same signed command again: refused, the miner stays as it is.
     f.publish_raw(topic, cmd(12, Command::ResumeMining), false);
     assert_eq!(wait_ack(12), Value::String("applied".into()));
@@ -574,7 +594,7 @@ fn commands_are_acked_once_and_replays_refused() {
     assert!(
         report["log"].as_array().is_some_and(|l| l
             .iter()
-            .any(|l| l.as_str().is_some_and(|l| l.contains("command pause")))),
+            .any(|l| l.as_str().is_some_and(|l| l.contains("command resume")))),
         "{report}"
     );
     assert_eq!(report["rig"], "c1");

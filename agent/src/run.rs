@@ -93,6 +93,27 @@ struct MinerSlot {
     hints: watch::Receiver<Option<FleetHints>>,
     snapshots: mpsc::UnboundedSender<TuningSnapshot>,
     data_dir: std::path::PathBuf,
+    holds: Holds,
+}
+
+/// Why the miner is held (paused on purpose), kept outside the miner so that a restarted miner,
+/// or a restarted agent for the operator's pause, is held again. The miner hashes only when
+/// nobody holds it: the circuit breaker's release must not undo an operator's pause.
+#[derive(Debug, Default)]
+struct Holds {
+    /// `pause` command until `resume`; persisted as [`OPERATOR_PAUSE_FILE`] in the data dir.
+    operator: bool,
+    /// Inference circuit breaker (critical overheat), until the given time.
+    breaker: Option<Instant>,
+}
+
+/// Present while an operator's pause is in force (survives agent restarts and reboots).
+const OPERATOR_PAUSE_FILE: &str = "operator-pause";
+
+impl Holds {
+    fn any(&self) -> bool {
+        self.operator || self.breaker.is_some()
+    }
 }
 
 struct RunningMiner {
@@ -136,7 +157,44 @@ impl MinerSlot {
             stop,
             commands,
         });
+        if self.holds.any() {
+            log::warn!("miner: started held ({:?}); it hashes once released", self.holds);
+            self.send(MinerCommand::Hold(true));
+        }
         Ok(())
+    }
+
+    /// Sets the operator's pause (persisted first: an acked pause must survive a crash).
+    fn hold_by_operator(&mut self, on: bool) -> std::io::Result<()> {
+        let path = self.data_dir.join(OPERATOR_PAUSE_FILE);
+        if on {
+            std::fs::write(&path, format!("{}\n", crate::now_ms()))?;
+        } else if let Err(e) = std::fs::remove_file(&path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(e);
+            }
+        }
+        self.holds.operator = on;
+        self.send(MinerCommand::Hold(self.holds.any()));
+        Ok(())
+    }
+
+    /// Sets or extends the circuit breaker's hold; true when it was not held by it before.
+    fn hold_by_breaker(&mut self, until: Instant) -> bool {
+        let new = self.holds.breaker.is_none();
+        self.holds.breaker = Some(until);
+        self.send(MinerCommand::Hold(true));
+        new
+    }
+
+    /// Releases the breaker's hold once its time is up; true when it did.
+    fn release_breaker(&mut self, now: Instant) -> bool {
+        if self.holds.breaker.is_none_or(|t| now < t) {
+            return false;
+        }
+        self.holds.breaker = None;
+        self.send(MinerCommand::Hold(self.holds.any()));
+        true
     }
 
     async fn stop(&mut self) {
@@ -298,10 +356,17 @@ async fn run_command(
             }
         }
         Command::PauseMining | Command::ResumeMining => {
-            if slot.send(MinerCommand::Hold(cmd == Command::PauseMining)) {
-                AckOutcome::Applied
-            } else {
-                no_miner()
+            if slot.running.is_none() {
+                return no_miner();
+            }
+            match slot.hold_by_operator(cmd == Command::PauseMining) {
+                Ok(()) => {
+                    if slot.holds.breaker.is_some() {
+                        log::warn!("miner: the operator's pause is lifted, but the circuit breaker holds the miner until it releases");
+                    }
+                    AckOutcome::Applied
+                }
+                Err(e) => AckOutcome::Rejected(format!("could not record the pause in the data dir: {e}")),
             }
         }
         Command::Retune => {
@@ -483,7 +548,14 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
         hints: hints_rx,
         snapshots: snapshots_tx,
         data_dir: cfg.data_dir.clone(),
+        holds: Holds {
+            operator: cfg.data_dir.join(OPERATOR_PAUSE_FILE).exists(),
+            breaker: None,
+        },
     };
+    if slot.holds.operator {
+        log::warn!("miner: an operator's pause is in force (resume it with the `resume` command)");
+    }
     slot.start(&cfg.miner)?;
     let (asic_tx, mut asic_rx) = mpsc::channel::<AsicTelemetry>(256);
     let mut asic = AsicSlot {
@@ -609,7 +681,6 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
     let mut asic_breakers: HashMap<String, Instant> = HashMap::new();
     let mut tick = tokio::time::interval(cfg.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut breaker_until: Option<Instant> = None;
     let mut watchdog = Watchdog::from_env(&cfg.watchdog);
     let mut stuck = StuckMiner::new(cfg.watchdog.clone());
     let mut progress = Progress::new();
@@ -723,9 +794,10 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                 if let Some(Directive::PauseMining { subject, threat, duration_s }) = o.assessment.directive {
                     match subject {
                         Subject::Rig => {
-                            if slot.send(MinerCommand::Hold(true)) {
+                            if slot.running.is_some()
+                                && slot.hold_by_breaker(Instant::now() + Duration::from_secs(duration_s))
+                            {
                                 log::error!("inference: critical {threat:?}: mining paused for {duration_s} s (circuit breaker)");
-                                breaker_until = Some(Instant::now() + Duration::from_secs(duration_s));
                             }
                         }
                         Subject::Asic(id) => {
@@ -744,11 +816,11 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
             }
             _ = health.tick() => {
                 let now = Instant::now();
-                if breaker_until.is_some_and(|t| now >= t) {
-                    breaker_until = None;
-                    if slot.send(MinerCommand::Hold(false)) {
-                        log::warn!("inference: circuit breaker released; mining resumed");
-                    }
+                if slot.release_breaker(now) {
+                    log::warn!(
+                        "inference: circuit breaker released; {}",
+                        if slot.holds.any() { "the operator's pause still holds the miner" } else { "mining resumed" }
+                    );
                 }
                 asic_breakers.retain(|id, until| {
                     if now < *until {
