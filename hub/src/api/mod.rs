@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/rigs/{rig}", get(rig))
         .route("/rigs/{rig}/telemetry", get(telemetry))
         .route("/rigs/{rig}/alerts", get(alerts))
+        .route("/rigs/{rig}/asics", get(asics))
         .route("/rigs/{rig}/scores", get(scores))
         .route("/fleet/hints", get(fleet_hints))
         .route("/fleet/config", get(fleet_config))
@@ -145,6 +146,15 @@ async fn alerts(
     records_of(&s, &rig, &q, "alert", "alert")
 }
 
+/// The normalised readings of the ASICs the rig polls, same query as `telemetry`.
+async fn asics(
+    State(s): State<AppState>,
+    Path(rig): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    records_of(&s, &rig, &q, "asic", "asic")
+}
+
 /// Every inference score the rig sent (one per assessed sample), same query as `telemetry`.
 async fn scores(
     State(s): State<AppState>,
@@ -179,6 +189,7 @@ fn records_of(
         .map(|r| {
             let body = match &r.body {
                 Body::Tele(t) => json!(t),
+                Body::Asic(a) => json!(a),
                 Body::Alert(a) => json!(a),
                 Body::Score(sc) => json!(sc),
                 other => json!(other),
