@@ -83,6 +83,21 @@ fn metadata_with_another_sha256_is_refused() {
 }
 
 #[test]
+fn a_damaged_file_is_refused_by_its_hash_before_it_is_parsed() {
+    let meta = read_metadata("sentinel_rig");
+    let meta = MetadataCheck::parse(ModelType::SentinelRig, &serde_json::to_vec(&meta).unwrap()).unwrap();
+    let mut bytes = read_model_bytes("sentinel_rig");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    let err = load_model(ModelType::SentinelRig, &bytes, Some(&meta)).unwrap_err();
+    // Not a parse error: the release agent aborts on panic, so tract never sees damaged bytes.
+    assert!(
+        matches!(&err, LoadError::MetadataMismatch { reason, .. } if reason.starts_with("sha256")),
+        "{err}"
+    );
+}
+
+#[test]
 fn metadata_naming_another_threat_is_refused() {
     let mut meta = read_metadata("sentinel_asic");
     meta["features"][5]["threat_type"] = "overheat".into();

@@ -342,7 +342,11 @@ pub fn load_model(
     bytes: &[u8],
     metadata: Option<&MetadataCheck>,
 ) -> Result<LoadedModel, LoadError> {
-    // tract is not written for hostile input; a panic in it must not take the agent down.
+    // tract is not written for hostile input; a panic in it must not take the agent down. This
+    // catches it in tests and debug builds only: the release profile aborts on panic. There the
+    // guard is that a file is never parsed before its bytes match the sha256 of its
+    // metadata.json (below), which an update checks against the signed announcement first: a
+    // damaged file is refused unparsed, and only a signed, authentic file reaches tract.
     std::panic::catch_unwind(|| load_model_inner(model_type, bytes, metadata)).unwrap_or_else(|_| {
         Err(LoadError::NotOnnx {
             model_type,
@@ -368,6 +372,16 @@ fn load_model_inner(
         model_type: mt,
         reason,
     };
+    let sha256 = hex::encode(Sha256::digest(bytes));
+    if let Some(meta) = metadata {
+        // Before the parser sees a byte (see load_model); check_metadata repeats it with the rest.
+        if !meta.sha256.eq_ignore_ascii_case(&sha256) {
+            return Err(LoadError::MetadataMismatch {
+                model_type: mt,
+                reason: format!("sha256 {}, file {sha256}", meta.sha256),
+            });
+        }
+    }
     let file = OnnxFile::parse(mt, bytes)?;
     let props = Props {
         map: file.props.clone(),
@@ -437,7 +451,6 @@ fn load_model_inner(
         ));
     }
 
-    let sha256 = hex::encode(Sha256::digest(bytes));
     if let Some(meta) = metadata {
         check_metadata(mt, meta, &version, &features, &sha256, bytes.len() as u64)?;
     }
