@@ -2,6 +2,7 @@
 //! and feeds the publisher. Sampling never waits for the network: records go to the spool and
 //! the publisher drains it whenever the broker is reachable.
 
+use crate::asic::breaker::Breakers;
 use crate::asic::client::MinerClient;
 use crate::asic::config::AsicSection;
 use crate::asic::control::{self as asic_control, MiningAction};
@@ -21,7 +22,6 @@ use hashward_protocol::{
     encode, Ack, AckOutcome, AgentCounters, AsicTelemetry, Body, Capability, Command, Envelope, FleetHints,
     RigId, RigState, Topic, TuningSnapshot,
 };
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -677,8 +677,12 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
         site: site.clone(),
         rig: rig.clone(),
     });
-    // ASICs the inference circuit breaker paused, and until when.
-    let mut asic_breakers: HashMap<String, Instant> = HashMap::new();
+    // ASICs the inference circuit breaker paused, and until when (kept across restarts: a
+    // paused ASIC stays paused until it is resumed). Due ones are resumed at the health tick.
+    let mut asic_breakers = Breakers::load(&cfg.data_dir);
+    for (id, until) in asic_breakers.held() {
+        log::warn!("inference: ASIC {id} is paused by the circuit breaker until {until} (ms since epoch)");
+    }
     let mut tick = tokio::time::interval(cfg.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut watchdog = Watchdog::from_env(&cfg.watchdog);
@@ -801,10 +805,14 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                             }
                         }
                         Subject::Asic(id) => {
-                            let until = Instant::now() + Duration::from_secs(duration_s);
-                            if asic_breakers.insert(id.clone(), until).is_none() {
-                                log::error!("inference: critical {threat:?} on ASIC {id}: pausing it for {duration_s} s (circuit breaker)");
-                                asic_mining(&cfg.asic, &id, MiningAction::Pause);
+                            match asic_breakers.trip(&id, crate::now_ms() + duration_s * 1000) {
+                                Ok(true) => {
+                                    log::error!("inference: critical {threat:?} on ASIC {id}: pausing it for {duration_s} s (circuit breaker)");
+                                    asic_mining(&cfg.asic, &id, MiningAction::Pause);
+                                }
+                                Ok(false) => {}
+                                // Not paused: nothing would remember to resume it.
+                                Err(e) => log::error!("inference: critical {threat:?} on ASIC {id}, not paused: recording the pause failed: {e}"),
                             }
                         }
                     }
@@ -822,14 +830,15 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                         if slot.holds.any() { "the operator's pause still holds the miner" } else { "mining resumed" }
                     );
                 }
-                asic_breakers.retain(|id, until| {
-                    if now < *until {
-                        return true;
+                match asic_breakers.release_due(crate::now_ms()) {
+                    Ok(due) => {
+                        for id in due {
+                            log::warn!("inference: circuit breaker on ASIC {id} released; resuming it");
+                            asic_mining(&cfg.asic, &id, MiningAction::Resume);
+                        }
                     }
-                    log::warn!("inference: circuit breaker on ASIC {id} released; resuming it");
-                    asic_mining(&cfg.asic, id, MiningAction::Resume);
-                    false
-                });
+                    Err(e) => log::error!("inference: recording released ASIC breakers failed: {e}; retrying"),
+                }
                 check_health(now, &mut progress, &mut watchdog, &mut stuck, &mut slot, &cfg, &counters, &spool, &asic).await;
                 continue;
             }

@@ -64,7 +64,7 @@ async fn critical_overheat_on_an_asic_pauses_that_asic_only() {
         ),
     );
     let log = dir.path().join("agent.log");
-    let _agent = agent::run(&config, &[], &log);
+    let agent_proc = agent::run(&config, &[], &log);
 
     // A few normal polls first: the model judges a sample against the window before it.
     tokio::time::sleep(Duration::from_secs(6)).await;
@@ -90,4 +90,26 @@ async fn critical_overheat_on_an_asic_pauses_that_asic_only() {
     // Still critical on later polls: the breaker extends, it does not pause again.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(pause_calls(&hot), 1);
+
+    // The pause is on record in the data dir. The agent restarts (crash, upgrade) after the
+    // breaker's time is up, the miner has cooled: the new agent resumes it.
+    drop(agent_proc);
+    let record = dir.path().join("data/asic-breakers.json");
+    let held: serde_json::Map<String, Value> =
+        serde_json::from_slice(&std::fs::read(&record).expect("breaker record")).expect("json");
+    assert_eq!(held.keys().collect::<Vec<_>>(), vec!["hot"], "{held:?}");
+    std::fs::write(&record, r#"{"hot": 1}"#).expect("expire the record");
+    let cool_summary: Value = serde_json::from_str(fixtures::VNISH_126_SUMMARY).expect("json");
+    hot.with(|s| s.summary = cool_summary);
+    let _agent = agent::run(&config, &[], &dir.path().join("agent-2.log"));
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while hot.with(|s| s.paused) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let text = std::fs::read_to_string(dir.path().join("agent-2.log")).unwrap_or_default();
+    assert!(
+        !hot.with(|s| s.paused),
+        "the restarted agent did not resume the miner:\n{text}"
+    );
+    assert!(text.contains("circuit breaker on ASIC hot released"), "{text}");
 }

@@ -7,6 +7,7 @@
 //! and a bad one is a counted, logged error that leaves the last good reading in place.
 
 pub mod antminer;
+pub mod breaker;
 pub mod cgminer;
 pub mod client;
 pub mod config;
