@@ -37,6 +37,11 @@ TOML
     RUST_LOG=warn "$bin" run --config "$dir/agent.toml" >"$dir/log" 2>&1 &
     local pid=$!
     sleep "$secs"
+    if ! kill -0 "$pid" 2>/dev/null; then
+        echo "agent exited early; its log:" >&2
+        cat "$dir/log" >&2
+        exit 1
+    fi
     local line
     line=$(awk '/^(VmRSS|RssAnon|RssFile):/ {printf "%s ", $2}' "/proc/$pid/status")
     kill "$pid"; wait "$pid" 2>/dev/null || true
@@ -45,8 +50,11 @@ TOML
 
 declare -a off on
 for i in 1 2; do
-    off+=("$(measure false)")
-    on+=("$(measure true)")
+    # measure runs in a subshell, where set -e does not stop the script: check each result.
+    r=$(measure false) || exit 1
+    off+=("$r")
+    r=$(measure true) || exit 1
+    on+=("$r")
 done
 python3 - "${off[@]}" "--" "${on[@]}" <<'PY'
 import sys, statistics

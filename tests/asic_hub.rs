@@ -49,11 +49,12 @@ async fn asic_readings_and_their_scores_reach_the_hub() {
     let deadline = Instant::now() + Duration::from_secs(40);
     let (mut asics, mut scores) = (Vec::new(), Vec::new());
     while Instant::now() < deadline {
-        asics = records(http, "ctl-1", "asics");
+        // Scores first: every reading they name is stored before its score is made.
         scores = records(http, "ctl-1", "scores")
             .into_iter()
             .filter(|r| r["score"]["subject"] == "s19jpro-21")
             .collect();
+        asics = records(http, "ctl-1", "asics");
         if asics.len() >= 3 && scores.len() >= 3 {
             break;
         }

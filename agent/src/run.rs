@@ -166,14 +166,19 @@ impl MinerSlot {
 
     /// Sets the operator's pause (persisted first: an acked pause must survive a crash).
     fn hold_by_operator(&mut self, on: bool) -> std::io::Result<()> {
+        use std::io::Write;
         let path = self.data_dir.join(OPERATOR_PAUSE_FILE);
         if on {
-            std::fs::write(&path, format!("{}\n", crate::now_ms()))?;
+            let mut f = std::fs::File::create(&path)?;
+            writeln!(f, "{}", crate::now_ms())?;
+            f.sync_all()?;
         } else if let Err(e) = std::fs::remove_file(&path) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 return Err(e);
             }
         }
+        // The file's existence is the record: make its creation or removal durable.
+        std::fs::File::open(&self.data_dir)?.sync_all()?;
         self.holds.operator = on;
         self.send(MinerCommand::Hold(self.holds.any()));
         Ok(())
@@ -220,34 +225,57 @@ impl MinerSlot {
     }
 }
 
+/// How a pause or resume sent for the circuit breaker ended (back to the main loop, which keeps
+/// the record in step: a failed resume is retried, a failed pause is forgotten).
+struct BreakerSent {
+    id: String,
+    action: MiningAction,
+    result: Result<(), String>,
+    /// False when `id` is no longer in `[asic]`: nobody here can resume it.
+    configured: bool,
+}
+
+/// A failed resume is tried again after this long.
+const BREAKER_RETRY_MS: u64 = 60_000;
+
 /// Pauses or resumes the configured ASIC `id` for the inference circuit breaker, off the main
-/// loop. Only Vnish firmware can pause; for the others the log says why it did not happen.
-fn asic_mining(section: &AsicSection, id: &str, action: MiningAction) {
+/// loop; the outcome goes to `done`. Only Vnish firmware can pause; for the others the log says
+/// why it did not happen.
+fn asic_mining(
+    section: &AsicSection,
+    id: &str,
+    action: MiningAction,
+    done: &mpsc::UnboundedSender<BreakerSent>,
+) {
     let spec = section
         .load_credentials()
         .and_then(|c| section.miner_specs(&c))
         .map_err(|e| e.to_string())
-        .and_then(|specs| {
-            specs
-                .into_iter()
-                .find(|s| s.id == id)
-                .ok_or_else(|| format!("no miner {id:?} in [asic]"))
-        });
+        .map(|specs| specs.into_iter().find(|s| s.id == id));
     let timeout = Duration::from_millis(section.request_timeout_ms);
-    let id = id.to_string();
+    let (id, done) = (id.to_string(), done.clone());
     tokio::spawn(async move {
-        let done = async {
-            let mut client = MinerClient::connect(&spec?, timeout)
+        let configured = !matches!(spec, Ok(None));
+        let result = async {
+            let spec = spec?.ok_or_else(|| format!("no miner {id:?} in [asic] any more"))?;
+            let mut client = MinerClient::connect(&spec, timeout)
                 .await
                 .map_err(|e| e.to_string())?;
             asic_control::mining(&mut client, action)
                 .await
                 .map_err(|e| e.to_string())
-        };
-        match done.await {
+        }
+        .await;
+        match &result {
             Ok(()) => log::warn!("inference: ASIC {id}: {} sent (circuit breaker)", action.name()),
             Err(e) => log::error!("inference: ASIC {id}: {} failed: {e}", action.name()),
         }
+        let _ = done.send(BreakerSent {
+            id,
+            action,
+            result,
+            configured,
+        });
     });
 }
 
@@ -422,24 +450,23 @@ async fn run_command(
 /// How often progress is checked (and systemd pinged, if it asks for less often).
 const HEALTH_EVERY: Duration = Duration::from_secs(10);
 
-/// Keeps the watchdog's watches in step with what runs: a config push may start or stop the
-/// miner or the ASIC poller, and a part that was stopped on purpose must not hold back systemd's
-/// ping, nor a started one go unwatched.
+/// Keeps the watchdog's watches in step with what runs and with the config in force: a push may
+/// start or stop the miner or the ASIC poller, or change their intervals. A part stopped on
+/// purpose must not hold back systemd's ping, a started one must not go unwatched, and a longer
+/// interval must not look like a hang. A changed watch starts afresh from `now`.
 fn arm_watches(progress: &mut Progress, now: Instant, cfg: &Config, slot: &MinerSlot, asic: &AsicSlot) {
-    match (slot.running.is_some(), progress.watching_miner()) {
-        // Longer than the stuck-miner rule, so the agent restarts its miner before systemd
-        // restarts the agent.
-        (true, false) => progress.watch_miner(now, cfg.watchdog.stuck_after() + Duration::from_secs(120)),
-        (false, true) => progress.unwatch_miner(),
+    // Longer than the stuck-miner rule, so the agent restarts its miner before systemd
+    // restarts the agent.
+    let miner = cfg.watchdog.stuck_after() + Duration::from_secs(120);
+    match (slot.running.is_some(), progress.miner_allowance()) {
+        (true, a) if a != Some(miner) => progress.watch_miner(now, miner),
+        (false, Some(_)) => progress.unwatch_miner(),
         _ => {}
     }
-    match (asic.running.is_some(), progress.watching_poller("asic")) {
-        (true, false) => progress.watch_poller(
-            "asic",
-            now,
-            Duration::from_secs(cfg.asic.telemetry_max_interval_s * 3 + 60),
-        ),
-        (false, true) => progress.unwatch_poller("asic"),
+    let poller = Duration::from_secs(cfg.asic.telemetry_max_interval_s * 3 + 60);
+    match (asic.running.is_some(), progress.poller_allowance("asic")) {
+        (true, a) if a != Some(poller) => progress.watch_poller("asic", now, poller),
+        (false, Some(_)) => progress.unwatch_poller("asic"),
         _ => {}
     }
 }
@@ -680,6 +707,7 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
     // ASICs the inference circuit breaker paused, and until when (kept across restarts: a
     // paused ASIC stays paused until it is resumed). Due ones are resumed at the health tick.
     let mut asic_breakers = Breakers::load(&cfg.data_dir);
+    let (breaker_tx, mut breaker_rx) = mpsc::unbounded_channel::<BreakerSent>();
     for (id, until) in asic_breakers.held() {
         log::warn!("inference: ASIC {id} is paused by the circuit breaker until {until} (ms since epoch)");
     }
@@ -808,7 +836,7 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                             match asic_breakers.trip(&id, crate::now_ms() + duration_s * 1000) {
                                 Ok(true) => {
                                     log::error!("inference: critical {threat:?} on ASIC {id}: pausing it for {duration_s} s (circuit breaker)");
-                                    asic_mining(&cfg.asic, &id, MiningAction::Pause);
+                                    asic_mining(&cfg.asic, &id, MiningAction::Pause, &breaker_tx);
                                 }
                                 Ok(false) => {}
                                 // Not paused: nothing would remember to resume it.
@@ -822,6 +850,25 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                 }
                 continue;
             }
+            Some(sent) = breaker_rx.recv() => {
+                let step = match (sent.action, &sent.result) {
+                    (MiningAction::Resume, Ok(())) => asic_breakers.resumed(&sent.id),
+                    (MiningAction::Resume, Err(_)) if !sent.configured => {
+                        log::error!("inference: ASIC {} left [asic] while paused by the circuit breaker: resume it by hand", sent.id);
+                        asic_breakers.resumed(&sent.id)
+                    }
+                    (MiningAction::Resume, Err(_)) => {
+                        log::error!("inference: ASIC {} is still paused; trying again in {} s", sent.id, BREAKER_RETRY_MS / 1000);
+                        asic_breakers.resume_failed(&sent.id, crate::now_ms() + BREAKER_RETRY_MS)
+                    }
+                    (_, Ok(())) => Ok(()),
+                    (_, Err(_)) => asic_breakers.pause_failed(&sent.id),
+                };
+                if let Err(e) = step {
+                    log::error!("inference: recording the ASIC circuit breaker in the data dir failed: {e}");
+                }
+                continue;
+            }
             _ = health.tick() => {
                 let now = Instant::now();
                 if slot.release_breaker(now) {
@@ -830,14 +877,9 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                         if slot.holds.any() { "the operator's pause still holds the miner" } else { "mining resumed" }
                     );
                 }
-                match asic_breakers.release_due(crate::now_ms()) {
-                    Ok(due) => {
-                        for id in due {
-                            log::warn!("inference: circuit breaker on ASIC {id} released; resuming it");
-                            asic_mining(&cfg.asic, &id, MiningAction::Resume);
-                        }
-                    }
-                    Err(e) => log::error!("inference: recording released ASIC breakers failed: {e}; retrying"),
+                for id in asic_breakers.due(crate::now_ms()) {
+                    log::warn!("inference: circuit breaker on ASIC {id} released; resuming it");
+                    asic_mining(&cfg.asic, &id, MiningAction::Resume, &breaker_tx);
                 }
                 check_health(now, &mut progress, &mut watchdog, &mut stuck, &mut slot, &cfg, &counters, &spool, &asic).await;
                 continue;

@@ -215,12 +215,17 @@ impl Progress {
         self.miner = None;
     }
 
-    pub fn watching_miner(&self) -> bool {
-        self.miner.is_some()
+    /// The miner watch's allowance, if the miner is watched.
+    pub fn miner_allowance(&self) -> Option<Duration> {
+        self.miner.as_ref().map(|t| t.allowance)
     }
 
-    pub fn watching_poller(&self, name: &str) -> bool {
-        self.pollers.iter().any(|(n, _)| n == name)
+    /// Poller `name`'s allowance, if it is watched.
+    pub fn poller_allowance(&self, name: &str) -> Option<Duration> {
+        self.pollers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.allowance)
     }
 
     /// Watch the link: acknowledgements must advance while connected with records pending.
@@ -606,6 +611,34 @@ mod tests {
         assert!(p.check(t0 + 230 * S).is_ok());
         p.unwatch_miner();
         assert!(p.check(t0 + 10_000 * S).is_ok(), "unwatched parts are ignored");
+        assert_eq!(p.miner_allowance(), None);
+    }
+
+    #[test]
+    fn allowances_are_readable_so_a_config_change_can_rearm() {
+        let t0 = Instant::now();
+        let mut p = Progress::new();
+        assert_eq!((p.miner_allowance(), p.poller_allowance("asic")), (None, None));
+        p.watch_miner(t0, 60 * S);
+        p.watch_poller("asic", t0, 240 * S);
+        assert_eq!(p.miner_allowance(), Some(60 * S));
+        assert_eq!(p.poller_allowance("asic"), Some(240 * S));
+        // Re-armed with a longer allowance (a push raised the interval): no hang at the old one.
+        p.poller("asic", t0, 1);
+        p.watch_poller("asic", t0 + 100 * S, 1_860 * S);
+        p.poller("asic", t0 + 100 * S, 1);
+        p.unwatch_miner();
+        assert!(
+            p.check(t0 + 400 * S).is_ok(),
+            "{}",
+            p.check(t0 + 400 * S).status_line()
+        );
+        assert!(
+            !p.check(t0 + 1_961 * S).is_ok(),
+            "the new allowance still applies"
+        );
+        p.unwatch_poller("asic");
+        assert_eq!(p.poller_allowance("asic"), None);
     }
 
     #[test]

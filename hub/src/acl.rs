@@ -226,7 +226,7 @@ pub fn acl_text(rigs: &[RigEntry], users: &Users) -> String {
         w(String::new());
         w(format!("# {site}/{rig}"));
         w(format!("user {rig}"));
-        for leaf in ["state", "tele", "perf", "alert", "ack", "asic/+"] {
+        for leaf in hashward_protocol::topic::UPLINK_LEAVES {
             w(format!("topic write {p}/{site}/{rig}/{leaf}"));
         }
         w(format!("topic read {p}/{site}/{rig}/cfg"));
@@ -419,6 +419,7 @@ mod tests {
             "{acl}"
         );
         assert!(r1.contains(&"topic write hashward/v1/s1/r1/asic/+".to_string()));
+        assert!(r1.contains(&"topic write hashward/v1/s1/r1/score".to_string()));
         assert!(r1.contains(&"topic read hashward/v1/s1/cfg".to_string()));
         assert!(r1.contains(&"topic read hashward/v1/fleet/cfg".to_string()));
         // Nothing of r1's mentions another rig or site, and it writes no cfg/cmd or wildcard.

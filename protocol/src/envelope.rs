@@ -24,9 +24,11 @@ pub struct Envelope {
 impl Envelope {
     pub const UNSEQUENCED: u64 = 0;
 
+    /// Stamped with the body's own schema (not [`SCHEMA`]): a hub one schema behind still reads
+    /// every record kind it knows, so agents can be upgraded before the hub.
     pub fn new(rig: RigId, seq: u64, ts_ms: u64, body: Body) -> Self {
         Envelope {
-            schema: SCHEMA,
+            schema: body.schema(),
             rig,
             seq,
             ts_ms,

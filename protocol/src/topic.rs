@@ -9,6 +9,10 @@ use crate::ids::{IdError, RigId, SiteId};
 
 pub const TOPIC_PREFIX: &str = "hashward/v1";
 pub const JSON_PREFIX: &str = "hashward/json";
+/// The levels under `{site}/{rig}/` an agent publishes to (MQTT filter syntax for the ASIC
+/// miners): what a broker ACL must let a rig write. Every uplink [`Topic`] is one of these.
+pub const UPLINK_LEAVES: [&str; 7] = ["state", "tele", "perf", "alert", "ack", "score", "asic/+"];
+
 /// Shared-subscription group hubs join when several split a clustered broker's load.
 pub const HUB_SHARE_GROUP: &str = "hashward-hub";
 
@@ -166,6 +170,50 @@ mod tests {
 
     fn ids() -> (SiteId, RigId) {
         (SiteId::new("s1").expect("id"), RigId::new("r1").expect("id"))
+    }
+
+    #[test]
+    fn every_uplink_topic_is_in_the_acl_leaves() {
+        let (site, rig) = ids();
+        let prefix = format!("{TOPIC_PREFIX}/{site}/{rig}/");
+        let uplinks = [
+            Topic::State {
+                site: site.clone(),
+                rig: rig.clone(),
+            },
+            Topic::Tele {
+                site: site.clone(),
+                rig: rig.clone(),
+            },
+            Topic::Asic {
+                site: site.clone(),
+                rig: rig.clone(),
+                miner: "m1".into(),
+            },
+            Topic::Perf {
+                site: site.clone(),
+                rig: rig.clone(),
+            },
+            Topic::Alert {
+                site: site.clone(),
+                rig: rig.clone(),
+            },
+            Topic::Ack {
+                site: site.clone(),
+                rig: rig.clone(),
+            },
+            Topic::Score {
+                site: site.clone(),
+                rig: rig.clone(),
+            },
+        ];
+        for t in uplinks {
+            assert!(t.is_uplink());
+            let s = t.to_string();
+            let leaf = s.strip_prefix(&prefix).expect("prefix");
+            let leaf = if leaf.starts_with("asic/") { "asic/+" } else { leaf };
+            assert!(UPLINK_LEAVES.contains(&leaf), "{s} not in UPLINK_LEAVES");
+        }
     }
 
     #[test]

@@ -689,9 +689,17 @@ fn load_pair(
     let bytes = read_capped(&folder.join(model_file), model_type)?;
     let meta_path: PathBuf = folder.join(metadata_file);
     let meta = match std::fs::read(&meta_path) {
-        Ok(text) => Some(MetadataCheck::parse(model_type, &text)?),
-        // The ONNX file is self-describing; metadata.json is a cross-check when present.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Ok(text) => MetadataCheck::parse(model_type, &text)?,
+        // Its sha256 is what keeps a damaged file away from the parser (see load_model).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(LoadError::BadMetadata {
+                model_type,
+                reason: format!(
+                    "{} is missing; a model file is never loaded without it",
+                    meta_path.display()
+                ),
+            })
+        }
         Err(source) => {
             return Err(LoadError::Io {
                 path: meta_path,
@@ -699,7 +707,7 @@ fn load_pair(
             })
         }
     };
-    load_model(model_type, &bytes, meta.as_ref())
+    load_model(model_type, &bytes, Some(&meta))
 }
 
 // ------------------------------------------------------------------------------------------

@@ -37,6 +37,14 @@ pub enum Body {
 }
 
 impl Body {
+    /// The first wire schema that has this kind of body.
+    pub fn schema(&self) -> u16 {
+        match self {
+            Body::Score(_) => 2,
+            _ => 1,
+        }
+    }
+
     /// The topic leaf this body is published under (see [`crate::Topic`]).
     pub fn kind(&self) -> &'static str {
         match self {
