@@ -172,54 +172,10 @@ mod tests {
         (SiteId::new("s1").expect("id"), RigId::new("r1").expect("id"))
     }
 
-    #[test]
-    fn every_uplink_topic_is_in_the_acl_leaves() {
+    /// One of every topic.
+    fn all_topics() -> Vec<Topic> {
         let (site, rig) = ids();
-        let prefix = format!("{TOPIC_PREFIX}/{site}/{rig}/");
-        let uplinks = [
-            Topic::State {
-                site: site.clone(),
-                rig: rig.clone(),
-            },
-            Topic::Tele {
-                site: site.clone(),
-                rig: rig.clone(),
-            },
-            Topic::Asic {
-                site: site.clone(),
-                rig: rig.clone(),
-                miner: "m1".into(),
-            },
-            Topic::Perf {
-                site: site.clone(),
-                rig: rig.clone(),
-            },
-            Topic::Alert {
-                site: site.clone(),
-                rig: rig.clone(),
-            },
-            Topic::Ack {
-                site: site.clone(),
-                rig: rig.clone(),
-            },
-            Topic::Score {
-                site: site.clone(),
-                rig: rig.clone(),
-            },
-        ];
-        for t in uplinks {
-            assert!(t.is_uplink());
-            let s = t.to_string();
-            let leaf = s.strip_prefix(&prefix).expect("prefix");
-            let leaf = if leaf.starts_with("asic/") { "asic/+" } else { leaf };
-            assert!(UPLINK_LEAVES.contains(&leaf), "{s} not in UPLINK_LEAVES");
-        }
-    }
-
-    #[test]
-    fn every_topic_round_trips() {
-        let (site, rig) = ids();
-        let all = vec![
+        vec![
             Topic::State {
                 site: site.clone(),
                 rig: rig.clone(),
@@ -261,9 +217,30 @@ mod tests {
             Topic::FleetCfg,
             Topic::FleetHints,
             Topic::FleetModels,
-        ];
-        for t in all {
+        ]
+    }
+
+    #[test]
+    fn every_topic_round_trips() {
+        for t in all_topics() {
             assert_eq!(Topic::parse(&t.to_string()), Ok(t.clone()), "{t}");
+        }
+    }
+
+    #[test]
+    fn every_uplink_topic_is_in_the_acl_leaves() {
+        let (site, rig) = ids();
+        let prefix = format!("{TOPIC_PREFIX}/{site}/{rig}/");
+        let uplinks: Vec<String> = all_topics()
+            .iter()
+            .filter(|t| t.is_uplink())
+            .map(Topic::to_string)
+            .collect();
+        assert_eq!(uplinks.len(), UPLINK_LEAVES.len());
+        for s in uplinks {
+            let leaf = s.strip_prefix(&prefix).expect("prefix");
+            let leaf = if leaf.starts_with("asic/") { "asic/+" } else { leaf };
+            assert!(UPLINK_LEAVES.contains(&leaf), "{s} not in UPLINK_LEAVES");
         }
     }
 
