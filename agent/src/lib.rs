@@ -8,6 +8,7 @@
 pub mod asic;
 pub mod cli;
 pub mod config;
+pub mod durable;
 pub mod fleet;
 pub mod infer;
 pub mod link;

@@ -166,19 +166,13 @@ impl MinerSlot {
 
     /// Sets the operator's pause (persisted first: an acked pause must survive a crash).
     fn hold_by_operator(&mut self, on: bool) -> std::io::Result<()> {
-        use std::io::Write;
+        // The file's existence is the record: its creation or removal must be durable.
         let path = self.data_dir.join(OPERATOR_PAUSE_FILE);
         if on {
-            let mut f = std::fs::File::create(&path)?;
-            writeln!(f, "{}", crate::now_ms())?;
-            f.sync_all()?;
-        } else if let Err(e) = std::fs::remove_file(&path) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                return Err(e);
-            }
+            crate::durable::write_atomic(&path, format!("{}\n", crate::now_ms()).as_bytes())?;
+        } else {
+            crate::durable::remove(&path)?;
         }
-        // The file's existence is the record: make its creation or removal durable.
-        std::fs::File::open(&self.data_dir)?.sync_all()?;
         self.holds.operator = on;
         self.send(MinerCommand::Hold(self.holds.any()));
         Ok(())
@@ -538,7 +532,6 @@ fn write_config_in_force(cfg: &Config) {
         *pw = "(redacted)".into();
     }
     let path = cfg.data_dir.join("config-in-force.toml");
-    let tmp = path.with_extension("toml.tmp");
     let text = match toml::to_string(&shown) {
         Ok(t) => format!("# The config in force: defaults < local file < fleet < site < rig pushes.\n# Written by the agent; edit the local file, not this one.\n{t}"),
         Err(e) => {
@@ -546,7 +539,7 @@ fn write_config_in_force(cfg: &Config) {
             return;
         }
     };
-    if let Err(e) = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path)) {
+    if let Err(e) = crate::durable::write_atomic(&path, text.as_bytes()) {
         log::warn!("{}: {e}", path.display());
     }
 }

@@ -24,22 +24,18 @@ impl Breakers {
     pub fn load(data_dir: &Path) -> Breakers {
         let path = data_dir.join(FILE);
         let until_ms = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                log::error!(
-                    "{}: {e}; paused ASICs it named must be resumed by hand",
-                    path.display()
-                );
-                BTreeMap::new()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => {
-                log::error!(
-                    "{}: {e}; paused ASICs it named must be resumed by hand",
-                    path.display()
-                );
-                BTreeMap::new()
-            }
-        };
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            read => read
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string())),
+        }
+        .unwrap_or_else(|e| {
+            log::error!(
+                "{}: {e}; paused ASICs it named must be resumed by hand",
+                path.display()
+            );
+            BTreeMap::new()
+        });
         Breakers {
             path,
             until_ms,
@@ -105,17 +101,11 @@ impl Breakers {
         self.commit(next)
     }
 
-    /// Writes `next` (temp file, fsync, rename, directory fsync) and only then makes it the
-    /// record: on an error nothing changed, so the same step is tried again.
+    /// Writes `next` durably and only then makes it the record: on an error nothing changed,
+    /// so the same step is tried again.
     fn commit(&mut self, next: BTreeMap<String, u64>) -> std::io::Result<()> {
-        let tmp = self.path.with_extension("json.tmp");
         let bytes = serde_json::to_vec(&next).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, bytes)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
+        crate::durable::write_atomic(&self.path, &bytes)?;
         self.until_ms = next;
         Ok(())
     }

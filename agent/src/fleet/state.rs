@@ -7,7 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Set to a number of milliseconds, the agent stalls after writing the new state and before
@@ -64,24 +63,17 @@ impl Applied {
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
         let err = |e| StateError::Write(path.to_path_buf(), e);
         let json = serde_json::to_vec_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
-        let tmp = path.with_extension("json.tmp");
-        {
-            let mut f = std::fs::File::create(&tmp).map_err(err)?;
-            f.write_all(&json).map_err(err)?;
-            f.sync_all().map_err(err)?;
-        }
-        if let Some(ms) = std::env::var(FAULT_STALL_ENV)
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            log::warn!("fleet: stalling {ms} ms before committing the new config (fault injection)");
-            std::thread::sleep(std::time::Duration::from_millis(ms));
-        }
-        std::fs::rename(&tmp, path).map_err(err)?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
-        }
-        Ok(())
+        crate::durable::write_atomic_with(path, &json, || {
+            if let Some(ms) = std::env::var(FAULT_STALL_ENV)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                log::warn!("fleet: stalling {ms} ms before committing the new config (fault injection)");
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
+            Ok(())
+        })
+        .map_err(err)
     }
 
     /// The patches in precedence order: fleet, then site, then rig.

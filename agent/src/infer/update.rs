@@ -19,7 +19,6 @@ use hashward_protocol::signed::{PayloadKind, Scope, SignedMessage};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -255,38 +254,21 @@ impl Updater {
     }
 }
 
-/// Writes `dir/name` atomically (temp file, fsync, rename, fsync dir); with `keep`, the file it
-/// replaces stays as `dir/keep` (a hard link made before the rename, so `name` always exists).
+/// Writes `dir/name` atomically ([`crate::durable::write_atomic_with`]); with `keep`, the file
+/// it replaces stays as `dir/keep` (a hard link made before the rename, so `name` always exists).
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8], keep: Option<&str>) -> Result<(), UpdateError> {
     let target = dir.join(name);
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| UpdateError::Io { path, source }
-    };
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    if let Some(keep) = keep {
-        if target.exists() {
-            let prev = dir.join(keep);
-            match std::fs::remove_file(&prev) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io(&prev)(e)),
-            }
-            std::fs::hard_link(&target, &prev).map_err(io(&prev))?;
+    crate::durable::write_atomic_with(&target, bytes, || {
+        let Some(keep) = keep.filter(|_| target.exists()) else {
+            return Ok(());
+        };
+        let prev = dir.join(keep);
+        match std::fs::remove_file(&prev) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
-    }
-    if let Err(e) = std::fs::rename(&tmp, &target) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(&target)(e));
-    }
-    // The rename is durable only once the directory is.
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
-    Ok(())
+        std::fs::hard_link(&target, &prev)
+    })
+    .map_err(|source| UpdateError::Io { path: target, source })
 }
