@@ -8,17 +8,10 @@ mod asic_support;
 mod support;
 
 use asic_support::{fixtures, FakeVnish};
-use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use support::*;
-
-fn records(http: u16, rig: &str, what: &str) -> Vec<Value> {
-    get_json(&format!("http://127.0.0.1:{http}/rigs/{rig}/{what}"))
-        .and_then(|v| v["records"].as_array().cloned())
-        .unwrap_or_default()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asic_readings_and_their_scores_reach_the_hub() {
@@ -50,11 +43,11 @@ async fn asic_readings_and_their_scores_reach_the_hub() {
     let (mut asics, mut scores) = (Vec::new(), Vec::new());
     while Instant::now() < deadline {
         // Scores first: every reading they name is stored before its score is made.
-        scores = records(http, "ctl-1", "scores")
+        scores = hub_records(http, "ctl-1", "scores")
             .into_iter()
             .filter(|r| r["score"]["subject"] == "s19jpro-21")
             .collect();
-        asics = records(http, "ctl-1", "asics");
+        asics = hub_records(http, "ctl-1", "asics");
         if asics.len() >= 3 && scores.len() >= 3 {
             break;
         }

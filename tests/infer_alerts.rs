@@ -5,7 +5,6 @@
 
 mod support;
 
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use support::fixture::copy_tree;
@@ -35,12 +34,6 @@ fn set_temps(inputs: &[PathBuf], celsius: i64) {
     }
 }
 
-fn records(http: u16, rig: &str, what: &str) -> Vec<Value> {
-    get_json(&format!("http://127.0.0.1:{http}/rigs/{rig}/{what}"))
-        .and_then(|v| v["records"].as_array().cloned())
-        .unwrap_or_default()
-}
-
 #[test]
 fn scores_and_an_overheat_alert_reach_the_hub() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -68,10 +61,10 @@ fn scores_and_an_overheat_alert_reach_the_hub() {
 
     // Normal: a low score per sample, no alert.
     let scored = wait_until(Duration::from_secs(30), || {
-        records(http, "hot-rig", "scores").len() >= 8
+        hub_records(http, "hot-rig", "scores").len() >= 8
     });
     assert!(scored, "no scores at the hub; agent log:\n{}", agent_log(&spec));
-    let normal = records(http, "hot-rig", "scores");
+    let normal = hub_records(http, "hot-rig", "scores");
     for r in &normal {
         assert_eq!(r["score"]["subject"], "rig", "{r}");
         assert_eq!(r["score"]["severity"], "low", "a cool, idle rig scored: {r}");
@@ -79,9 +72,9 @@ fn scores_and_an_overheat_alert_reach_the_hub() {
             .as_str()
             .is_some_and(|v| v.starts_with("sentinel_rig_v")));
     }
-    assert!(records(http, "hot-rig", "alerts").is_empty());
+    assert!(hub_records(http, "hot-rig", "alerts").is_empty());
     // Each score names the telemetry sample it scored.
-    let tele_ts: Vec<u64> = records(http, "hot-rig", "telemetry")
+    let tele_ts: Vec<u64> = hub_records(http, "hot-rig", "telemetry")
         .iter()
         .filter_map(|r| r["ts_ms"].as_u64())
         .collect();
@@ -98,7 +91,7 @@ fn scores_and_an_overheat_alert_reach_the_hub() {
             stepped = std::time::Instant::now();
             set_temps(&temps, c);
         }
-        records(http, "hot-rig", "alerts")
+        hub_records(http, "hot-rig", "alerts")
             .iter()
             .any(|r| r["alert"]["threat_type"] == "overheat")
     });
@@ -107,7 +100,7 @@ fn scores_and_an_overheat_alert_reach_the_hub() {
         "no overheat alert at the hub; agent log:\n{}",
         agent_log(&spec)
     );
-    let alerts = records(http, "hot-rig", "alerts");
+    let alerts = hub_records(http, "hot-rig", "alerts");
     let a = alerts
         .iter()
         .find(|r| r["alert"]["threat_type"] == "overheat")

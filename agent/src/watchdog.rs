@@ -542,6 +542,7 @@ impl StuckMiner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hashward_sdnotify::test_support::{recv, systemd_stand_in};
     use std::os::unix::net::UnixDatagram;
 
     const S: Duration = Duration::from_secs(1);
@@ -795,23 +796,6 @@ mod tests {
             never.observe(t0 + 5 * MIN, 0.0, true),
             MinerVerdict::RestartLimited { .. }
         ));
-    }
-
-    /// A real datagram socket stands in for systemd's NOTIFY_SOCKET.
-    fn systemd_stand_in() -> (tempfile::TempDir, UnixDatagram, String) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("notify.sock");
-        let sock = UnixDatagram::bind(&path).expect("bind");
-        sock.set_read_timeout(Some(Duration::from_secs(2)))
-            .expect("timeout");
-        let value = path.to_str().expect("utf8").to_string();
-        (dir, sock, value)
-    }
-
-    fn recv(sock: &UnixDatagram) -> Option<String> {
-        let mut buf = [0u8; 4096];
-        let n = sock.recv(&mut buf).ok()?;
-        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
     }
 
     fn drain(sock: &UnixDatagram) -> Vec<String> {

@@ -109,6 +109,18 @@ fn assert_old_still_serves(s: &Setup) {
     assert_eq!(reg.info(ModelType::SentinelRig).unwrap().version, s.old_rig);
 }
 
+/// [`setup`], with sentinel_rig version `NEW_RIG` (and its metadata) in the hub's models dir.
+fn setup_with_new_rig_on_the_hub() -> Setup {
+    let s = setup();
+    write_model(
+        s.hub_dir.path(),
+        "sentinel_rig",
+        &bumped("sentinel_rig", NEW_RIG),
+        true,
+    );
+    s
+}
+
 #[test]
 fn a_new_version_is_downloaded_verified_swapped_and_reported() {
     let s = setup();
@@ -162,13 +174,7 @@ fn a_new_version_is_downloaded_verified_swapped_and_reported() {
 
 #[test]
 fn a_bad_signature_or_unsigned_announcement_is_refused() {
-    let s = setup();
-    write_model(
-        s.hub_dir.path(),
-        "sentinel_rig",
-        &bumped("sentinel_rig", NEW_RIG),
-        true,
-    );
+    let s = setup_with_new_rig_on_the_hub();
     let other = SigningKey::from_bytes(&[1; 32]);
     let err = s
         .updater
@@ -281,13 +287,7 @@ fn a_model_with_another_feature_list_keeps_the_previous_model() {
 
 #[test]
 fn an_unreachable_hub_refuses_the_model_and_a_redelivery_retries() {
-    let s = setup();
-    write_model(
-        s.hub_dir.path(),
-        "sentinel_rig",
-        &bumped("sentinel_rig", NEW_RIG),
-        true,
-    );
+    let s = setup_with_new_rig_on_the_hub();
     let payload = announce(s.hub_dir.path(), &s.key, 3);
     let hub_dir = s.hub_dir.path().to_path_buf();
     let Setup {

@@ -179,8 +179,35 @@ pub fn ping_interval_from_env() -> Result<Option<Duration>, NotifyError> {
     ping_interval(usec.as_deref(), pid.as_deref(), std::process::id())
 }
 
+/// For tests of crates that notify (built with the `test-support` feature, and in this
+/// crate's own tests): a real datagram socket standing in for systemd's `NOTIFY_SOCKET`.
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support {
+    use std::os::unix::net::UnixDatagram;
+    use std::time::Duration;
+
+    /// The socket, the temp dir holding it (keep it alive) and the `NOTIFY_SOCKET` value.
+    pub fn systemd_stand_in() -> (tempfile::TempDir, UnixDatagram, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("notify.sock");
+        let sock = UnixDatagram::bind(&path).expect("bind");
+        sock.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let value = path.to_str().expect("utf8").to_string();
+        (dir, sock, value)
+    }
+
+    /// The next datagram, or `None` after the read timeout (2 s) or when non-blocking and empty.
+    pub fn recv(sock: &UnixDatagram) -> Option<String> {
+        let mut buf = [0u8; 4096];
+        let n = sock.recv(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_support::{recv, systemd_stand_in};
     use super::*;
 
     #[test]
@@ -213,23 +240,6 @@ mod tests {
             assert!(Notifier::for_socket(bad).is_err(), "{bad}");
         }
         assert_eq!(one_line("a\nb\r\tc"), "a b  c");
-    }
-
-    /// A real datagram socket stands in for systemd's NOTIFY_SOCKET.
-    fn systemd_stand_in() -> (tempfile::TempDir, UnixDatagram, String) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("notify.sock");
-        let sock = UnixDatagram::bind(&path).expect("bind");
-        sock.set_read_timeout(Some(Duration::from_secs(2)))
-            .expect("timeout");
-        let value = path.to_str().expect("utf8").to_string();
-        (dir, sock, value)
-    }
-
-    fn recv(sock: &UnixDatagram) -> Option<String> {
-        let mut buf = [0u8; 4096];
-        let n = sock.recv(&mut buf).ok()?;
-        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
     }
 
     #[test]

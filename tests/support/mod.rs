@@ -222,17 +222,20 @@ pub fn metric(http: u16, name: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
+/// The hub's records of `rig` from `/rigs/{rig}/{what}` (`telemetry?limit=..`, `scores`,
+/// `alerts`, `asics`), oldest first; empty when the hub does not answer.
+pub fn hub_records(http: u16, rig: &str, what: &str) -> Vec<Value> {
+    get_json(&format!("http://127.0.0.1:{http}/rigs/{rig}/{what}"))
+        .and_then(|v| v["records"].as_array().cloned())
+        .unwrap_or_default()
+}
+
 /// Every telemetry seq the hub holds for `rig`, in time order.
 pub fn hub_seqs(http: u16, rig: &str) -> Vec<u64> {
-    let Some(v) = get_json(&format!(
-        "http://127.0.0.1:{http}/rigs/{rig}/telemetry?limit=100000"
-    )) else {
-        return vec![];
-    };
-    v["records"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|r| r["seq"].as_u64()).collect())
-        .unwrap_or_default()
+    hub_records(http, rig, "telemetry?limit=100000")
+        .iter()
+        .filter_map(|r| r["seq"].as_u64())
+        .collect()
 }
 
 pub fn wait_for_http(http: u16) {
