@@ -146,6 +146,9 @@ fn hub_http_rejects_bad_queries_with_json_errors() {
         ("/rigs/r1/telemetry?from=abc", 400),
         ("/rigs/r1/telemetry?from=5&to=4", 400),
         ("/rigs/nope/telemetry", 404),
+        ("/rigs/nope/scores", 404),
+        ("/rigs/r1/alerts?limit=-1", 400),
+        ("/rigs/r1/nonsense", 404),
     ] {
         let resp = ureq::get(&format!("http://127.0.0.1:{http}{path}"))
             .config()

@@ -29,10 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(version))
         .route("/rigs", get(rigs))
         .route("/rigs/{rig}", get(rig))
-        .route("/rigs/{rig}/telemetry", get(telemetry))
-        .route("/rigs/{rig}/alerts", get(alerts))
-        .route("/rigs/{rig}/asics", get(asics))
-        .route("/rigs/{rig}/scores", get(scores))
+        .route("/rigs/{rig}/{listing}", get(listing))
         .route("/fleet/hints", get(fleet_hints))
         .route("/fleet/config", get(fleet_config))
         .route("/metrics", get(metrics))
@@ -128,40 +125,34 @@ fn param(q: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, A
     }
 }
 
-/// `?from=&to=` in milliseconds since the epoch (inclusive), `&limit=`.
-async fn telemetry(
-    State(s): State<AppState>,
-    Path(rig): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    records_of(&s, &rig, &q, "tele", "telemetry")
-}
+/// The record listings under `/rigs/{rig}/`: path segment, the body kind (topic leaf) listed,
+/// and the key each record's body is shown under. All take `?from=&to=` (ms since the epoch,
+/// inclusive) and `&limit=`.
+const LISTINGS: [(&str, &str, &str); 4] = [
+    // Host and CPU-miner telemetry.
+    ("telemetry", "tele", "telemetry"),
+    // Anomaly alerts (seed 000 shape).
+    ("alerts", "alert", "alert"),
+    // Normalised readings of the ASICs the rig polls.
+    ("asics", "asic", "asic"),
+    // One inference score per assessed sample.
+    ("scores", "score", "score"),
+];
 
-/// The rig's anomaly alerts (seed 000 shape), same query as `telemetry`.
-async fn alerts(
+async fn listing(
     State(s): State<AppState>,
-    Path(rig): Path<String>,
+    Path((rig, listing)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    records_of(&s, &rig, &q, "alert", "alert")
-}
-
-/// The normalised readings of the ASICs the rig polls, same query as `telemetry`.
-async fn asics(
-    State(s): State<AppState>,
-    Path(rig): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    records_of(&s, &rig, &q, "asic", "asic")
-}
-
-/// Every inference score the rig sent (one per assessed sample), same query as `telemetry`.
-async fn scores(
-    State(s): State<AppState>,
-    Path(rig): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    records_of(&s, &rig, &q, "score", "score")
+    let Some(&(_, kind, key)) = LISTINGS.iter().find(|(segment, _, _)| *segment == listing) else {
+        let known: Vec<&str> = LISTINGS.iter().map(|(segment, _, _)| *segment).collect();
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no /rigs/{{rig}}/{listing}; known: {}", known.join(", ")),
+        ));
+    };
+    records_of(&s, &rig, &q, kind, key)
 }
 
 /// The rig's records of one `kind` (a topic leaf) in `?from=&to=` (ms since the epoch,
