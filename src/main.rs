@@ -49,7 +49,8 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async {
-        let shutdown = hashward_hub::cli::shutdown_on_signals()?;
+        let shutdown =
+            hashward_common::signal::shutdown_on_signals().context("installing signal handlers")?;
         let hub = serve::start(
             ServeOptions {
                 data_dir: args.data_dir.join("hub"),

@@ -164,7 +164,7 @@ fn signed(
     payload: Vec<u8>,
     key: &SigningKey,
 ) -> Vec<u8> {
-    let now = hashward_agent::now_ms();
+    let now = hashward_common::now_ms();
     let msg = SignedMessage::sign(
         SignedContent {
             kind,
@@ -483,7 +483,7 @@ fn commands_are_acked_once_and_replays_refused() {
     }));
     let key = f.key();
     let topic = "hashward/v1/s/c1/cmd";
-    let now = hashward_agent::now_ms();
+    let now = hashward_common::now_ms();
     let cmd = |nonce: u64, c: Command| {
         signed(
             "rig:s/c1",
@@ -529,7 +529,7 @@ fn commands_are_acked_once_and_replays_refused() {
     let rig_json = || get_json(&format!("http://127.0.0.1:{}/rigs/c1", f.http)).unwrap_or_default();
     let boot = rig_json()["boot"].as_u64().unwrap_or(0);
     a.stop(Duration::from_secs(10));
-    let restarted_ms = hashward_agent::now_ms();
+    let restarted_ms = hashward_common::now_ms();
     a = agent(&spec);
     let mut r = Value::Null;
     assert!(

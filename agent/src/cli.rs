@@ -10,7 +10,6 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 
 #[derive(Debug, Parser)]
 #[command(name = "hashward-agent", version, about = "hashward mining agent")]
@@ -212,22 +211,6 @@ impl RunArgs {
         cfg.validate()?;
         Ok(cfg)
     }
-}
-
-/// Turns true on SIGTERM or SIGINT.
-pub fn shutdown_on_signals() -> anyhow::Result<watch::Receiver<bool>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (tx, rx) = watch::channel(false);
-    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-        let _ = tx.send(true);
-    });
-    Ok(rx)
 }
 
 /// Runs the engine on random headers and reports what it measured.
@@ -580,7 +563,8 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
                 .build()
                 .context("starting the async runtime")?;
             rt.block_on(async {
-                let shutdown = shutdown_on_signals()?;
+                let shutdown =
+                    hashward_common::signal::shutdown_on_signals().context("installing signal handlers")?;
                 crate::run::run(cfg, shutdown).await.map_err(anyhow::Error::from)
             })
         }

@@ -8,7 +8,6 @@
 pub mod asic;
 pub mod cli;
 pub mod config;
-pub mod durable;
 pub mod fleet;
 pub mod infer;
 pub mod link;
@@ -18,11 +17,3 @@ pub mod run;
 pub mod sample;
 pub mod tune;
 pub mod watchdog;
-
-/// Milliseconds since the Unix epoch; 0 if the clock is before 1970 (a broken RTC on an SBC).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}

@@ -27,7 +27,7 @@ impl log::Log for RingLogger {
         self.inner.log(record);
         let line = format!(
             "{} {:<5} {}: {}",
-            crate::now_ms(),
+            hashward_common::now_ms(),
             record.level(),
             record.target(),
             record.args()

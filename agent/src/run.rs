@@ -47,7 +47,7 @@ fn state_envelope(cfg: &Config, state: RigState) -> Envelope {
     Envelope::new(
         cfg.rig.clone(),
         Envelope::UNSEQUENCED,
-        crate::now_ms(),
+        hashward_common::now_ms(),
         Body::State(state),
     )
 }
@@ -61,7 +61,7 @@ struct Link {
 /// Appends one record to the spool (off the async threads: it is a durable write) and wakes the
 /// publisher.
 async fn spool_body(spool: &Arc<Spool>, rig: &RigId, topic: &str, body: Body, link: &Link) {
-    spool_body_at(spool, rig, topic, body, link, crate::now_ms()).await
+    spool_body_at(spool, rig, topic, body, link, hashward_common::now_ms()).await
 }
 
 /// As [`spool_body`], stamped `ts_ms` (a sample's time, shared with its inference score).
@@ -169,9 +169,12 @@ impl MinerSlot {
         // The file's existence is the record: its creation or removal must be durable.
         let path = self.data_dir.join(OPERATOR_PAUSE_FILE);
         if on {
-            crate::durable::write_atomic(&path, format!("{}\n", crate::now_ms()).as_bytes())?;
+            hashward_common::durable::write_atomic(
+                &path,
+                format!("{}\n", hashward_common::now_ms()).as_bytes(),
+            )?;
         } else {
-            crate::durable::remove(&path)?;
+            hashward_common::durable::remove(&path)?;
         }
         self.holds.operator = on;
         self.send(MinerCommand::Hold(self.holds.any()));
@@ -539,7 +542,7 @@ fn write_config_in_force(cfg: &Config) {
             return;
         }
     };
-    if let Err(e) = crate::durable::write_atomic(&path, text.as_bytes()) {
+    if let Err(e) = hashward_common::durable::write_atomic(&path, text.as_bytes()) {
         log::warn!("{}: {e}", path.display());
     }
 }
@@ -734,7 +737,7 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                     continue;
                 };
                 let topic = Topic::Asic { site: site.clone(), rig: rig.clone(), miner: miner.to_string() }.to_string();
-                let ts = crate::now_ms();
+                let ts = hashward_common::now_ms();
                 if let Some(svc) = &infer {
                     svc.submit(Sample::Asic(Box::new(t.clone())), ts);
                 }
@@ -786,7 +789,7 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                     continue;
                 }
                 let ack = if is_command {
-                    match fleet.on_command(&scope, &msg.payload, crate::now_ms()) {
+                    match fleet.on_command(&scope, &msg.payload, hashward_common::now_ms()) {
                         Ok(c) => {
                             let outcome = run_command(c.command, &cfg, &mut slot, &fleet, &spool, &asic).await;
                             Ack { scope: "cmd".into(), version: c.nonce, outcome }
@@ -826,7 +829,7 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                             }
                         }
                         Subject::Asic(id) => {
-                            match asic_breakers.trip(&id, crate::now_ms() + duration_s * 1000) {
+                            match asic_breakers.trip(&id, hashward_common::now_ms() + duration_s * 1000) {
                                 Ok(true) => {
                                     log::error!("inference: critical {threat:?} on ASIC {id}: pausing it for {duration_s} s (circuit breaker)");
                                     asic_mining(&cfg.asic, &id, MiningAction::Pause, &breaker_tx);
@@ -852,7 +855,7 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                     }
                     (MiningAction::Resume, Err(_)) => {
                         log::error!("inference: ASIC {} is still paused; trying again in {} s", sent.id, BREAKER_RETRY_MS / 1000);
-                        asic_breakers.resume_failed(&sent.id, crate::now_ms() + BREAKER_RETRY_MS)
+                        asic_breakers.resume_failed(&sent.id, hashward_common::now_ms() + BREAKER_RETRY_MS)
                     }
                     (_, Ok(())) => Ok(()),
                     (_, Err(_)) => asic_breakers.pause_failed(&sent.id),
@@ -870,7 +873,7 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
                         if slot.holds.any() { "the operator's pause still holds the miner" } else { "mining resumed" }
                     );
                 }
-                for id in asic_breakers.due(crate::now_ms()) {
+                for id in asic_breakers.due(hashward_common::now_ms()) {
                     log::warn!("inference: circuit breaker on ASIC {id} released; resuming it");
                     asic_mining(&cfg.asic, &id, MiningAction::Resume, &breaker_tx);
                 }
@@ -892,7 +895,7 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
         };
         let mut tele = sampler.sample(agent);
         tele.miner = slot.miner().map(|m| m.telemetry());
-        let ts = crate::now_ms();
+        let ts = hashward_common::now_ms();
         if let Some(svc) = &infer {
             svc.submit(Sample::Rig(Box::new(tele.clone())), ts);
         }

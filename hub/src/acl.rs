@@ -19,7 +19,7 @@ use base64::Engine as _;
 use hashward_protocol::{RigId, SiteId, TOPIC_PREFIX};
 use rand::RngCore;
 use std::fmt::Write as _;
-use std::io::Write as _;
+
 use std::path::{Path, PathBuf};
 
 /// mosquitto_passwd uses 101 iterations; more costs the broker ~1 ms per CONNECT and makes a
@@ -289,32 +289,11 @@ pub fn password_text(
     Ok(text)
 }
 
-/// Temp file + fsync + rename, so mosquitto (re)loading on SIGHUP never reads half a file.
+/// Temp file + fsync + rename + directory fsync, so mosquitto (re)loading on SIGHUP never
+/// reads half a file.
 fn write_atomic(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    hashward_common::durable::write_atomic_mode(path, text.as_bytes(), mode)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The `broker-acl` subcommand.

@@ -7,7 +7,6 @@ use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use tokio::sync::watch;
 
 #[derive(Debug, Parser)]
 #[command(name = "hashward-hub", version, about = "hashward fleet hub")]
@@ -114,22 +113,6 @@ impl ServeArgs {
     }
 }
 
-/// Turns true on SIGTERM or SIGINT.
-pub fn shutdown_on_signals() -> anyhow::Result<watch::Receiver<bool>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (tx, rx) = watch::channel(false);
-    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-        let _ = tx.send(true);
-    });
-    Ok(rx)
-}
-
 pub fn main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::BrokerAcl(args) => crate::acl::main(args),
@@ -155,7 +138,8 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
                 .build()
                 .context("starting the async runtime")?;
             rt.block_on(async {
-                let shutdown = shutdown_on_signals()?;
+                let shutdown =
+                    hashward_common::signal::shutdown_on_signals().context("installing signal handlers")?;
                 let running = serve::start(opts, shutdown).await?;
                 // systemd Type=notify: ready once the store, broker link and HTTP are up; the
                 // watchdog is pinged from this loop, so a wedged runtime stops pinging.

@@ -16,14 +16,6 @@ pub mod models;
 pub mod serve;
 pub mod store;
 
-/// Milliseconds since the Unix epoch; 0 if the clock is before 1970.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// Log filter when RUST_LOG is unset. rumqttd logs ordinary traffic as errors through tracing
 /// spans; the embedded broker's failures surface through [`broker::BrokerError`] instead.
 pub const DEFAULT_LOG_FILTER: &str = "info,rumqttd=off,tracing::span=off";

@@ -105,7 +105,7 @@ impl Breakers {
     /// so the same step is tried again.
     fn commit(&mut self, next: BTreeMap<String, u64>) -> std::io::Result<()> {
         let bytes = serde_json::to_vec(&next).map_err(std::io::Error::other)?;
-        crate::durable::write_atomic(&self.path, &bytes)?;
+        hashward_common::durable::write_atomic(&self.path, &bytes)?;
         self.until_ms = next;
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! faster while something changes, slower while stable; config data every 15-30 min;
 //! exponential backoff and a circuit breaker on errors.
 //!
-//! The decisions ([`AdaptiveInterval`], [`backoff_delay`], [`CircuitBreaker`], [`classify`],
+//! The decisions ([`AdaptiveInterval`], [`CircuitBreaker`], [`classify`],
 //! [`MinerSchedule`]) are pure and tested with plain values; [`Poller`] does the I/O. A miner
 //! that stops answering is published as `unreachable`, never left out. A hanging miner must
 //! never delay the others: each poll has a deadline and holds one of a bounded number of
@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::Instant;
 
@@ -142,12 +142,6 @@ impl AdaptiveInterval {
     }
 }
 
-/// Delay before retry number `failures` (1-based): `base * 2^(failures-1)`, capped at `max`.
-pub fn backoff_delay(failures: u32, base: Duration, max: Duration) -> Duration {
-    let exp = failures.saturating_sub(1).min(20);
-    base.saturating_mul(1u32 << exp).min(max)
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakerState {
     Closed,
@@ -267,7 +261,8 @@ impl MinerSchedule {
         self.interval = AdaptiveInterval::new(&self.cfg);
         let delay = match self.breaker.state {
             BreakerState::Open { until } => until.saturating_sub(now),
-            _ => backoff_delay(self.failures, self.cfg.fast, self.cfg.backoff_max),
+            _ => hashward_common::Backoff::new(self.cfg.fast, self.cfg.backoff_max)
+                .ceiling(self.failures.saturating_sub(1)),
         };
         let silent_enough = kind.is_silence() && self.failures >= self.cfg.unreachable_after.max(1);
         Next {
@@ -555,13 +550,6 @@ struct MinerTask {
     start: Instant,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 impl MinerTask {
     async fn stopped(stop: &mut watch::Receiver<bool>) {
         // Resolves on shutdown, and also if the poller was dropped.
@@ -761,7 +749,12 @@ async fn poll_once(
         }
     }
     let raw = c.read().await?;
-    Ok(normalise::finish(raw, &spec.id, &spec.endpoint.host, now_ms()))
+    Ok(normalise::finish(
+        raw,
+        &spec.id,
+        &spec.endpoint.host,
+        hashward_common::now_ms(),
+    ))
 }
 
 #[cfg(test)]
@@ -802,15 +795,6 @@ mod tests {
         };
         let mut a = AdaptiveInterval::new(&c);
         assert!((0..20).all(|_| a.update(Change::Stable, &c) == Duration::from_secs(60)));
-    }
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let b = Duration::from_secs(60);
-        let m = Duration::from_secs(900);
-        let d: Vec<u64> = (1..=6).map(|f| backoff_delay(f, b, m).as_secs()).collect();
-        assert_eq!(d, [60, 120, 240, 480, 900, 900]);
-        assert_eq!(backoff_delay(1000, b, m), m);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::normalise::{self, Derived};
 use hashward_protocol::AsicTelemetry;
 use serde::Serialize;
 use std::io::Write;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct ProbeOptions {
@@ -57,10 +57,7 @@ pub async fn probe(opts: &ProbeOptions) -> Result<ProbeOutput, ApiError> {
         log::warn!("probe: config data not read: {e}");
     }
     let raw = client.read().await?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let now = hashward_common::now_ms();
     let telemetry = normalise::finish(raw, &spec.endpoint.host, &spec.endpoint.host, now);
     let derived = normalise::derived(&telemetry);
     Ok(ProbeOutput { telemetry, derived })

@@ -63,7 +63,7 @@ impl Applied {
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
         let err = |e| StateError::Write(path.to_path_buf(), e);
         let json = serde_json::to_vec_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
-        crate::durable::write_atomic_with(path, &json, || {
+        hashward_common::durable::write_atomic_with(path, &json, || {
             if let Some(ms) = std::env::var(FAULT_STALL_ENV)
                 .ok()
                 .and_then(|v| v.parse::<u64>().ok())

@@ -254,11 +254,11 @@ impl Updater {
     }
 }
 
-/// Writes `dir/name` atomically ([`crate::durable::write_atomic_with`]); with `keep`, the file
+/// Writes `dir/name` atomically ([`hashward_common::durable::write_atomic_with`]); with `keep`, the file
 /// it replaces stays as `dir/keep` (a hard link made before the rename, so `name` always exists).
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8], keep: Option<&str>) -> Result<(), UpdateError> {
     let target = dir.join(name);
-    crate::durable::write_atomic_with(&target, bytes, || {
+    hashward_common::durable::write_atomic_with(&target, bytes, || {
         let Some(keep) = keep.filter(|_| target.exists()) else {
             return Ok(());
         };

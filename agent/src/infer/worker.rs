@@ -109,7 +109,7 @@ pub struct InferHandle {
 impl InferHandle {
     /// Queues a sample taken now without ever blocking.
     pub fn submit(&self, sample: Sample) -> Submitted {
-        self.submit_at(sample, crate::now_ms())
+        self.submit_at(sample, hashward_common::now_ms())
     }
 
     /// Queues a sample taken at `ts_ms` (the telemetry record's timestamp) without blocking.

@@ -13,14 +13,14 @@
 //! connection, or block the sampler.
 
 use crate::config::{BrokerAddr, BrokerConfig};
-use crate::link::backoff::Backoff;
 use crate::link::spool::Spool;
+use hashward_common::{Backoff, Retry};
 use rumqttc::{
     AsyncClient, ConnectionError, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration,
     Transport,
 };
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,53 +60,16 @@ pub struct Publisher {
     pub inbox: mpsc::Sender<Inbound>,
 }
 
+/// A broker TLS setup failure, naming the config key it came from.
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    #[error("broker.ca_file {path}: {why}")]
-    CaFile { path: PathBuf, why: String },
-    #[error("broker.ca_file {0}: no PEM certificate in it")]
-    NoCerts(PathBuf),
-    #[error("broker.ca_file {path}: certificate not usable as a trust anchor: {source}")]
-    BadCert { path: PathBuf, source: rustls::Error },
-    #[error("TLS setup: {0}")]
-    Rustls(#[from] rustls::Error),
-}
+#[error("broker.ca_file: {0}")]
+pub struct TlsError(#[from] hashward_common::tls::TlsError);
 
-/// The TLS client config for the broker: trusts only the CA(s) in `ca_file` when given (a
-/// private fleet CA must not be widened to every public CA), else the webpki roots. ring is the
-/// only crypto provider: no aws-lc-rs, so cross builds need no C toolchain.
+/// The TLS client config for the broker: only the CA(s) in `ca_file` when given (a private
+/// fleet CA must not be widened to every public CA), else the webpki roots.
 pub fn tls_client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-    use rustls::pki_types::{pem::PemObject, CertificateDer};
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let ca_err = |why: String| TlsError::CaFile {
-                path: path.to_path_buf(),
-                why,
-            };
-            // Read first so a missing file says "No such file", not a PEM parse error.
-            let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
-            let mut found = 0usize;
-            for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert.map_err(|e| ca_err(format!("bad PEM: {e}")))?;
-                roots.add(cert).map_err(|source| TlsError::BadCert {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                found += 1;
-            }
-            if found == 0 {
-                return Err(TlsError::NoCerts(path.to_path_buf()));
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    use hashward_common::tls::{client_config, Trust};
+    Ok(client_config(Trust::ca_file_or_public(ca_file))?)
 }
 
 /// A lost connection in words an operator can act on: a TLS failure names the trust source.
@@ -203,10 +166,10 @@ impl Publisher {
 
     /// Runs until `shutdown` turns true; reconnects with backoff forever otherwise.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut backoff = Backoff::new(
+        let mut backoff = Retry::new(Backoff::new(
             Duration::from_millis(self.broker.backoff_min_ms),
             Duration::from_millis(self.broker.backoff_max_ms),
-        );
+        ));
         let mut first = true;
         loop {
             if !first {
@@ -231,7 +194,7 @@ impl Publisher {
         }
     }
 
-    async fn session(&self, backoff: &mut Backoff, shutdown: &mut watch::Receiver<bool>) -> SessionEnd {
+    async fn session(&self, backoff: &mut Retry, shutdown: &mut watch::Receiver<bool>) -> SessionEnd {
         let opts = match self.options() {
             Ok(o) => o,
             Err(e) => return SessionEnd::Lost(e),

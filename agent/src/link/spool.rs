@@ -28,21 +28,7 @@ pub enum SpoolError {
     Build(String),
 }
 
-macro_rules! db_err {
-    ($($t:ty),*) => {$(
-        impl From<$t> for SpoolError {
-            fn from(e: $t) -> Self { SpoolError::Db(e.into()) }
-        }
-    )*};
-}
-db_err!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError,
-    redb::SetDurabilityError
-);
+hashward_common::redb_errors!(SpoolError::Db);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpooledRecord {

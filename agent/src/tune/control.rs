@@ -477,7 +477,7 @@ impl Control {
         let stats = match self
             .store
             .as_ref()
-            .map(|st| st.record(&key, rate, crate::now_ms() / 1000))
+            .map(|st| st.record(&key, rate, hashward_common::now_ms() / 1000))
         {
             Some(Ok(stats)) => Some(stats),
             Some(Err(e)) => {

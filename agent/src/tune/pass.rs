@@ -93,7 +93,7 @@ fn store(target: Option<&StoreTarget>, algo: Algo, p: Point, rate: f64) {
         batch_size: p.batch,
         numa_layout: "unpinned".to_string(),
     };
-    if let Err(e) = t.store.record(&key, rate, crate::now_ms() / 1000) {
+    if let Err(e) = t.store.record(&key, rate, hashward_common::now_ms() / 1000) {
         log::warn!("tune: {p} not stored: {e}");
     }
 }

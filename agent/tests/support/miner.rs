@@ -61,7 +61,7 @@ pub fn test_config(urls: &[String]) -> ClientConfig {
     let mut cfg = ClientConfig::new(pools, DIFF1_SHA256D);
     cfg.connect_timeout = Duration::from_secs(2);
     cfg.handshake_timeout = Duration::from_secs(3);
-    cfg.backoff.initial = Duration::from_millis(50);
+    cfg.backoff.min = Duration::from_millis(50);
     cfg.backoff.max = Duration::from_millis(400);
     cfg.submit_timeout = Duration::from_secs(5);
     cfg

@@ -98,7 +98,7 @@ async fn rigs(State(s): State<AppState>) -> Result<Response, ApiError> {
 
 /// The tuning hints agents start from (seed 004 `TelemSuggestion`s, one per class of hardware).
 async fn fleet_hints(State(s): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(s.store.fleet_hints(crate::now_ms())?).into_response())
+    Ok(Json(s.store.fleet_hints(hashward_common::now_ms())?).into_response())
 }
 
 /// Rollout tracking: each scope's pushed version and, per rig, applied / pending / rejected.

@@ -159,7 +159,7 @@ pub fn push_config(args: PushArgs) -> anyhow::Result<()> {
     check_patch(&text).with_context(|| format!("{}", args.file.display()))?;
     let topic = scope_topic(&args.scope).to_string();
     runtime()?.block_on(async {
-        let now = crate::now_ms();
+        let now = hashward_common::now_ms();
         let (version, last) = next_version(&args.broker, &topic, now).await?;
         let msg = SignedMessage::sign(
             SignedContent {
@@ -208,7 +208,7 @@ pub fn announce_models(args: AnnounceArgs) -> anyhow::Result<()> {
     let key = super::keys::load(&args.key)?;
     let topic = Topic::FleetModels.to_string();
     runtime()?.block_on(async {
-        let now = crate::now_ms();
+        let now = hashward_common::now_ms();
         let (version, _) = next_version(&args.broker, &topic, now).await?;
         let msg = crate::models::build_announcement(&args.models_dir, &key, version, now)?;
         publish(&args.broker, &topic, postcard::to_stdvec(&msg)?, true).await?;
@@ -264,7 +264,7 @@ pub fn command(args: CommandArgs) -> anyhow::Result<()> {
     if ttl_ms == 0 || ttl_ms > MAX_COMMAND_TTL_MS {
         bail!("--ttl-secs must be 1..={}", MAX_COMMAND_TTL_MS / 1000);
     }
-    let now = crate::now_ms();
+    let now = hashward_common::now_ms();
     let nonce: u64 = rand::random();
     let msg = SignedMessage::sign(
         SignedContent {

@@ -68,12 +68,16 @@ pub async fn run(
         cfg.summary_interval,
         shutdown.clone(),
     ));
-    let mut failures: u32 = 0;
+    // Jittered, so hubs in a share group that lost the broker together do not reconnect in step.
+    let mut retry = hashward_common::Retry::new(hashward_common::Backoff::new(
+        Duration::from_millis(250),
+        Duration::from_secs(10),
+    ));
     loop {
         tokio::select! {
             ev = events.poll() => match ev {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                    failures = 0;
+                    retry.reset();
                     log::info!("hub connected to broker {}:{} (session present: {})", cfg.host, cfg.port, ack.session_present);
                     // Always (re)subscribe: a broker without persistence forgot the session.
                     if let Err(e) = client.subscribe(hub_uplink_filter(cfg.share_group.as_deref()), QoS::AtLeastOnce).await {
@@ -87,8 +91,7 @@ pub async fn run(
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    failures = failures.saturating_add(1);
-                    let delay = Duration::from_millis((250u64 << failures.min(7)).min(10_000));
+                    let delay = retry.next_delay(&mut rand::thread_rng());
                     log::warn!("hub broker link: {e}; retrying in {} ms", delay.as_millis());
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
@@ -120,7 +123,7 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        let now = crate::now_ms();
+        let now = hashward_common::now_ms();
         let mut batch = Vec::with_capacity(pending.len());
         let mut pushes = Vec::new();
         for p in &pending {

@@ -78,7 +78,7 @@ pub async fn run(
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        match store.fleet_hints(crate::now_ms()) {
+        match store.fleet_hints(hashward_common::now_ms()) {
             Ok(h) if published_hints.as_ref() != Some(&h.hints) && !h.hints.is_empty() => {
                 match hashward_protocol::encode(&h) {
                     Ok(bytes) => {

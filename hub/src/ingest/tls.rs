@@ -4,50 +4,18 @@
 //! Built once at start-up so a bad CA file stops `serve` with a clear error instead of a hub
 //! that retries a doomed handshake forever. Must never fall back to plain TCP.
 
-use rustls::pki_types::{pem::PemObject, CertificateDer};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
+/// A broker TLS setup failure, naming the flag it came from.
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    #[error("--ca-file {path}: {why}")]
-    CaFile { path: PathBuf, why: String },
-    #[error("--ca-file {0}: holds no PEM certificate")]
-    Empty(PathBuf),
-    #[error("TLS setup: {0}")]
-    Rustls(#[from] rustls::Error),
-}
+#[error("--ca-file: {0}")]
+pub struct TlsError(#[from] hashward_common::tls::TlsError);
 
 /// The client config for an `mqtts://` broker.
 pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-    let mut roots = rustls::RootCertStore::empty();
-    if let Some(path) = ca_file {
-        let fail = |why: String| TlsError::CaFile {
-            path: path.to_path_buf(),
-            why,
-        };
-        let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
-            .collect::<Result<_, _>>()
-            .map_err(|e| fail(format!("bad PEM: {e}")))?;
-        if certs.is_empty() {
-            return Err(TlsError::Empty(path.to_path_buf()));
-        }
-        for c in certs {
-            roots
-                .add(c)
-                .map_err(|e| fail(format!("unusable CA certificate: {e}")))?;
-        }
-    } else {
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    }
-    let ring = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(Arc::new(
-        rustls::ClientConfig::builder_with_provider(ring)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    ))
+    use hashward_common::tls::{client_config, Trust};
+    Ok(client_config(Trust::ca_file_or_public(ca_file))?)
 }
 
 #[cfg(test)]

@@ -36,20 +36,7 @@ pub enum StoreError {
     Registry(String, serde_json::Error),
 }
 
-macro_rules! db_err {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self { StoreError::Db(e.into()) }
-        }
-    )*};
-}
-db_err!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+hashward_common::redb_errors!(StoreError::Db);
 
 /// What the hub knows about one rig.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -137,20 +137,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 
 /// Build a TLS connector trusting the webpki roots plus `extra_roots` (DER).
 pub fn tls_connector(extra_roots: &[Vec<u8>]) -> Result<tokio_rustls::TlsConnector, ClientError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for der in extra_roots {
-        roots
-            .add(rustls::pki_types::CertificateDer::from(der.clone()))
-            .map_err(|e| ClientError::Tls(format!("extra root certificate: {e}")))?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ClientError::Tls(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    use hashward_common::tls::{client_config, Trust};
+    let config = client_config(Trust::PublicAnd(extra_roots)).map_err(|e| ClientError::Tls(e.to_string()))?;
+    Ok(tokio_rustls::TlsConnector::from(config))
 }
 
 async fn connect(

@@ -13,7 +13,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -22,44 +22,6 @@ use super::job::Share;
 use super::stats::{PoolStats, StatsHandle};
 use super::url::{PoolUrl, Scheme, UrlError};
 use super::{ClientConfig, PoolEvent, ShareOutcome};
-
-/// Exponential backoff with jitter between connection attempts.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
-    /// Delay before the first retry.
-    pub initial: Duration,
-    /// Upper bound of any delay.
-    pub max: Duration,
-    /// Growth per consecutive failure.
-    pub multiplier: f64,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-            multiplier: 2.0,
-        }
-    }
-}
-
-impl Backoff {
-    /// Nominal delay after `failures` consecutive failures (0 = first retry).
-    pub fn nominal(&self, failures: u32) -> Duration {
-        let factor = self.multiplier.max(1.0).powi(failures.min(64) as i32);
-        let secs = (self.initial.as_secs_f64() * factor).min(self.max.as_secs_f64());
-        Duration::try_from_secs_f64(secs).unwrap_or(self.max)
-    }
-
-    /// Jittered delay: uniformly in `[nominal/2, nominal]`.
-    pub fn delay(&self, failures: u32, rng: &mut impl Rng) -> Duration {
-        let n = self.nominal(failures);
-        let half = n / 2;
-        let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
-        half + Duration::from_millis(rng.gen_range(0..=jitter_ms))
-    }
-}
 
 /// Invalid client configuration.
 #[derive(Debug, thiserror::Error)]
@@ -260,7 +222,7 @@ impl Runner {
                         Some(Err(e)) => {
                             log::warn!("pool {current} ({url}): connection failed: {e}");
                             self.ctx.stats.update(current, |s| s.connect_failures += 1);
-                            let delay = self.ctx.config.backoff.delay(failures, &mut rng);
+                            let delay = self.ctx.config.backoff.jittered(failures, &mut rng);
                             failures = failures.saturating_add(1);
                             current = (current + 1) % n;
                             log::info!("next attempt: pool {current} in {delay:?}");
@@ -304,7 +266,7 @@ impl Runner {
                 Some(SessionEnd::Disconnected(reason)) => {
                     session.close(&reason);
                     // One quick retry on the same pool; connect failures then move on.
-                    let delay = self.ctx.config.backoff.delay(0, &mut rng);
+                    let delay = self.ctx.config.backoff.jittered(0, &mut rng);
                     if let Next::Stop = self.sleep_draining(delay, current).await {
                         break;
                     }
@@ -318,29 +280,6 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
-
-    #[test]
-    fn backoff_grows_caps_and_jitters() {
-        let b = Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(2),
-            multiplier: 2.0,
-        };
-        assert_eq!(b.nominal(0), Duration::from_millis(100));
-        assert_eq!(b.nominal(3), Duration::from_millis(800));
-        assert_eq!(b.nominal(10), Duration::from_secs(2));
-        assert_eq!(b.nominal(u32::MAX), Duration::from_secs(2));
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let mut seen = std::collections::HashSet::new();
-        for f in 0..50 {
-            let d = b.delay(f % 6, &mut rng);
-            let nom = b.nominal(f % 6);
-            assert!(d >= nom / 2 && d <= nom, "{d:?} vs {nom:?}");
-            seen.insert(d);
-        }
-        assert!(seen.len() > 10, "jitter must vary the delays");
-    }
 
     #[tokio::test]
     async fn spawn_rejects_bad_config() {

@@ -40,7 +40,7 @@ use std::time::Duration;
 pub use crate::miner::work::{Target, Work};
 
 pub use client::ClientError;
-pub use failover::{spawn, Backoff, ConfigError, StratumClient, StratumHandle, SubmitError};
+pub use failover::{spawn, ConfigError, StratumClient, StratumHandle, SubmitError};
 pub use job::{MiningJob, Share};
 pub use stats::{PoolStats, RejectCounts, RejectReason, StatsHandle};
 pub use target::{hash_meets_target, target_from_difficulty, DIFF1_SCRYPT, DIFF1_SHA256D, TARGET_MAX};
@@ -80,8 +80,8 @@ pub struct ClientConfig {
     pub idle_timeout: Duration,
     /// A single line write taking longer than this ends the connection.
     pub write_timeout: Duration,
-    /// Delay between connection attempts (exponential with jitter).
-    pub backoff: Backoff,
+    /// Delay between connection attempts (doubling, full jitter).
+    pub backoff: hashward_common::Backoff,
     /// While on a backup pool, how often to try the primary again.
     pub primary_retry_interval: Duration,
     /// Cap on the wait a pool may ask for in `client.reconnect`.
@@ -104,7 +104,7 @@ impl ClientConfig {
             submit_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(600),
             write_timeout: Duration::from_secs(10),
-            backoff: Backoff::default(),
+            backoff: hashward_common::Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
             primary_retry_interval: Duration::from_secs(300),
             max_reconnect_wait: Duration::from_secs(60),
             extra_root_certs: Vec::new(),

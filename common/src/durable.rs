@@ -1,11 +1,13 @@
-//! Durable file writes for what the agent keeps across crashes and power cuts: the applied
-//! fleet config, model files, the circuit-breaker and operator-pause records, the config in
-//! force. One implementation, so every one of them gets the same guarantees.
+//! Durable file writes for what the daemons keep across crashes and power cuts: the agent's
+//! applied fleet config, model files, breaker and pause records, the config in force; the hub's
+//! broker ACL and password files and its signing key. One implementation, so every one of them
+//! gets the same guarantees.
 //!
 //! Must never leave a half-written file under the final name, nor report a write done before
 //! the file and its directory entry are on disk.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Writes `path` atomically: a temp file beside it (`.NAME.tmp`), fsync, `before_rename`, rename
@@ -17,11 +19,31 @@ pub fn write_atomic_with(
     bytes: &[u8],
     before_rename: impl FnOnce() -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    write_atomic_full(path, bytes, 0o666, before_rename)
+}
+
+/// [`write_atomic`] creating the file with permission bits `mode` (before the umask): a secret
+/// is never readable under its final name with wider permissions, not even for an instant.
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    write_atomic_full(path, bytes, mode, || Ok(()))
+}
+
+fn write_atomic_full(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    before_rename: impl FnOnce() -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| std::io::Error::other(format!("{}: not a file path", path.display())))?;
     let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
-    let written = std::fs::File::create(&tmp)
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
         .and_then(|mut f| {
             f.write_all(bytes)?;
             f.sync_all()
@@ -81,5 +103,15 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_mode_is_set_on_the_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("secret");
+        write_atomic_mode(&path, b"k", 0o600).expect("write");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 }
