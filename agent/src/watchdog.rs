@@ -197,6 +197,8 @@ pub struct Progress {
     miner: Option<Track<MinerSnapshot>>,
     link: Option<Track<LinkSnapshot>>,
     pollers: Vec<(String, Track<u64>)>,
+    /// Why the spool could not be read at the last check, if it could not.
+    spool_error: Option<String>,
 }
 
 impl Progress {
@@ -266,6 +268,13 @@ impl Progress {
         }
     }
 
+    /// The spool's state at this check: `Err` when it could not be read. A spool that cannot
+    /// be read is stuck at once, whatever the link's counters say: records may not be kept,
+    /// and systemd's restart is the remedy the agent cannot apply itself.
+    pub fn spool(&mut self, readable: Result<(), String>) {
+        self.spool_error = readable.err();
+    }
+
     pub fn poller(&mut self, name: &str, now: Instant, cycles: u64) {
         if let Some((_, t)) = self.pollers.iter_mut().find(|(n, _)| n == name) {
             t.observe(now, cycles, |prev, cur| prev.is_some_and(|p| p != cur));
@@ -300,6 +309,14 @@ impl Progress {
                     why,
                 });
             }
+        }
+        if let Some(e) = &self.spool_error {
+            stuck.push(StuckPart {
+                part: "spool".into(),
+                silent_for: Duration::ZERO,
+                allowance: Duration::ZERO,
+                why: format!("unreadable: {e}"),
+            });
         }
         for (name, t) in &self.pollers {
             if let Some(silent_for) = t.overdue(now) {
@@ -806,6 +823,46 @@ mod tests {
         }
         sock.set_nonblocking(false).expect("blocking");
         out
+    }
+
+    #[test]
+    fn an_unreadable_spool_is_stuck_at_once_and_recovers_when_read_again() {
+        let t0 = Instant::now();
+        let mut p = Progress::new();
+        p.watch_link(t0, 30 * S);
+        p.link(t0, link(0, 0, 0, true));
+        p.spool(Ok(()));
+        assert!(p.check(t0).is_ok());
+        // Within the link's allowance, yet stuck: a spool error is a fault, not slowness.
+        p.spool(Err("redb: I/O error".into()));
+        match p.check(t0 + S) {
+            Health::Stuck(parts) => {
+                assert_eq!(parts.len(), 1, "{parts:?}");
+                assert_eq!(parts[0].part, "spool");
+                assert_eq!(parts[0].why, "unreadable: redb: I/O error");
+            }
+            Health::Ok => panic!("an unreadable spool must not read as healthy"),
+        }
+        p.spool(Ok(()));
+        assert!(p.check(t0 + 2 * S).is_ok());
+    }
+
+    #[test]
+    fn watchdog_withholds_the_ping_while_the_spool_is_unreadable() {
+        let (_dir, sock, value) = systemd_stand_in();
+        let t0 = Instant::now();
+        let mut wd = Watchdog::new(Notifier::for_socket(&value).expect("n"), Some(10 * S), true);
+        let mut p = Progress::new();
+        p.watch_link(t0, 30 * S);
+        p.link(t0, link(0, 0, 0, true));
+        assert_eq!(wd.tick(t0, &p), Tick::Pinged);
+        drain(&sock);
+        p.spool(Err("disk gone".into()));
+        match wd.tick(t0 + 10 * S, &p) {
+            Tick::Withheld(why) => assert!(why.contains("spool (unreadable: disk gone"), "{why}"),
+            t => panic!("expected the ping withheld, got {t:?}"),
+        }
+        assert!(!drain(&sock).iter().any(|m| m.contains("WATCHDOG=1")));
     }
 
     #[test]

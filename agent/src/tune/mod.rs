@@ -7,7 +7,6 @@ pub mod control;
 pub mod decide;
 pub mod hw;
 pub mod numa;
-pub mod pass;
 pub mod perf_store;
 pub mod power;
 pub mod thermal;

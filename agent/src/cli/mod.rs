@@ -1,6 +1,7 @@
 //! The `hashward-agent` command line. Lives in the library so the all-in-one `hashward` binary
 //! can offer the same commands (`hashward agent ...`); this is binary glue, hence anyhow.
 
+mod tune_pass;
 use crate::config::Config;
 use crate::miner::bench::BenchJob;
 use crate::miner::engine::{default_batch, Engine, EngineConfig, Priority};
@@ -271,10 +272,10 @@ pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
     use crate::tune::control::tuning_bounds;
     use crate::tune::decide::{decide_optimal_config, DecideInput, Placement};
     use crate::tune::hw;
-    use crate::tune::pass::{self, PassConfig, StoreTarget};
     use crate::tune::perf_store::PerfStore;
     use crate::tune::thermal::{ControlTuning, Reading, ThermalController};
     use crate::tune::tuner::{Origin, Tuner};
+    use tune_pass::{self as pass, PassConfig, StoreTarget};
 
     if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
         bail!("--seconds must be in (0, 3600]");
