@@ -3,11 +3,13 @@
 //! Loading validates every value and names the bad one; an invalid file never half-applies.
 //! Unknown keys are refused so a typo cannot silently leave a default in force.
 
+pub use crate::fleet::config::FleetConfig;
+pub use crate::infer::config::InferenceConfig;
+pub use crate::link::config::{BrokerAddr, BrokerConfig, SpoolConfig, TelemetryConfig};
 use crate::miner::engine::Priority;
 use crate::miner::hash::Algo;
 use crate::miner::stratum::PoolUrl;
 pub use hashward_protocol::ids::MAX_ID_LEN;
-pub use hashward_protocol::BrokerAddr;
 use hashward_protocol::{RigId, SiteId};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -39,63 +41,6 @@ pub struct Config {
     /// systemd watchdog gating and the stuck-miner restart rule.
     #[serde(default)]
     pub watchdog: crate::watchdog::WatchdogConfig,
-}
-
-/// On-device anomaly detection and efficiency models (tract).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct InferenceConfig {
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Where the models in use live (updates replace them here). Default: `data_dir/models`.
-    pub models_dir: Option<PathBuf>,
-    /// The package's read-only copy; model types missing from `models_dir` are copied from it.
-    #[serde(default = "default_bundled_models")]
-    pub bundled_models_dir: PathBuf,
-    /// The hub's HTTP base (`http://hub:8080`) model updates are downloaded from; without it
-    /// announcements on `fleet/models` are refused and acked so.
-    pub hub_url: Option<String>,
-}
-
-fn default_bundled_models() -> PathBuf {
-    PathBuf::from("/usr/share/hashward/models")
-}
-
-impl Default for InferenceConfig {
-    fn default() -> Self {
-        InferenceConfig {
-            enabled: true,
-            models_dir: None,
-            bundled_models_dir: default_bundled_models(),
-            hub_url: None,
-        }
-    }
-}
-
-/// Fleet control: whose signed pushes and commands this rig obeys.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FleetConfig {
-    /// The hub's ed25519 public key (64 hex digits, `hashward-hub keygen` prints it). Without it
-    /// the rig accepts no config push and no command, and says so.
-    pub hub_public_key: Option<String>,
-}
-
-impl FleetConfig {
-    pub fn verifying_key(&self) -> Result<Option<ed25519_dalek::VerifyingKey>, ConfigError> {
-        let Some(hex_key) = &self.hub_public_key else {
-            return Ok(None);
-        };
-        let bad = |why: &str| ConfigError::Invalid(format!("fleet.hub_public_key: {why}"));
-        let bytes = hex::decode(hex_key.trim()).map_err(|_| bad("not hex"))?;
-        let bytes: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| bad("must be 32 bytes (64 hex digits)"))?;
-        ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-            .map(Some)
-            .map_err(|_| bad("not a valid ed25519 public key"))
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -340,100 +285,9 @@ impl MinerConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BrokerConfig {
-    /// `mqtt://host:port`.
-    #[serde(default = "default_broker_url")]
-    pub url: String,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    #[serde(default = "default_keep_alive")]
-    pub keep_alive_s: u64,
-    /// Reconnect backoff: first wait, doubled per failure with jitter, capped.
-    #[serde(default = "default_backoff_min")]
-    pub backoff_min_ms: u64,
-    #[serde(default = "default_backoff_max")]
-    pub backoff_max_ms: u64,
-    /// Records published but not yet acknowledged by the broker, at most.
-    #[serde(default = "default_inflight")]
-    pub max_inflight: u16,
-    /// PEM CA certificate(s) the broker's TLS certificate must chain to (`mqtts://` only).
-    /// Without it, the public webpki roots are trusted.
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct TelemetryConfig {
-    #[serde(default = "default_interval_ms")]
-    pub interval_ms: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SpoolConfig {
-    /// Disk cap of unacknowledged records; past it the oldest are dropped and counted.
-    #[serde(default = "default_spool_max")]
-    pub max_bytes: u64,
-}
-
 fn default_data_dir() -> PathBuf {
     PathBuf::from("/var/lib/hashward")
 }
-fn default_broker_url() -> String {
-    "mqtt://127.0.0.1:1883".into()
-}
-fn default_keep_alive() -> u64 {
-    15
-}
-fn default_backoff_min() -> u64 {
-    250
-}
-fn default_backoff_max() -> u64 {
-    30_000
-}
-fn default_inflight() -> u16 {
-    64
-}
-fn default_interval_ms() -> u64 {
-    10_000
-}
-fn default_spool_max() -> u64 {
-    // A day of 10 s telemetry is ~9k records of ~300 B; 64 MiB holds weeks, and ASIC telemetry.
-    64 << 20
-}
-
-impl Default for BrokerConfig {
-    fn default() -> Self {
-        BrokerConfig {
-            url: default_broker_url(),
-            username: None,
-            password: None,
-            keep_alive_s: default_keep_alive(),
-            backoff_min_ms: default_backoff_min(),
-            backoff_max_ms: default_backoff_max(),
-            max_inflight: default_inflight(),
-            ca_file: None,
-        }
-    }
-}
-impl Default for TelemetryConfig {
-    fn default() -> Self {
-        TelemetryConfig {
-            interval_ms: default_interval_ms(),
-        }
-    }
-}
-impl Default for SpoolConfig {
-    fn default() -> Self {
-        SpoolConfig {
-            max_bytes: default_spool_max(),
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -476,37 +330,10 @@ impl Config {
         if self.site.as_str() == "fleet" {
             return invalid("site \"fleet\" is reserved for fleet-wide topics".into());
         }
-        let broker_addr = BrokerAddr::parse(&self.broker.url)
-            .map_err(|e| ConfigError::Invalid(format!("broker.url: {e}")))?;
-        let b = &self.broker;
-        if !(5..=3600).contains(&b.keep_alive_s) {
-            return invalid(format!("broker.keep_alive_s {} outside 5..=3600", b.keep_alive_s));
-        }
-        if b.backoff_min_ms == 0 || b.backoff_min_ms > b.backoff_max_ms {
-            return invalid(format!(
-                "broker.backoff_min_ms {} must be > 0 and <= backoff_max_ms {}",
-                b.backoff_min_ms, b.backoff_max_ms
-            ));
-        }
-        if b.max_inflight == 0 || b.max_inflight > 1000 {
-            return invalid(format!("broker.max_inflight {} outside 1..=1000", b.max_inflight));
-        }
-        if b.username.is_none() && b.password.is_some() {
-            return invalid("broker.password given without broker.username".into());
-        }
-        if b.ca_file.is_some() && !broker_addr.tls {
-            // A CA for a plain-TCP URL would be silently ignored: the operator meant TLS.
-            return invalid(format!(
-                "broker.ca_file is set but broker.url {:?} is not mqtts://",
-                b.url
-            ));
-        }
-        if !(100..=3_600_000).contains(&self.telemetry.interval_ms) {
-            return invalid(format!(
-                "telemetry.interval_ms {} outside 100..=3600000",
-                self.telemetry.interval_ms
-            ));
-        }
+        let section = |r: Result<(), String>| r.map_err(ConfigError::Invalid);
+        section(self.broker.validate())?;
+        section(self.telemetry.validate())?;
+        section(self.inference.validate())?;
         let m = &self.miner;
         for (i, p) in m.pools.iter().enumerate() {
             PoolUrl::parse(&p.url).map_err(|e| ConfigError::Invalid(format!("miner.pools[{i}].url: {e}")))?;
@@ -575,9 +402,7 @@ impl Config {
         self.asic
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("asic: {e}")))?;
-        if self.spool.max_bytes < 64 * 1024 {
-            return invalid(format!("spool.max_bytes {} below 65536", self.spool.max_bytes));
-        }
+        section(self.spool.validate())?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! message is for us, genuine, new and valid, `state` persists what was accepted atomically.
 //! Must never: apply anything unsigned, apply half a push, or forget an accepted push.
 
+pub mod config;
 pub mod handler;
 pub mod patch;
 pub mod state;

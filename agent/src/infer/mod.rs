@@ -6,6 +6,7 @@
 
 /// The `fleet/models` announcement lives in the protocol crate, shared with the hub.
 pub use hashward_protocol::models as announcement;
+pub mod config;
 pub mod engine;
 pub mod error;
 pub mod features;

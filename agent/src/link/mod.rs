@@ -1,6 +1,7 @@
 //! The agent's link to the broker: a persistent spool every record enters before it is sent,
 //! and an MQTT publisher that removes a record only when the broker acknowledged it.
 
+pub mod config;
 pub mod mqtt;
 pub mod spool;
 

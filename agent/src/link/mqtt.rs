@@ -12,7 +12,7 @@
 //! Must never: remove a record before its PubAck, publish records out of order within a
 //! connection, or block the sampler.
 
-use crate::config::{BrokerAddr, BrokerConfig};
+use super::config::{BrokerAddr, BrokerConfig};
 use crate::link::spool::Spool;
 use hashward_common::{Backoff, Retry};
 use rumqttc::{
