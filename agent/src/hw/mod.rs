@@ -1,6 +1,8 @@
 //! Hardware discovery entry point: `discover(root)` reads CPU identity and topology, NUMA
 //! nodes, thermal sensors and power supplies under a configurable filesystem root ("/" on a
-//! live host, a fixture tree in tests).
+//! live host, a fixture tree in tests). `live` re-reads the package sensor and power each control
+//! tick; `report` is what `inspect` prints. Used by sampling, `inspect` and the tuner; imports
+//! none of them.
 //! Must never panic on file contents, never invent readings (no temperature from CPU usage, no
 //! "always AC", no single-node NUMA guess when sysfs says otherwise) and never write anything.
 pub mod cpu;
