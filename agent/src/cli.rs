@@ -268,13 +268,13 @@ fn parse_hint(s: &str) -> anyhow::Result<crate::tune::tuner::Point> {
 
 /// Runs `tune`: one search (and optionally a sweep), then the decision for the chosen point.
 pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
+    use crate::hw;
     use crate::tune::control::tuning_bounds;
     use crate::tune::decide::{decide_optimal_config, DecideInput, Placement};
-    use crate::tune::hw;
     use crate::tune::pass::{self, PassConfig, StoreTarget};
     use crate::tune::perf_store::PerfStore;
+    use crate::tune::start::{choose_start, Fallback, Hint};
     use crate::tune::thermal::{ControlTuning, Reading, ThermalController};
-    use crate::tune::tuner::{Origin, Tuner};
 
     if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
         bail!("--seconds must be in (0, 3600]");
@@ -319,27 +319,22 @@ pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
         })?)
     };
     let cpu_model = found.model.name.clone();
-    let (start, origin) = if let Some(h) = &args.hint {
-        (parse_hint(h)?, Origin::FleetHint)
-    } else if let Some((k, _, _)) = store
+    let operator_hint = args.hint.as_deref().map(parse_hint).transpose()?;
+    let stored = store
         .as_ref()
         .map(|s| s.best_with_fallback(&cpu_model, profile.as_str(), &args.algo.to_string(), "unpinned"))
         .transpose()?
-        .flatten()
-    {
-        (
-            crate::tune::tuner::Point {
-                threads: k.threads,
-                batch: k.batch_size,
-            },
-            Origin::Store,
-        )
-    } else {
-        (
-            Tuner::topology_start(&bounds, physical, m.simd_batch_size),
-            Origin::Topology,
-        )
-    };
+        .flatten();
+    let start = choose_start(
+        stored.as_ref(),
+        operator_hint.map(Hint::Operator),
+        &bounds,
+        Fallback {
+            physical_cores: physical,
+            batch: m.simd_batch_size,
+        },
+    );
+    let (start, origin) = (start.point, start.origin);
     let target = store.as_ref().map(|store| StoreTarget {
         store,
         cpu_model: cpu_model.clone(),
@@ -408,38 +403,22 @@ pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
 }
 
 /// What `inspect` prints, as JSON.
-pub fn inspect(root: &std::path::Path, threads: Option<usize>) -> serde_json::Value {
-    use crate::tune::{hw, numa};
+pub fn inspect(root: &std::path::Path, threads: Option<usize>) -> anyhow::Result<serde_json::Value> {
+    use crate::{hw, tune::numa};
     let hw = hw::discover(root);
     let threads = threads.unwrap_or_else(|| hw.topology.logical_count().max(1));
     let plan = numa::plan(hw.numa_nodes(), &hw.topology.smt_siblings, threads);
-    let sensors: Vec<_> = hw
-        .thermal
-        .sensors
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "source": format!("{:?}", r.sensor.source),
-                "label": r.sensor.label,
-                "role": format!("{:?}", r.sensor.role),
-                "celsius": r.celsius.as_ref().ok(),
-                "error": r.celsius.as_ref().err().map(|e| e.to_string()),
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "root": root,
-        "hardware": hw.summary(),
-        "sensors": sensors,
-        "numa_plan": { "threads": plan.total_threads(), "layout": plan.layout(), "cpus": plan.cpus(), "capped": plan.capped },
-        "problems": hw.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-    })
+    Ok(serde_json::to_value(hw::report::InspectReport::new(
+        root,
+        &hw,
+        plan.report(),
+    ))?)
 }
 
 pub fn main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect { root, threads, json } => {
-            let v = inspect(&root, threads);
+            let v = inspect(&root, threads)?;
             if json {
                 println!("{v}");
             } else {
