@@ -1,17 +1,24 @@
-//! `hashward-hub serve`: starts the embedded broker (unless an external one is given), the store,
-//! the ingest and the HTTP API, and returns once everything is listening.
+//! `hashward-hub serve`: opens the store, starts the embedded broker (unless an external one is
+//! given), then runs the hub's services (the HTTP API, the ingest with its dashboard summaries)
+//! under one shutdown, and returns once everything is listening. The collectors, jobs and pages
+//! to come are more [`Service`]s.
+//!
+//! Must never let a service die silently: one that fails, panics or stops before shutdown stops
+//! the hub, and [`Running::wait`] returns its name and why.
 
 use crate::api::{self, AppState};
 use crate::broker::{BrokerError, EmbeddedBroker};
 use crate::ingest::{self, IngestConfig};
 use crate::metrics::Metrics;
+use crate::store::StoreRead;
 use crate::store::{Store, StoreError};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, watch};
 
 #[derive(Debug, Clone)]
 pub enum BrokerChoice {
@@ -52,21 +59,92 @@ pub enum ServeError {
     Http(SocketAddr, std::io::Error),
     #[error("broker TLS: {0}")]
     Tls(#[from] ingest::tls::TlsError),
+    #[error("service {name} stopped the hub: {reason}")]
+    Service { name: &'static str, reason: String },
 }
 
+/// One long-running part of the hub: a name for the errors and a future that runs until the
+/// shutdown it was given turns true. Returning before that, with `Ok` or not, is a failure.
+pub struct Service {
+    pub name: &'static str,
+    pub run: Pin<Box<dyn Future<Output = Result<(), String>> + Send>>,
+}
+
+impl Service {
+    pub fn new(
+        name: &'static str,
+        run: impl Future<Output = Result<(), String>> + Send + 'static,
+    ) -> Service {
+        Service {
+            name,
+            run: Box::pin(run),
+        }
+    }
+}
+
+/// The running services, sharing one stop signal.
 pub struct Running {
     pub http_addr: SocketAddr,
     pub mqtt_host: String,
     pub mqtt_port: u16,
-    tasks: Vec<JoinHandle<()>>,
+    stop: Arc<watch::Sender<bool>>,
+    done: mpsc::UnboundedReceiver<(&'static str, Result<(), String>)>,
+    services: usize,
 }
 
 impl Running {
-    /// Waits for the hub's tasks to finish (after shutdown).
-    pub async fn wait(self) {
-        for t in self.tasks {
-            let _ = t.await;
+    /// Starts `services`, each on its own task, stopped by `stop`.
+    fn spawn(
+        services: Vec<Service>,
+        stop: Arc<watch::Sender<bool>>,
+        addrs: (SocketAddr, String, u16),
+    ) -> Running {
+        let (tx, done) = mpsc::unbounded_channel();
+        let count = services.len();
+        for service in services {
+            let tx = tx.clone();
+            let task = tokio::spawn(service.run);
+            tokio::spawn(async move {
+                let outcome = match task.await {
+                    Ok(r) => r,
+                    Err(e) if e.is_panic() => Err(format!("panicked: {e}")),
+                    Err(e) => Err(format!("task ended: {e}")),
+                };
+                // The receiver is gone only once `wait` has returned; nobody is left to tell.
+                tx.send((service.name, outcome)).ok();
+            });
         }
+        Running {
+            http_addr: addrs.0,
+            mqtt_host: addrs.1,
+            mqtt_port: addrs.2,
+            stop,
+            done,
+            services: count,
+        }
+    }
+
+    /// Waits until every service has stopped. After the shutdown signal that is success; a
+    /// service that stopped first stops the others and is the error.
+    pub async fn wait(mut self) -> Result<(), ServeError> {
+        let mut first_failure = None;
+        for _ in 0..self.services {
+            let Some((name, outcome)) = self.done.recv().await else {
+                break;
+            };
+            let stopping = *self.stop.borrow();
+            let failure = match outcome {
+                Ok(()) if stopping => None,
+                Ok(()) => Some("stopped before shutdown".to_string()),
+                Err(e) => Some(e),
+            };
+            if let Some(reason) = failure {
+                log::error!("service {name}: {reason}; stopping the hub");
+                self.stop.send_replace(true);
+                first_failure.get_or_insert(ServeError::Service { name, reason });
+            }
+        }
+        first_failure.map_or(Ok(()), Err)
     }
 }
 
@@ -97,8 +175,21 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     let http_addr = listener
         .local_addr()
         .map_err(|e| ServeError::Http(opts.http, e))?;
+    // The services stop on this, which the shutdown signal or a failing service sets.
+    let stop = Arc::new(watch::channel(false).0);
+    {
+        let (stop, mut signal) = (stop.clone(), shutdown);
+        tokio::spawn(async move {
+            while !*signal.borrow_and_update() {
+                if signal.changed().await.is_err() {
+                    return;
+                }
+            }
+            stop.send_replace(true);
+        });
+    }
     let mut app = api::router(AppState {
-        store: store.clone(),
+        store: store.clone() as Arc<dyn StoreRead>,
         metrics: metrics.clone(),
         started: Instant::now(),
     });
@@ -106,15 +197,16 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         log::info!("serving models from {}", dir.display());
         app = app.merge(crate::models::router(dir.clone()));
     }
-    let mut http_shutdown = shutdown.clone();
-    let http = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_shutdown.changed().await;
-            })
-            .await;
-        if let Err(e) = served {
-            log::error!("HTTP server stopped: {e}");
+    let http = Service::new("http", {
+        let mut stopped = stop.subscribe();
+        async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    // An error means the hub is going away: stop serving either way.
+                    stopped.wait_for(|s| *s).await.ok();
+                })
+                .await
+                .map_err(|e| format!("HTTP server: {e}"))
         }
     });
     let ingest_cfg = IngestConfig {
@@ -127,12 +219,17 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         share_group: opts.share_group.clone(),
         tls,
     };
-    let ingest = tokio::spawn(ingest::run(ingest_cfg, store, metrics, shutdown));
+    let ingest = Service::new("ingest", {
+        let stopped = stop.subscribe();
+        async move {
+            ingest::run(ingest_cfg, store, metrics, stopped).await;
+            Ok(())
+        }
+    });
     log::info!("hub HTTP on http://{http_addr}, MQTT {mqtt_host}:{mqtt_port}");
-    Ok(Running {
-        http_addr,
-        mqtt_host,
-        mqtt_port,
-        tasks: vec![http, ingest],
-    })
+    Ok(Running::spawn(
+        vec![http, ingest],
+        stop,
+        (http_addr, mqtt_host, mqtt_port),
+    ))
 }

@@ -103,9 +103,15 @@ pub async fn run(
         }
     }
     drop(tx);
-    let _ = writer.await;
+    // The writer drains what was received; a panic there means a batch may be unacknowledged
+    // (the broker redelivers it), and must be seen.
+    if let Err(e) = writer.await {
+        log::error!("ingest writer task failed: {e}");
+    }
     summaries.abort();
-    let _ = client.try_disconnect();
+    if let Err(e) = client.try_disconnect() {
+        log::debug!("disconnecting from the broker: {e}");
+    }
 }
 
 async fn write_loop(
