@@ -159,15 +159,15 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         } => Some(ingest::tls::client_config(ca_file.as_deref())?),
         _ => None,
     };
-    let (mqtt_host, mqtt_port) = match &opts.broker {
+    let (mqtt_host, mqtt_port, embedded) = match &opts.broker {
         BrokerChoice::Embedded(listen) => {
             let listen = *listen;
             let b = tokio::task::spawn_blocking(move || EmbeddedBroker::start(listen))
                 .await
                 .map_err(|e| BrokerError::Thread(std::io::Error::other(e)))??;
-            (b.addr.ip().to_string(), b.addr.port())
+            (b.addr.ip().to_string(), b.addr.port(), Some(b.stopped))
         }
-        BrokerChoice::External { host, port, .. } => (host.clone(), *port),
+        BrokerChoice::External { host, port, .. } => (host.clone(), *port, None),
     };
     let listener = tokio::net::TcpListener::bind(opts.http)
         .await
@@ -226,10 +226,85 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             Ok(())
         }
     });
+    let mut services = vec![http, ingest];
+    if let Some(broker_stopped) = embedded {
+        let mut stopped = stop.subscribe();
+        services.push(Service::new("embedded broker", async move {
+            tokio::select! {
+                why = broker_stopped => Err(why.unwrap_or_else(|_| "embedded broker thread ended".into())),
+                _ = stopped.wait_for(|s| *s) => Ok(()),
+            }
+        }));
+    }
     log::info!("hub HTTP on http://{http_addr}, MQTT {mqtt_host}:{mqtt_port}");
-    Ok(Running::spawn(
-        vec![http, ingest],
-        stop,
-        (http_addr, mqtt_host, mqtt_port),
-    ))
+    Ok(Running::spawn(services, stop, (http_addr, mqtt_host, mqtt_port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs() -> (SocketAddr, String, u16) {
+        ("127.0.0.1:1".parse().expect("addr"), "127.0.0.1".into(), 1)
+    }
+
+    /// A service that runs until the stop signal, as every real one does.
+    fn until_stopped(name: &'static str, stop: &Arc<watch::Sender<bool>>) -> Service {
+        let mut stopped = stop.subscribe();
+        Service::new(name, async move {
+            stopped.wait_for(|s| *s).await.map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+
+    #[tokio::test]
+    async fn a_failing_service_stops_the_others_and_is_named() {
+        let stop = Arc::new(watch::channel(false).0);
+        let services = vec![
+            until_stopped("http", &stop),
+            Service::new("collector", async { Err("pool API refused the key".to_string()) }),
+        ];
+        let e = Running::spawn(services, stop.clone(), addrs())
+            .wait()
+            .await
+            .expect_err("fails");
+        assert_eq!(
+            e.to_string(),
+            "service collector stopped the hub: pool API refused the key"
+        );
+        assert!(*stop.borrow(), "the others were told to stop");
+    }
+
+    #[tokio::test]
+    async fn a_panic_or_an_early_return_is_a_failure_and_shutdown_is_not() {
+        let stop = Arc::new(watch::channel(false).0);
+        let e = Running::spawn(
+            vec![Service::new("job", async { panic!("bad arithmetic") })],
+            stop,
+            addrs(),
+        )
+        .wait()
+        .await
+        .expect_err("panics");
+        assert!(
+            e.to_string().starts_with("service job stopped the hub: panicked"),
+            "{e}"
+        );
+
+        let stop = Arc::new(watch::channel(false).0);
+        let e = Running::spawn(vec![Service::new("ingest", async { Ok(()) })], stop, addrs())
+            .wait()
+            .await
+            .expect_err("early");
+        assert!(e.to_string().contains("stopped before shutdown"), "{e}");
+
+        let stop = Arc::new(watch::channel(false).0);
+        let running = Running::spawn(
+            vec![until_stopped("http", &stop), until_stopped("ingest", &stop)],
+            stop.clone(),
+            addrs(),
+        );
+        stop.send_replace(true);
+        running.wait().await.expect("a clean shutdown");
+    }
 }

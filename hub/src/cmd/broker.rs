@@ -70,7 +70,10 @@ pub(super) async fn publish(
             _ => {}
         }
     }
-    let _ = client.disconnect().await;
+    // The publish is acknowledged (or the read is done); a failed goodbye loses nothing.
+    if let Err(e) = client.disconnect().await {
+        log::debug!("disconnecting from the broker: {e}");
+    }
     Ok(())
 }
 
@@ -126,6 +129,9 @@ pub(super) async fn read_retained(b: &BrokerArgs, topic: &str) -> anyhow::Result
             _ = &mut quiet => break,
         }
     }
-    let _ = client.disconnect().await;
+    // The publish is acknowledged (or the read is done); a failed goodbye loses nothing.
+    if let Err(e) = client.disconnect().await {
+        log::debug!("disconnecting from the broker: {e}");
+    }
     Ok(retained)
 }
