@@ -139,7 +139,7 @@ pub enum AsicCommand {
         url: String,
         /// vnish, cgminer, antminer or auto (detect).
         #[arg(long, default_value = "auto")]
-        kind: crate::asic::client::MinerKind,
+        kind: crate::asic::client::AsicKind,
         /// Vnish web password / Antminer digest password (user root).
         #[arg(long, env = "HASHWARD_ASIC_PASSWORD", hide_env_values = true)]
         password: Option<String>,

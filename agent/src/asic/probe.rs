@@ -5,7 +5,7 @@
 //! (clap) lives in the agent's `cli.rs`. It must never print a credential, and never change
 //! anything on the miner: only read endpoints are used.
 
-use super::client::{Credentials, MinerClient, MinerKind, MinerSpec};
+use super::client::{AsicClient, AsicKind, AsicSpec, Credentials};
 use super::error::ApiError;
 use super::normalise::{self, Derived};
 use hashward_protocol::AsicTelemetry;
@@ -16,13 +16,13 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct ProbeOptions {
     pub url: String,
-    pub kind: MinerKind,
+    pub kind: AsicKind,
     pub credentials: Credentials,
     pub timeout: Duration,
 }
 
 impl ProbeOptions {
-    pub fn new(url: &str, kind: MinerKind) -> Self {
+    pub fn new(url: &str, kind: AsicKind) -> Self {
         ProbeOptions {
             url: url.to_string(),
             kind,
@@ -48,8 +48,8 @@ pub struct ProbeOutput {
 
 /// Connects (detecting the API for `auto`), reads config data and one telemetry poll.
 pub async fn probe(opts: &ProbeOptions) -> Result<ProbeOutput, ApiError> {
-    let spec = MinerSpec::new("probe", &opts.url, opts.kind, opts.credentials.clone())?;
-    let mut client = MinerClient::connect(&spec, opts.timeout).await?;
+    let spec = AsicSpec::new("probe", &opts.url, opts.kind, opts.credentials.clone())?;
+    let mut client = AsicClient::connect(&spec, opts.timeout).await?;
     if let Err(e) = client.refresh_static().await {
         if e.kind().is_silence() || e.kind() == super::error::FailureKind::Auth {
             return Err(e);
