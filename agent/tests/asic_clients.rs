@@ -7,7 +7,7 @@ mod support;
 use hashward_agent::asic::client::{AsicClient, AsicKind, AsicSpec, Credentials};
 use hashward_agent::asic::control::{mining, set_power_target, MiningAction};
 use hashward_agent::asic::error::{ApiError, ControlError, FailureKind};
-use hashward_agent::asic::normalise::finish;
+use hashward_agent::asic::normalise::to_telemetry;
 use std::time::{Duration, Instant};
 use support::{fixtures, FakeAntminer, FakeCgminer, FakeVnish, Fault};
 
@@ -158,7 +158,7 @@ async fn vnish_wrong_units_and_wrong_types_are_flagged_not_used() {
     // The firmware claims TH/s but sends GH-scale numbers: 104 PH/s for one miner.
     m.with(|s| s.info["hr_measure"] = "TH/s".into());
     c.refresh_static().await.expect("static");
-    let t = finish(c.read().await.expect("read"), "m1", "ip", 0);
+    let t = to_telemetry(c.read().await.expect("read"), "m1", "ip", 0);
     assert_eq!(t.hashrate.total.0, 0.0, "an impossible total is not reported");
     assert!(
         t.invalid.iter().any(|i| i.contains("total hashrate: impossible")),
@@ -170,7 +170,7 @@ async fn vnish_wrong_units_and_wrong_types_are_flagged_not_used() {
     // An unknown unit: every hashrate left out, said why.
     m.with(|s| s.info["hr_measure"] = "ZH/s".into());
     c.refresh_static().await.expect("static");
-    let t = finish(c.read().await.expect("read"), "m1", "ip", 0);
+    let t = to_telemetry(c.read().await.expect("read"), "m1", "ip", 0);
     assert!(
         t.invalid
             .iter()
@@ -186,7 +186,7 @@ async fn vnish_wrong_units_and_wrong_types_are_flagged_not_used() {
         s.summary["miner"]["pools"][0]["accepted"] = (-5).into();
     });
     c.refresh_static().await.expect("static");
-    let t = finish(c.read().await.expect("read"), "m1", "ip", 0);
+    let t = to_telemetry(c.read().await.expect("read"), "m1", "ip", 0);
     assert!(
         t.invalid
             .iter()
@@ -218,7 +218,7 @@ async fn vnish_missing_board_is_reported() {
         chains.remove(1); // board 2 stops reporting
     });
     let mut c = client(&m.url(), AsicKind::Vnish, pw("admin")).await;
-    let t = finish(c.read().await.expect("read"), "m1", "ip", 0);
+    let t = to_telemetry(c.read().await.expect("read"), "m1", "ip", 0);
     assert_eq!(t.hashrate.per_hashboard.len(), 2);
     let missing: Vec<_> = t
         .status
@@ -299,14 +299,14 @@ async fn pause_resume_restart() {
     let mut c = client(&m.url(), AsicKind::Vnish, pw("admin")).await;
     mining(&mut c, MiningAction::Pause).await.expect("pause");
     assert_eq!(
-        finish(c.read().await.expect("read"), "m", "ip", 0)
+        to_telemetry(c.read().await.expect("read"), "m", "ip", 0)
             .status
             .mining_status,
         "paused"
     );
     mining(&mut c, MiningAction::Resume).await.expect("resume");
     assert_eq!(
-        finish(c.read().await.expect("read"), "m", "ip", 0)
+        to_telemetry(c.read().await.expect("read"), "m", "ip", 0)
             .status
             .mining_status,
         "mining"

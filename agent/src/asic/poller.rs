@@ -497,7 +497,7 @@ async fn poll_once(
         }
     }
     let raw = c.read().await?;
-    Ok(normalise::finish(
+    Ok(normalise::to_telemetry(
         raw,
         &spec.id,
         &spec.endpoint.host,

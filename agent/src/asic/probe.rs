@@ -58,7 +58,7 @@ pub async fn probe(opts: &ProbeOptions) -> Result<ProbeOutput, ApiError> {
     }
     let raw = client.read().await?;
     let now = hashward_common::now_ms();
-    let telemetry = normalise::finish(raw, &spec.endpoint.host, &spec.endpoint.host, now);
+    let telemetry = normalise::to_telemetry(raw, &spec.endpoint.host, &spec.endpoint.host, now);
     let derived = normalise::derived(&telemetry);
     Ok(ProbeOutput { telemetry, derived })
 }

@@ -6,6 +6,7 @@
 //! the poller passes "now" as a value.
 
 use super::error::FailureKind;
+use super::normalise::Severity;
 use hashward_protocol::AsicTelemetry;
 use std::time::Duration;
 
@@ -73,11 +74,11 @@ pub fn classify(prev: Option<&AsicTelemetry>, cur: &AsicTelemetry) -> Change {
         return Change::StateChanged;
     }
     if !cur.invalid.is_empty()
-        || cur
-            .status
-            .errors
-            .iter()
-            .any(|e| e.severity == "critical" || e.severity == "warning")
+        || cur.status.errors.iter().any(|e| {
+            [Severity::Critical, Severity::Warning]
+                .map(Severity::as_str)
+                .contains(&e.severity.as_str())
+        })
     {
         return Change::Anomaly;
     }
