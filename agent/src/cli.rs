@@ -485,14 +485,14 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             url,
             kind,
             password,
-            json: _,
+            json,
         }) => {
             let opts = crate::asic::probe::ProbeOptions::new(&url, kind).password(password);
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            rt.block_on(crate::asic::probe::run(&opts, &mut std::io::stdout()))
+            rt.block_on(crate::asic::probe::run(&opts, json, &mut std::io::stdout()))
                 .with_context(|| format!("probing {url}"))
         }
         Command::Kernels { algo } => {

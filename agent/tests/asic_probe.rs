@@ -5,7 +5,7 @@
 mod support;
 
 use hashward_agent::asic::client::{AsicKind, Credentials};
-use hashward_agent::asic::probe::{print_json, probe, ProbeOptions, ProbeOutput};
+use hashward_agent::asic::probe::{print_json, probe, run, ProbeOptions, ProbeOutput};
 use std::time::Duration;
 use support::{fixtures, FakeAntminer, FakeCgminer, FakeVnish};
 
@@ -315,4 +315,26 @@ async fn auto_detects_each_api() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("connect"), "{err}");
+}
+
+#[tokio::test]
+async fn prints_a_summary_without_json_and_the_document_with_it() {
+    let m = FakeVnish::start(fixtures::VNISH_126_SUMMARY, fixtures::VNISH_126_INFO).await;
+    let o = opts(&m.url(), AsicKind::Vnish, Some("admin"));
+    let mut human = Vec::new();
+    run(&o, false, &mut human).await.expect("summary");
+    let human = String::from_utf8(human).expect("utf-8");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&human).is_err(),
+        "{human}"
+    );
+    assert!(human.contains("hashrate: 104.50 TH/s"), "{human}");
+    assert!(human.contains("pool: "), "{human}");
+    let mut machine = Vec::new();
+    run(&o, true, &mut machine).await.expect("json");
+    let j: serde_json::Value = serde_json::from_slice(&machine).expect("one JSON document");
+    assert!(
+        close(j["hashrate"]["total"].as_f64().unwrap_or(0.0), 104_500.0e9),
+        "{j}"
+    );
 }
