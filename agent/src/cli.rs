@@ -139,7 +139,7 @@ pub enum AsicCommand {
         url: String,
         /// vnish, cgminer, antminer or auto (detect).
         #[arg(long, default_value = "auto")]
-        kind: crate::asic::client::MinerKind,
+        kind: crate::asic::client::AsicKind,
         /// Vnish web password / Antminer digest password (user root).
         #[arg(long, env = "HASHWARD_ASIC_PASSWORD", hide_env_values = true)]
         password: Option<String>,
@@ -464,14 +464,14 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             url,
             kind,
             password,
-            json: _,
+            json,
         }) => {
             let opts = crate::asic::probe::ProbeOptions::new(&url, kind).password(password);
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            rt.block_on(crate::asic::probe::run(&opts, &mut std::io::stdout()))
+            rt.block_on(crate::asic::probe::run(&opts, json, &mut std::io::stdout()))
                 .with_context(|| format!("probing {url}"))
         }
         Command::Kernels { algo } => {

@@ -3,7 +3,7 @@
 //! the publisher drains it whenever the broker is reachable.
 
 use crate::asic::breaker::Breakers;
-use crate::asic::client::MinerClient;
+use crate::asic::client::AsicClient;
 use crate::asic::config::AsicSection;
 use crate::asic::control::{self as asic_control, MiningAction};
 use crate::asic::poller::{Poller, PollerHandle};
@@ -246,7 +246,7 @@ fn asic_mining(
 ) {
     let spec = section
         .load_credentials()
-        .and_then(|c| section.miner_specs(&c))
+        .and_then(|c| section.asic_specs(&c))
         .map_err(|e| e.to_string())
         .map(|specs| specs.into_iter().find(|s| s.id == id));
     let timeout = Duration::from_millis(section.request_timeout_ms);
@@ -255,7 +255,7 @@ fn asic_mining(
         let configured = !matches!(spec, Ok(None));
         let result = async {
             let spec = spec?.ok_or_else(|| format!("no miner {id:?} in [asic] any more"))?;
-            let mut client = MinerClient::connect(&spec, timeout)
+            let mut client = AsicClient::connect(&spec, timeout)
                 .await
                 .map_err(|e| e.to_string())?;
             asic_control::mining(&mut client, action)
@@ -288,7 +288,7 @@ impl AsicSlot {
             return Ok(());
         }
         let creds = section.load_credentials().map_err(|e| format!("asic: {e}"))?;
-        let specs = section.miner_specs(&creds).map_err(|e| format!("asic: {e}"))?;
+        let specs = section.asic_specs(&creds).map_err(|e| format!("asic: {e}"))?;
         log::info!("asic: polling {} miner(s)", specs.len());
         let poller = Poller::new(specs, section.poller_options());
         let handle = poller.handle();
@@ -420,9 +420,9 @@ async fn run_command(
                 "miner": slot.miner().map(|m| m.telemetry()),
                 "asic": asic.handle().map(|h| serde_json::json!({
                     "counters": h.counters(),
-                    "miners": h.miners().iter().map(|m| serde_json::json!({
+                    "miners": h.asics().iter().map(|m| serde_json::json!({
                         "id": m.id, "reachable": m.reachable, "last_error": m.last_error,
-                        "breaker": m.breaker, "interval_ms": m.interval_ms,
+                        "quarantine": m.quarantine, "interval_ms": m.interval_ms,
                     })).collect::<Vec<_>>(),
                 })),
                 "spool": spool.stats().ok().map(|s| serde_json::json!({
