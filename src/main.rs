@@ -96,7 +96,7 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
             Ok(Err(e)) => return Err(anyhow::Error::from(e).context("local agent")),
             Err(e) => return Err(anyhow::anyhow!("local agent task failed: {e}")),
         }
-        hub.wait().await;
+        hub.wait().await.context("hub")?;
         Ok(())
     })
 }

@@ -383,7 +383,7 @@ fn password_hashes_match_mosquitto_passwd() {
         .decode(fields[3])
         .expect("salt");
     assert_eq!(
-        hashward_hub::acl::password_line("rig-a", "s3cret pass", &salt, iterations),
+        hashward_hub::cmd::broker_acl::password_line("rig-a", "s3cret pass", &salt, iterations),
         line
     );
 }

@@ -95,7 +95,7 @@ impl Fleet {
     }
 
     fn key(&self) -> SigningKey {
-        hashward_hub::fleet::keys::load(&self.keys.join("hub.key")).expect("key")
+        hashward_hub::keys::load(&self.keys.join("hub.key")).expect("key")
     }
 
     /// (status, applied version, reason) of `scope` for `rig` in the hub's rollout view.

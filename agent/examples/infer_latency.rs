@@ -4,8 +4,8 @@
 //! Run: `cargo run --release --example latency [-- MODELS_DIR [ITERATIONS]]`
 //! (defaults: the repository's models/, 20000 samples per model). Linux only for RSS.
 
-use hashward_agent::infer::registry::ModelType;
-use hashward_agent::infer::{Engine, Registry};
+use hashward_agent::infer::ModelType;
+use hashward_agent::infer::{Assessor, Registry};
 use hashward_protocol::{AsicTelemetry, RigTelemetry};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -128,7 +128,7 @@ fn main() {
         println!("  {mt}: {v}");
     }
 
-    let mut engine = Engine::new(registry.clone());
+    let mut engine = Assessor::new(registry.clone());
     // Warm-up: the first runs allocate the plans' scratch space.
     for t in rig.iter().take(50) {
         let _ = engine.assess_rig(t);

@@ -11,8 +11,9 @@
 #[path = "../tests/asic_support/mod.rs"]
 mod support;
 
-use hashward_agent::asic::client::{Credentials, MinerKind, MinerSpec};
-use hashward_agent::asic::poller::{Poller, PollerOptions, ScheduleConfig};
+use hashward_agent::asic::client::{AsicKind, AsicSpec, Credentials};
+use hashward_agent::asic::poller::{Poller, PollerOptions};
+use hashward_agent::asic::schedule::ScheduleConfig;
 use hashward_protocol::AsicTelemetry;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -166,13 +167,13 @@ fn main() {
             break;
         }
         let (kind, url) = line.split_once(' ').expect("kind url");
-        let kind: MinerKind = kind.parse().expect("kind");
+        let kind: AsicKind = kind.parse().expect("kind");
         let id = format!("m{i:03}");
         if i < a.hang {
             hanging.push(id.clone());
         }
         // Vnish web password; the stock Antminers keep their factory root/root.
-        let creds = if kind == MinerKind::Vnish {
+        let creds = if kind == AsicKind::Vnish {
             Credentials {
                 password: Some("admin".into()),
                 ..Default::default()
@@ -180,7 +181,7 @@ fn main() {
         } else {
             Credentials::default()
         };
-        specs.push(MinerSpec::new(&id, url, kind, creds).expect("spec"));
+        specs.push(AsicSpec::new(&id, url, kind, creds).expect("spec"));
     }
     let interval = Duration::from_millis(a.interval_ms);
     let opts = PollerOptions {
@@ -227,7 +228,7 @@ fn main() {
     let _ = child.wait();
 
     let c = handle.counters();
-    let views = handle.miners();
+    let views = handle.asics();
     let normal: Vec<_> = views.iter().filter(|v| !hanging.contains(&v.id)).collect();
     let polls: Vec<u64> = normal.iter().map(|v| v.polls_ok).collect();
     let expected = a.seconds * 1000 / a.interval_ms.max(1);

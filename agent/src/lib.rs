@@ -9,6 +9,7 @@ pub mod asic;
 pub mod cli;
 pub mod config;
 pub mod fleet;
+pub mod hw;
 pub mod infer;
 pub mod link;
 pub mod logring;

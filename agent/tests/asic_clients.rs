@@ -4,18 +4,18 @@
 #[path = "asic_support/mod.rs"]
 mod support;
 
-use hashward_agent::asic::client::{Credentials, MinerClient, MinerKind, MinerSpec};
+use hashward_agent::asic::client::{AsicClient, AsicKind, AsicSpec, Credentials};
 use hashward_agent::asic::control::{mining, set_power_target, MiningAction};
 use hashward_agent::asic::error::{ApiError, ControlError, FailureKind};
-use hashward_agent::asic::normalise::finish;
+use hashward_agent::asic::normalise::to_telemetry;
 use std::time::{Duration, Instant};
 use support::{fixtures, FakeAntminer, FakeCgminer, FakeVnish, Fault};
 
 const T: Duration = Duration::from_secs(2);
 
-async fn client(url: &str, kind: MinerKind, creds: Credentials) -> MinerClient {
-    let spec = MinerSpec::new("m1", url, kind, creds).expect("spec");
-    MinerClient::connect(&spec, T).await.expect("connect")
+async fn client(url: &str, kind: AsicKind, creds: Credentials) -> AsicClient {
+    let spec = AsicSpec::new("m1", url, kind, creds).expect("spec");
+    AsicClient::connect(&spec, T).await.expect("connect")
 }
 
 fn pw(p: &str) -> Credentials {
@@ -32,7 +32,7 @@ async fn vnish126() -> FakeVnish {
 #[tokio::test]
 async fn vnish_unlocks_once_and_sends_the_bearer_token() {
     let m = vnish126().await;
-    let mut c = client(&m.url(), MinerKind::Vnish, pw("admin")).await;
+    let mut c = client(&m.url(), AsicKind::Vnish, pw("admin")).await;
     c.read().await.expect("read 1");
     c.read().await.expect("read 2");
     let (unlocks, calls) = m.with(|s| (s.unlocks, s.calls.clone()));
@@ -48,7 +48,7 @@ async fn vnish_unlocks_once_and_sends_the_bearer_token() {
 #[tokio::test]
 async fn vnish_re_unlocks_once_after_a_401_and_carries_on() {
     let m = vnish126().await;
-    let mut c = client(&m.url(), MinerKind::Vnish, pw("admin")).await;
+    let mut c = client(&m.url(), AsicKind::Vnish, pw("admin")).await;
     c.read().await.expect("first");
     m.rotate_token(); // the miner rebooted: old token refused
     c.read().await.expect("read after token expiry");
@@ -63,7 +63,7 @@ async fn vnish_re_unlocks_once_after_a_401_and_carries_on() {
 #[tokio::test]
 async fn vnish_wrong_password_is_an_auth_error_without_retry_loops() {
     let m = vnish126().await;
-    let mut c = client(&m.url(), MinerKind::Vnish, pw("wrong")).await;
+    let mut c = client(&m.url(), AsicKind::Vnish, pw("wrong")).await;
     let e = c.read().await.unwrap_err();
     assert_eq!(e.kind(), FailureKind::Auth, "{e}");
     assert!(e.to_string().contains("wrong web password"), "{e}");
@@ -83,7 +83,7 @@ async fn vnish_api_key_goes_in_x_api_key_and_never_unlocks() {
         password: Some("admin".into()),
         ..Default::default()
     };
-    let mut c = client(&m.url(), MinerKind::Vnish, creds).await;
+    let mut c = client(&m.url(), AsicKind::Vnish, creds).await;
     c.refresh_static().await.expect("static");
     c.read().await.expect("read");
     let (unlocks, calls) = m.with(|s| (s.unlocks, s.calls.clone()));
@@ -94,7 +94,7 @@ async fn vnish_api_key_goes_in_x_api_key_and_never_unlocks() {
         .all(|c| c.2.as_deref() == Some("k-123")));
     let mut bad = client(
         &m.url(),
-        MinerKind::Vnish,
+        AsicKind::Vnish,
         Credentials {
             api_key: Some("nope".into()),
             ..Default::default()
@@ -108,7 +108,7 @@ async fn vnish_api_key_goes_in_x_api_key_and_never_unlocks() {
 async fn vnish_reads_chains_from_the_chains_endpoint_when_the_summary_has_none() {
     let m = vnish126().await;
     m.with(|s| s.chains_separately = true);
-    let mut c = client(&m.url(), MinerKind::Vnish, pw("admin")).await;
+    let mut c = client(&m.url(), AsicKind::Vnish, pw("admin")).await;
     let raw = c.read().await.expect("read");
     assert_eq!(raw.boards.len(), 3);
     assert!(m.with(|s| s.calls.iter().any(|c| c.1 == "/api/v1/chains")));
@@ -117,7 +117,7 @@ async fn vnish_reads_chains_from_the_chains_endpoint_when_the_summary_has_none()
 #[tokio::test]
 async fn every_malformed_vnish_reply_is_a_clear_malformed_error() {
     let m = vnish126().await;
-    let mut c = client(&m.url(), MinerKind::Vnish, pw("admin")).await;
+    let mut c = client(&m.url(), AsicKind::Vnish, pw("admin")).await;
     for (fault, needle) in [(Fault::Truncated, "truncated"), (Fault::Garbage, "invalid JSON")] {
         m.with(|s| s.knobs.fault = fault);
         let e = c.read().await.unwrap_err();
@@ -141,7 +141,7 @@ async fn every_malformed_vnish_reply_is_a_clear_malformed_error() {
 #[tokio::test]
 async fn vnish_slow_reply_within_the_timeout_is_fine_beyond_it_is_a_timeout() {
     let m = vnish126().await;
-    let mut c = client(&m.url(), MinerKind::Vnish, pw("admin")).await;
+    let mut c = client(&m.url(), AsicKind::Vnish, pw("admin")).await;
     m.with(|s| s.knobs.delay = Duration::from_millis(300));
     c.read().await.expect("slow but in time");
     m.with(|s| s.knobs.fault = Fault::Hang);
@@ -154,11 +154,11 @@ async fn vnish_slow_reply_within_the_timeout_is_fine_beyond_it_is_a_timeout() {
 #[tokio::test]
 async fn vnish_wrong_units_and_wrong_types_are_flagged_not_used() {
     let m = vnish126().await;
-    let mut c = client(&m.url(), MinerKind::Vnish, pw("admin")).await;
+    let mut c = client(&m.url(), AsicKind::Vnish, pw("admin")).await;
     // The firmware claims TH/s but sends GH-scale numbers: 104 PH/s for one miner.
     m.with(|s| s.info["hr_measure"] = "TH/s".into());
     c.refresh_static().await.expect("static");
-    let t = finish(c.read().await.expect("read"), "m1", "ip", 0);
+    let t = to_telemetry(c.read().await.expect("read"), "m1", "ip", 0);
     assert_eq!(t.hashrate.total.0, 0.0, "an impossible total is not reported");
     assert!(
         t.invalid.iter().any(|i| i.contains("total hashrate: impossible")),
@@ -170,7 +170,7 @@ async fn vnish_wrong_units_and_wrong_types_are_flagged_not_used() {
     // An unknown unit: every hashrate left out, said why.
     m.with(|s| s.info["hr_measure"] = "ZH/s".into());
     c.refresh_static().await.expect("static");
-    let t = finish(c.read().await.expect("read"), "m1", "ip", 0);
+    let t = to_telemetry(c.read().await.expect("read"), "m1", "ip", 0);
     assert!(
         t.invalid
             .iter()
@@ -186,7 +186,7 @@ async fn vnish_wrong_units_and_wrong_types_are_flagged_not_used() {
         s.summary["miner"]["pools"][0]["accepted"] = (-5).into();
     });
     c.refresh_static().await.expect("static");
-    let t = finish(c.read().await.expect("read"), "m1", "ip", 0);
+    let t = to_telemetry(c.read().await.expect("read"), "m1", "ip", 0);
     assert!(
         t.invalid
             .iter()
@@ -217,8 +217,8 @@ async fn vnish_missing_board_is_reported() {
         let chains = s.summary["miner"]["chains"].as_array_mut().expect("chains");
         chains.remove(1); // board 2 stops reporting
     });
-    let mut c = client(&m.url(), MinerKind::Vnish, pw("admin")).await;
-    let t = finish(c.read().await.expect("read"), "m1", "ip", 0);
+    let mut c = client(&m.url(), AsicKind::Vnish, pw("admin")).await;
+    let t = to_telemetry(c.read().await.expect("read"), "m1", "ip", 0);
     assert_eq!(t.hashrate.per_hashboard.len(), 2);
     let missing: Vec<_> = t
         .status
@@ -234,7 +234,7 @@ async fn vnish_missing_board_is_reported() {
 async fn power_target_picks_the_highest_tuned_preset_at_or_below() {
     // Fixture presets: tuned 2200, 3068, 3400; untuned 2600, 3800 (and "disabled").
     let m = vnish126().await;
-    let mut c = client(&m.url(), MinerKind::Vnish, pw("admin")).await;
+    let mut c = client(&m.url(), AsicKind::Vnish, pw("admin")).await;
     let preset = |m: &FakeVnish| {
         m.with(|s| {
             s.settings["miner"]["overclock"]["preset"]
@@ -296,17 +296,17 @@ async fn power_target_picks_the_highest_tuned_preset_at_or_below() {
 #[tokio::test]
 async fn pause_resume_restart() {
     let m = vnish126().await;
-    let mut c = client(&m.url(), MinerKind::Vnish, pw("admin")).await;
+    let mut c = client(&m.url(), AsicKind::Vnish, pw("admin")).await;
     mining(&mut c, MiningAction::Pause).await.expect("pause");
     assert_eq!(
-        finish(c.read().await.expect("read"), "m", "ip", 0)
+        to_telemetry(c.read().await.expect("read"), "m", "ip", 0)
             .status
             .mining_status,
         "paused"
     );
     mining(&mut c, MiningAction::Resume).await.expect("resume");
     assert_eq!(
-        finish(c.read().await.expect("read"), "m", "ip", 0)
+        to_telemetry(c.read().await.expect("read"), "m", "ip", 0)
             .status
             .mining_status,
         "mining"
@@ -314,7 +314,7 @@ async fn pause_resume_restart() {
     mining(&mut c, MiningAction::Restart).await.expect("restart");
 
     let a = FakeAntminer::start().await;
-    let mut ca = client(&a.url(), MinerKind::Antminer, Credentials::default()).await;
+    let mut ca = client(&a.url(), AsicKind::Antminer, Credentials::default()).await;
     assert!(matches!(
         mining(&mut ca, MiningAction::Pause).await,
         Err(ControlError::Unsupported { .. })
@@ -334,7 +334,7 @@ async fn cgminer_falls_back_to_single_commands_on_old_builds() {
     )
     .await;
     m.with(|s| s.combined_supported = false);
-    let mut c = client(&m.url(), MinerKind::Cgminer, Credentials::default()).await;
+    let mut c = client(&m.url(), AsicKind::Cgminer, Credentials::default()).await;
     c.read().await.expect("read 1");
     c.read().await.expect("read 2");
     assert_eq!(
@@ -360,7 +360,7 @@ async fn cgminer_faults_are_clear_errors() {
         fixtures::CGMINER_S19_POOLS,
     )
     .await;
-    let mut c = client(&m.url(), MinerKind::Cgminer, Credentials::default()).await;
+    let mut c = client(&m.url(), AsicKind::Cgminer, Credentials::default()).await;
     m.with(|s| s.knobs.fault = Fault::Truncated);
     let e = c.read().await.unwrap_err();
     assert!(e.to_string().contains("truncated JSON"), "{e}");
@@ -386,7 +386,7 @@ async fn antminer_digest_refused_and_nonce_rotation() {
     let a = FakeAntminer::start().await;
     let mut bad = client(
         &a.url(),
-        MinerKind::Antminer,
+        AsicKind::Antminer,
         Credentials {
             password: Some("nope".into()),
             ..Default::default()
@@ -398,7 +398,7 @@ async fn antminer_digest_refused_and_nonce_rotation() {
     assert!(!e.to_string().contains("nope"));
 
     let a = FakeAntminer::start().await;
-    let mut c = client(&a.url(), MinerKind::Antminer, Credentials::default()).await;
+    let mut c = client(&a.url(), AsicKind::Antminer, Credentials::default()).await;
     c.read().await.expect("read");
     a.with(|s| {
         s.nonce = "00112233445566778899aabbccddeeff".into();

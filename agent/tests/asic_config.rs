@@ -1,7 +1,7 @@
 //! The `[asic]` section and the credentials file: validation names the bad key, the file is
 //! refused unless it is mode 0600, and each miner gets the right credentials.
 
-use hashward_agent::asic::client::MinerKind;
+use hashward_agent::asic::client::AsicKind;
 use hashward_agent::asic::config::{AsicSection, CredentialStore};
 use hashward_agent::asic::error::ConfigError;
 use hashward_agent::asic::target::Scheme;
@@ -48,14 +48,14 @@ fn parse(text: &str) -> Result<AsicSection, ConfigError> {
 fn the_documented_example_parses() {
     let s = parse(EXAMPLE).expect("example");
     assert_eq!(s.miners.len(), 4);
-    assert_eq!(s.miners[3].kind, MinerKind::Auto, "kind defaults to auto");
+    assert_eq!(s.miners[3].kind, AsicKind::Auto, "kind defaults to auto");
     let o = s.poller_options();
     assert_eq!(o.max_concurrency, 16);
     assert_eq!(o.request_timeout, Duration::from_millis(4000));
     assert_eq!(o.schedule.fast, Duration::from_secs(60));
     assert_eq!(o.schedule.slow, Duration::from_secs(300));
     assert_eq!(o.schedule.config_interval, Duration::from_secs(1200));
-    let specs = s.miner_specs(&CredentialStore::default()).unwrap_err();
+    let specs = s.asic_specs(&CredentialStore::default()).unwrap_err();
     assert!(specs.to_string().contains("no [stock]"), "{specs}");
 }
 
@@ -149,7 +149,7 @@ fn each_miner_gets_its_named_or_own_or_default_credentials() {
     let f = write_creds(0o600);
     let store = CredentialStore::load(f.path()).expect("load");
     let s = parse(EXAMPLE).expect("example");
-    let specs = s.miner_specs(&store).expect("specs");
+    let specs = s.asic_specs(&store).expect("specs");
     let by: std::collections::HashMap<_, _> = specs.iter().map(|s| (s.id.as_str(), s)).collect();
     assert_eq!(
         by["s19jpro-21"].credentials.api_key.as_deref(),

@@ -5,8 +5,9 @@
 #[path = "asic_support/mod.rs"]
 mod support;
 
-use hashward_agent::asic::client::{Credentials, MinerKind, MinerSpec};
-use hashward_agent::asic::poller::{Poller, PollerOptions, ScheduleConfig};
+use hashward_agent::asic::client::{AsicKind, AsicSpec, Credentials};
+use hashward_agent::asic::poller::{Poller, PollerOptions};
+use hashward_agent::asic::schedule::ScheduleConfig;
 use hashward_protocol::AsicTelemetry;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -20,8 +21,8 @@ fn opts(interval_ms: u64, concurrency: usize) -> PollerOptions {
             fast,
             slow: fast, // fixed schedule, so "on schedule" has one meaning
             unreachable_after: 2,
-            breaker_threshold: 4,
-            breaker_cooldown: Duration::from_millis(interval_ms * 4),
+            quarantine_after: 4,
+            quarantine_for: Duration::from_millis(interval_ms * 4),
             ..ScheduleConfig::default()
         },
         max_concurrency: concurrency,
@@ -30,11 +31,11 @@ fn opts(interval_ms: u64, concurrency: usize) -> PollerOptions {
     }
 }
 
-fn vnish_spec(id: &str, m: &FakeVnish) -> MinerSpec {
-    MinerSpec::new(
+fn vnish_spec(id: &str, m: &FakeVnish) -> AsicSpec {
+    AsicSpec::new(
         id,
         &m.url(),
-        MinerKind::Vnish,
+        AsicKind::Vnish,
         Credentials {
             password: Some("admin".into()),
             ..Default::default()
@@ -45,7 +46,7 @@ fn vnish_spec(id: &str, m: &FakeVnish) -> MinerSpec {
 
 /// Runs the poller for `secs` and returns everything it published, by miner.
 async fn run_for(
-    specs: Vec<MinerSpec>,
+    specs: Vec<AsicSpec>,
     o: PollerOptions,
     dur: Duration,
     during: impl FnOnce(hashward_agent::asic::PollerHandle) -> tokio::task::JoinHandle<()>,
@@ -77,7 +78,7 @@ async fn a_hanging_miner_does_not_delay_the_others() {
     }
     let hanging = FakeVnish::start(fixtures::VNISH_126_SUMMARY, fixtures::VNISH_126_INFO).await;
     hanging.with(|s| s.knobs.fault = Fault::Hang);
-    let mut specs: Vec<MinerSpec> = fakes
+    let mut specs: Vec<AsicSpec> = fakes
         .iter()
         .enumerate()
         .map(|(i, m)| vnish_spec(&format!("ok{i}"), m))
@@ -90,7 +91,7 @@ async fn a_hanging_miner_does_not_delay_the_others() {
     })
     .await;
 
-    let views = handle.miners();
+    let views = handle.asics();
     for v in views.iter().filter(|v| v.id != "hang") {
         // 3000 ms at 250 ms is 12 polls; first polls are staggered over one interval.
         assert!(v.polls_ok >= 10, "{} polled {} times", v.id, v.polls_ok);
@@ -152,8 +153,8 @@ async fn malformed_replies_are_counted_and_never_replace_the_last_good_reading()
         .iter()
         .filter(|t| t.reachable)
         .all(|t| (t.hashrate.total.0 - 104_500.0e9).abs() < 1.0));
-    // Breaker opened after 4 failures and that was published.
-    assert!(c.breaker_opened >= 1, "{c:?}");
+    // Quarantined after 4 failures and that was published.
+    assert!(c.quarantined >= 1, "{c:?}");
     assert!(msgs.iter().any(|t| !t.reachable));
 }
 
@@ -163,10 +164,10 @@ async fn a_miner_that_stops_answering_becomes_unreachable_and_comes_back() {
     let dead = support::dead_addr().await;
     let specs = vec![
         vnish_spec("alive", &m),
-        MinerSpec::new(
+        AsicSpec::new(
             "gone",
             &format!("http://{dead}"),
-            MinerKind::Vnish,
+            AsicKind::Vnish,
             Credentials::default(),
         )
         .expect("spec"),

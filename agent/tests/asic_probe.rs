@@ -4,12 +4,12 @@
 #[path = "asic_support/mod.rs"]
 mod support;
 
-use hashward_agent::asic::client::{Credentials, MinerKind};
-use hashward_agent::asic::probe::{print_json, probe, ProbeOptions, ProbeOutput};
+use hashward_agent::asic::client::{AsicKind, Credentials};
+use hashward_agent::asic::probe::{print_json, probe, run, ProbeOptions, ProbeOutput};
 use std::time::Duration;
 use support::{fixtures, FakeAntminer, FakeCgminer, FakeVnish};
 
-fn opts(url: &str, kind: MinerKind, pw: Option<&str>) -> ProbeOptions {
+fn opts(url: &str, kind: AsicKind, pw: Option<&str>) -> ProbeOptions {
     ProbeOptions {
         url: url.to_string(),
         kind,
@@ -35,7 +35,7 @@ fn printed(out: &ProbeOutput) -> serde_json::Value {
 #[tokio::test]
 async fn vnish_1_2_6_hr_fields_in_gh_from_hr_measure() {
     let m = FakeVnish::start(fixtures::VNISH_126_SUMMARY, fixtures::VNISH_126_INFO).await;
-    let out = probe(&opts(&m.url(), MinerKind::Vnish, Some("admin")))
+    let out = probe(&opts(&m.url(), AsicKind::Vnish, Some("admin")))
         .await
         .expect("probe");
     let j = printed(&out);
@@ -101,7 +101,7 @@ async fn vnish_1_2_6_hr_fields_in_gh_from_hr_measure() {
 #[tokio::test]
 async fn vnish_1_2_0_instant_hashrate_in_th_and_power_usage_fallback() {
     let m = FakeVnish::start(fixtures::VNISH_120_SUMMARY, fixtures::VNISH_120_INFO).await;
-    let out = probe(&opts(&m.url(), MinerKind::Vnish, Some("admin")))
+    let out = probe(&opts(&m.url(), AsicKind::Vnish, Some("admin")))
         .await
         .expect("probe");
     let t = &out.telemetry;
@@ -137,7 +137,7 @@ async fn vnish_1_2_0_instant_hashrate_in_th_and_power_usage_fallback() {
 #[tokio::test]
 async fn vnish_hydro_reports_water_temperatures_in_th_units() {
     let m = FakeVnish::start(fixtures::VNISH_HYDRO_SUMMARY, fixtures::VNISH_HYDRO_INFO).await;
-    let out = probe(&opts(&m.url(), MinerKind::Vnish, Some("admin")))
+    let out = probe(&opts(&m.url(), AsicKind::Vnish, Some("admin")))
         .await
         .expect("probe");
     let t = &out.telemetry;
@@ -161,7 +161,7 @@ async fn cgminer_s19_summary_stats_pools() {
         fixtures::CGMINER_S19_POOLS,
     )
     .await;
-    let out = probe(&opts(&m.url(), MinerKind::Cgminer, None))
+    let out = probe(&opts(&m.url(), AsicKind::Cgminer, None))
         .await
         .expect("probe");
     let t = &out.telemetry;
@@ -209,7 +209,7 @@ async fn cgminer_s9_chains_6_to_8_and_the_bmminer_comma_bug() {
         fixtures::CGMINER_S19_POOLS,
     )
     .await;
-    let out = probe(&opts(&m.url(), MinerKind::Cgminer, None))
+    let out = probe(&opts(&m.url(), AsicKind::Cgminer, None))
         .await
         .expect("probe");
     let t = &out.telemetry;
@@ -242,7 +242,7 @@ async fn cgminer_l7_rate_unit_overrides_the_ghs_key_name() {
         fixtures::CGMINER_S19_POOLS,
     )
     .await;
-    let out = probe(&opts(&m.url(), MinerKind::Cgminer, None))
+    let out = probe(&opts(&m.url(), AsicKind::Cgminer, None))
         .await
         .expect("probe");
     let t = &out.telemetry;
@@ -256,7 +256,7 @@ async fn cgminer_l7_rate_unit_overrides_the_ghs_key_name() {
 #[tokio::test]
 async fn stock_antminer_through_digest_auth() {
     let m = FakeAntminer::start().await;
-    let out = probe(&opts(&m.url(), MinerKind::Antminer, None))
+    let out = probe(&opts(&m.url(), AsicKind::Antminer, None))
         .await
         .expect("probe");
     let t = &out.telemetry;
@@ -295,13 +295,13 @@ async fn auto_detects_each_api() {
         fixtures::CGMINER_S19_POOLS,
     )
     .await;
-    let tv = probe(&opts(&v.url(), MinerKind::Auto, Some("admin")))
+    let tv = probe(&opts(&v.url(), AsicKind::Auto, Some("admin")))
         .await
         .expect("vnish");
-    let ta = probe(&opts(&a.url(), MinerKind::Auto, None))
+    let ta = probe(&opts(&a.url(), AsicKind::Auto, None))
         .await
         .expect("antminer");
-    let tc = probe(&opts(&c.url(), MinerKind::Auto, None))
+    let tc = probe(&opts(&c.url(), AsicKind::Auto, None))
         .await
         .expect("cgminer");
     use hashward_protocol::AsicApi;
@@ -311,8 +311,30 @@ async fn auto_detects_each_api() {
     );
     // Nothing listening: a connect error, not a guess.
     let bare = support::dead_addr().await;
-    let err = probe(&opts(&format!("http://{bare}"), MinerKind::Auto, None))
+    let err = probe(&opts(&format!("http://{bare}"), AsicKind::Auto, None))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("connect"), "{err}");
+}
+
+#[tokio::test]
+async fn prints_a_summary_without_json_and_the_document_with_it() {
+    let m = FakeVnish::start(fixtures::VNISH_126_SUMMARY, fixtures::VNISH_126_INFO).await;
+    let o = opts(&m.url(), AsicKind::Vnish, Some("admin"));
+    let mut human = Vec::new();
+    run(&o, false, &mut human).await.expect("summary");
+    let human = String::from_utf8(human).expect("utf-8");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&human).is_err(),
+        "{human}"
+    );
+    assert!(human.contains("hashrate: 104.50 TH/s"), "{human}");
+    assert!(human.contains("pool: "), "{human}");
+    let mut machine = Vec::new();
+    run(&o, true, &mut machine).await.expect("json");
+    let j: serde_json::Value = serde_json::from_slice(&machine).expect("one JSON document");
+    assert!(
+        close(j["hashrate"]["total"].as_f64().unwrap_or(0.0), 104_500.0e9),
+        "{j}"
+    );
 }

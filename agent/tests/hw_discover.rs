@@ -6,7 +6,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use support::fixture::copy_tree;
 
-use hashward_agent::tune::hw::{
+use hashward_agent::hw::{
     discover, read_package_temp, Hardware, ModelSource, PowerState, SensorError, SensorRole, SupplyKind,
 };
 use hashward_agent::tune::numa::{plan, NumaNode};
@@ -136,8 +136,11 @@ fn laptop_on_battery() {
         vec![&SupplyKind::Mains, &SupplyKind::Battery, &SupplyKind::Usb]
     );
     let s = hw.summary();
-    assert_eq!(s.power, "battery 57%");
     let json = serde_json::to_string(&s).expect("json");
+    assert!(
+        json.contains("\"power\":{\"source\":\"battery\",\"charge_percent\":57}"),
+        "{json}"
+    );
     assert!(json.contains("\"cpu_model\":\"intel core i7-8565u\""), "{json}");
     assert!(json.contains("\"package_temp_c\":67.0"), "{json}");
     assert!(
@@ -291,12 +294,14 @@ fn preference_order_without_the_best_sensor() {
 /// state of each machine, as an operator would run it.
 #[test]
 fn inspect_cli_on_every_fixture() {
+    let unknown = serde_json::json!({"source": "unknown", "charge_percent": null});
+    let battery = serde_json::json!({"source": "battery", "charge_percent": 57});
     let cases = [
-        ("dual-xeon", 32, 16, 2, Some(52.0), "unknown", "node0:16,node1:16"),
-        ("rpi4", 4, 4, 1, Some(48.686), "unknown", "node0:4"),
-        ("ryzen-desktop", 24, 12, 1, Some(61.25), "unknown", "node0:24"),
-        ("laptop-battery", 8, 4, 1, Some(67.0), "battery 57%", "node0:8"),
-        ("vm", 2, 2, 1, None, "unknown", "node0:2"),
+        ("dual-xeon", 32, 16, 2, Some(52.0), &unknown, "node0:16,node1:16"),
+        ("rpi4", 4, 4, 1, Some(48.686), &unknown, "node0:4"),
+        ("ryzen-desktop", 24, 12, 1, Some(61.25), &unknown, "node0:24"),
+        ("laptop-battery", 8, 4, 1, Some(67.0), &battery, "node0:8"),
+        ("vm", 2, 2, 1, None, &unknown, "node0:2"),
     ];
     for (machine, logical, physical, nodes, temp, power, layout) in cases {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_hashward-agent"))
@@ -327,7 +332,17 @@ fn inspect_cli_on_every_fixture() {
                 h["package_temp_c"].is_null() && h["package_sensor"] == "no CPU temperature sensor found"
             ),
         }
-        assert_eq!(h["power"], power, "{machine}");
+        assert_eq!(&h["power"], power, "{machine}");
         assert_eq!(v["numa_plan"]["layout"], layout, "{machine}");
+        // Sensors are tagged fields with the unit in the name, never a Debug string.
+        for sensor in v["sensors"].as_array().expect("sensors") {
+            let kind = &sensor["sensor"]["kind"];
+            assert!(kind == "hwmon" || kind == "thermal_zone", "{machine}: {sensor}");
+            assert!(sensor["role"].is_string(), "{machine}: {sensor}");
+            assert!(
+                sensor["temp_c"].is_number() || sensor["error"].is_string(),
+                "{machine}: {sensor}"
+            );
+        }
     }
 }

@@ -4,14 +4,14 @@
 mod common;
 
 use common::{golden, models_dir};
-use hashward_agent::infer::engine::RiskLevel;
-use hashward_agent::infer::{Engine, Registry};
+use hashward_agent::infer::assessor::RiskLevel;
+use hashward_agent::infer::{Assessor, Registry};
 use hashward_protocol::AsicTelemetry;
 
-fn engine() -> Engine {
+fn engine() -> Assessor {
     let (reg, errors) = Registry::load_dir(&models_dir());
     assert!(errors.is_empty(), "{errors:?}");
-    Engine::new(reg)
+    Assessor::new(reg)
 }
 
 fn samples() -> Vec<AsicTelemetry> {

@@ -5,9 +5,10 @@
 mod common;
 
 use common::{close, golden, models_dir};
-use hashward_agent::infer::features::{efficiency_input, AsicWindow, RigWindow};
-use hashward_agent::infer::registry::ModelType;
-use hashward_agent::infer::{Engine, Registry};
+use hashward_agent::infer::efficiency_input::efficiency_input;
+use hashward_agent::infer::features::{AsicWindow, RigWindow};
+use hashward_agent::infer::ModelType;
+use hashward_agent::infer::{Assessor, Registry};
 use hashward_protocol::{AsicTelemetry, RigTelemetry, ThreatType};
 use serde_json::Value;
 
@@ -72,7 +73,7 @@ fn sentinel_rig_matches_every_golden_vector() {
     assert!(lines.len() >= 100, "too few golden vectors: {}", lines.len());
     let mut checked = 0;
     for stream in streams(&lines) {
-        let mut engine = Engine::new(reg.clone());
+        let mut engine = Assessor::new(reg.clone());
         let mut features = RigWindow::new();
         for line in stream {
             let ctx = format!("rig stream {} index {}", line["stream"], line["index"]);
@@ -96,7 +97,7 @@ fn sentinel_asic_matches_every_golden_vector() {
     let mut checked = 0;
     let mut unpredictable = 0;
     for stream in streams(&lines) {
-        let mut engine = Engine::new(reg.clone());
+        let mut engine = Assessor::new(reg.clone());
         let mut features = AsicWindow::new();
         for line in stream {
             let ctx = format!("asic stream {} index {}", line["stream"], line["index"]);

@@ -5,7 +5,9 @@
 mod common;
 
 use common::*;
-use hashward_agent::infer::registry::{load_model, load_model_dir, MetadataCheck, ModelType};
+use hashward_agent::infer::contract::{load_model, MetadataCheck};
+use hashward_agent::infer::registry::load_model_dir;
+use hashward_agent::infer::ModelType;
 use hashward_agent::infer::{LoadError, Registry};
 
 fn load(mt: ModelType, bytes: &[u8]) -> Result<String, LoadError> {

@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use ed25519_dalek::SigningKey;
-use hashward_agent::infer::registry::ModelType;
 use hashward_agent::infer::update::{ModelOutcome, Updater, UpdaterConfig};
+use hashward_agent::infer::ModelType;
 use hashward_agent::infer::{Registry, UpdateError};
 use hashward_hub::models::build_announcement;
 use hashward_protocol::models::ModelAnnouncement;

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{golden, models_dir};
-use hashward_agent::infer::engine::Directive;
-use hashward_agent::infer::{spawn, Engine, Outcome, Registry, Sample, Subject, Submitted, WorkerConfig};
+use hashward_agent::infer::assessor::Directive;
+use hashward_agent::infer::{spawn, Assessor, Outcome, Registry, Sample, Subject, Submitted, WorkerConfig};
 use hashward_protocol::{Celsius, RigTelemetry, Severity, ThreatType};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -40,7 +40,7 @@ fn a_critical_overheat_pauses_mining_and_alerts_once_per_episode() {
         realert_every: 5,
         advice_every: 0,
     };
-    let (handle, join) = spawn(Engine::new(registry()), config, move |o| {
+    let (handle, join) = spawn(Assessor::new(registry()), config, move |o| {
         let _ = tx.send(o);
     })
     .unwrap();
@@ -112,7 +112,7 @@ fn a_full_queue_drops_and_counts_without_blocking() {
         capacity: 2,
         ..WorkerConfig::default()
     };
-    let (handle, join) = spawn(Engine::new(registry()), config, move |o| {
+    let (handle, join) = spawn(Assessor::new(registry()), config, move |o| {
         // The first outcome holds the thread until the test releases it.
         let _ = release_rx.recv_timeout(Duration::from_secs(10));
         let _ = out_tx.send(o);
@@ -142,7 +142,7 @@ fn a_full_queue_drops_and_counts_without_blocking() {
 
 #[test]
 fn without_a_model_samples_are_counted_as_errors() {
-    let (handle, join) = spawn(Engine::new(Registry::new()), WorkerConfig::default(), |o| {
+    let (handle, join) = spawn(Assessor::new(Registry::new()), WorkerConfig::default(), |o| {
         panic!("no outcome expected, got {o:?}")
     })
     .unwrap();

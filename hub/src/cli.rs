@@ -1,6 +1,7 @@
 //! The `hashward-hub` command line. In the library so the all-in-one `hashward` binary offers the
 //! same commands (`hashward hub ...`); binary glue, hence anyhow.
 
+use crate::config::HubConfig;
 use crate::serve::{self, BrokerChoice, ServeOptions};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -20,28 +21,35 @@ pub enum Command {
     /// Ingest the fleet's MQTT traffic and serve it over HTTP.
     Serve(ServeArgs),
     /// Generate a mosquitto ACL (and password) file confining each rig to its own topics.
-    BrokerAcl(crate::acl::AclArgs),
+    BrokerAcl(crate::cmd::broker_acl::AclArgs),
     /// Create the hub's ed25519 signing key pair (private file mode 0600) and print the public
     /// key for the agents' `[fleet] hub_public_key`.
-    Keygen {
-        /// Directory for hub.key and hub.pub.
-        #[arg(long, default_value = "/etc/hashward")]
-        dir: PathBuf,
-    },
+    Keygen(crate::cmd::keygen::KeygenArgs),
     /// Sign a partial agent config and publish it, retained, to a rig, a site or the fleet.
-    PushConfig(crate::fleet::publish::PushArgs),
+    PushConfig(crate::cmd::push_config::PushArgs),
     /// Send a signed one-shot command to one rig (restart-miner, pause, resume, retune,
     /// repoll-asics, diagnostics).
-    Command(crate::fleet::publish::CommandArgs),
+    Command(crate::cmd::command::CommandArgs),
     /// Sign the models directory's current versions and announce them, retained, on
     /// `fleet/models`; agents download, verify and swap them.
-    AnnounceModels(crate::fleet::publish::AnnounceArgs),
+    AnnounceModels(crate::cmd::announce_models::AnnounceArgs),
     /// Show each scope's pushed version and, per rig, applied / pending / rejected (with why).
-    RolloutStatus(crate::fleet::publish::RolloutArgs),
+    RolloutStatus(crate::cmd::rollout_status::RolloutArgs),
 }
+
+/// Defaults of the `serve` settings given neither as a flag nor in the config file.
+pub const DEFAULT_MQTT_LISTEN: &str = "127.0.0.1:1883";
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/hashward/hub";
+pub const DEFAULT_CLIENT_ID: &str = "hashward-hub";
+pub const DEFAULT_SUMMARY_INTERVAL_MS: u64 = 5000;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// A hub config file (TOML; see hub.example.toml): every flag below is also a key there, and
+    /// a flag given here overrides it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// External broker `mqtt://host:port` or `mqtts://host:port` (TLS); without it an embedded
     /// broker is started.
     #[arg(long)]
@@ -50,23 +58,26 @@ pub struct ServeArgs {
     /// are trusted then); without it the public webpki roots are.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
-    /// Where the embedded broker listens (loopback by default).
-    #[arg(long, default_value = "127.0.0.1:1883")]
-    pub mqtt_listen: SocketAddr,
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub http: SocketAddr,
-    #[arg(long, default_value = "/var/lib/hashward/hub")]
-    pub data_dir: PathBuf,
-    /// MQTT client id; must be stable across restarts so the broker keeps the hub's session.
-    #[arg(long, default_value = "hashward-hub")]
-    pub client_id: String,
+    /// Where the embedded broker listens [default: 127.0.0.1:1883, loopback].
+    #[arg(long)]
+    pub mqtt_listen: Option<SocketAddr>,
+    /// Where the HTTP API listens [default: 127.0.0.1:8080].
+    #[arg(long)]
+    pub http: Option<SocketAddr>,
+    /// The store's directory [default: /var/lib/hashward/hub].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// MQTT client id; must be stable across restarts so the broker keeps the hub's session
+    /// [default: hashward-hub].
+    #[arg(long)]
+    pub client_id: Option<String>,
     #[arg(long, env = "HASHWARD_HUB_MQTT_USER")]
     pub username: Option<String>,
     #[arg(long, env = "HASHWARD_HUB_MQTT_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
-    /// How often retained JSON summaries are published for dashboards.
-    #[arg(long, default_value_t = 5000)]
-    pub summary_interval_ms: u64,
+    /// How often retained JSON summaries are published for dashboards [default: 5000].
+    #[arg(long)]
+    pub summary_interval_ms: Option<u64>,
     /// Join this shared-subscription group so several hubs split the fleet's traffic. Only with a
     /// broker that keeps shared subscriptions across its restarts (mosquitto 2.0 does not: the
     /// messages published before the hubs resubscribe would be lost).
@@ -79,57 +90,90 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The settings: each flag given, else the config file's key, else the default.
     pub fn options(&self) -> anyhow::Result<ServeOptions> {
-        let broker = match &self.broker {
+        let file = match &self.config {
+            Some(path) => HubConfig::load(path)?,
+            None => HubConfig::default(),
+        };
+        let source = match &self.config {
+            Some(path) => format!(" (flags and {})", path.display()),
+            None => String::new(),
+        };
+        let broker_url = self.broker.clone().or(file.broker);
+        let ca_file = self.ca_file.clone().or(file.ca_file);
+        let mqtt_listen = match self.mqtt_listen.or(file.mqtt_listen) {
+            Some(a) => a,
+            None => DEFAULT_MQTT_LISTEN.parse().context("default mqtt_listen")?,
+        };
+        let http = match self.http.or(file.http) {
+            Some(a) => a,
+            None => DEFAULT_HTTP.parse().context("default http")?,
+        };
+        let broker = match &broker_url {
             Some(url) => {
-                let addr = hashward_protocol::BrokerAddr::parse(url)?;
-                if self.ca_file.is_some() && !addr.tls {
-                    bail!("--ca-file needs a TLS broker URL (mqtts://), got {url}");
+                let addr =
+                    hashward_protocol::BrokerAddr::parse(url).with_context(|| format!("broker{source}"))?;
+                if ca_file.is_some() && !addr.tls {
+                    bail!("--ca-file needs a TLS broker URL (mqtts://), got {url}{source}");
                 }
                 BrokerChoice::External {
                     host: addr.host,
                     port: addr.port,
                     tls: addr.tls,
-                    ca_file: self.ca_file.clone(),
+                    ca_file,
                 }
             }
-            None if self.ca_file.is_some() => bail!("--ca-file applies to an external --broker mqtts://..."),
-            None => BrokerChoice::Embedded(self.mqtt_listen),
+            None if ca_file.is_some() => {
+                bail!("--ca-file applies to an external --broker mqtts://...{source}")
+            }
+            None => BrokerChoice::Embedded(mqtt_listen),
         };
-        if self.summary_interval_ms < 100 {
-            bail!("--summary-interval-ms must be at least 100");
+        let summary_interval_ms = self
+            .summary_interval_ms
+            .or(file.summary_interval_ms)
+            .unwrap_or(DEFAULT_SUMMARY_INTERVAL_MS);
+        if summary_interval_ms < 100 {
+            bail!("--summary-interval-ms (summary_interval_ms) must be at least 100, got {summary_interval_ms}{source}");
+        }
+        let client_id = self
+            .client_id
+            .clone()
+            .or(file.client_id)
+            .unwrap_or_else(|| DEFAULT_CLIENT_ID.to_string());
+        if client_id.is_empty() {
+            bail!("client_id must not be empty{source}");
+        }
+        let share_group = self.share_group.clone().or(file.share_group);
+        if share_group.as_deref().is_some_and(str::is_empty) {
+            bail!("share_group must not be empty{source}");
         }
         Ok(ServeOptions {
-            data_dir: self.data_dir.clone(),
-            http: self.http,
+            data_dir: self
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            http,
             broker,
-            client_id: self.client_id.clone(),
-            username: self.username.clone(),
-            password: self.password.clone(),
-            summary_interval: Duration::from_millis(self.summary_interval_ms),
-            share_group: self.share_group.clone(),
-            models_dir: self.models_dir.clone(),
+            client_id,
+            username: self.username.clone().or(file.username),
+            password: self.password.clone().or(file.password),
+            summary_interval: Duration::from_millis(summary_interval_ms),
+            share_group,
+            models_dir: self.models_dir.clone().or(file.models_dir),
         })
     }
 }
 
 pub fn main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::BrokerAcl(args) => crate::acl::main(args),
-        Command::Keygen { dir } => {
-            let public = crate::fleet::keys::generate(&dir)?;
-            eprintln!(
-                "wrote {} (private, mode 0600) and {}; pin the public key on every rig:",
-                dir.join("hub.key").display(),
-                dir.join("hub.pub").display()
-            );
-            println!("[fleet]\nhub_public_key = \"{public}\"");
-            Ok(())
-        }
-        Command::PushConfig(args) => crate::fleet::publish::push_config(args),
-        Command::Command(args) => crate::fleet::publish::command(args),
-        Command::RolloutStatus(args) => crate::fleet::publish::rollout_status(args),
-        Command::AnnounceModels(args) => crate::fleet::publish::announce_models(args),
+        Command::BrokerAcl(args) => crate::cmd::broker_acl::main(args),
+        Command::Keygen(args) => crate::cmd::keygen::run(args),
+        Command::PushConfig(args) => crate::cmd::push_config::run(args),
+        Command::Command(args) => crate::cmd::command::run(args),
+        Command::RolloutStatus(args) => crate::cmd::rollout_status::run(args),
+        Command::AnnounceModels(args) => crate::cmd::announce_models::run(args),
         Command::Serve(args) => {
             let opts = args.options()?;
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -159,19 +203,79 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
                 let wait = running.wait();
                 tokio::pin!(wait);
                 let mut ping = tokio::time::interval(every);
-                loop {
+                let stopped = loop {
                     tokio::select! {
-                        _ = &mut wait => break,
+                        r = &mut wait => break r,
                         _ = ping.tick() => {
                             if let Err(e) = notifier.watchdog() {
                                 log::warn!("{e}");
                             }
                         }
                     }
+                };
+                if let Err(e) = notifier.stopping() {
+                    log::warn!("{e}");
                 }
-                let _ = notifier.stopping();
-                Ok(())
+                Ok(stopped?)
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["hashward-hub", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Serve(a) => a,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_the_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hub.toml");
+        std::fs::write(
+            &path,
+            "http = \"127.0.0.1:9001\"\ndata_dir = \"/srv/hub\"\nsummary_interval_ms = 250\n",
+        )
+        .expect("write");
+        let cfg = path.to_str().expect("utf-8");
+        let o = serve_args(&["--config", cfg, "--http", "127.0.0.1:9002"])
+            .options()
+            .expect("options");
+        assert_eq!(o.http, "127.0.0.1:9002".parse().expect("addr"), "the flag wins");
+        assert_eq!(o.data_dir, PathBuf::from("/srv/hub"), "the file fills in");
+        assert_eq!(o.summary_interval, Duration::from_millis(250));
+        assert_eq!(o.client_id, DEFAULT_CLIENT_ID, "the default is last");
+        assert!(matches!(o.broker, BrokerChoice::Embedded(a) if a.port() == 1883));
+        let o = serve_args(&[]).options().expect("defaults");
+        assert_eq!(
+            (o.http.port(), o.data_dir),
+            (8080, PathBuf::from(DEFAULT_DATA_DIR))
+        );
+    }
+
+    #[test]
+    fn bad_values_from_the_file_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hub.toml");
+        std::fs::write(&path, "summary_interval_ms = 5\n").expect("write");
+        let cfg = path.to_str().expect("utf-8");
+        let e = serve_args(&["--config", cfg])
+            .options()
+            .expect_err("too short")
+            .to_string();
+        assert!(e.contains("summary_interval_ms") && e.contains("hub.toml"), "{e}");
+        std::fs::write(&path, "ca_file = \"/x.pem\"\nbroker = \"mqtt://b:1883\"\n").expect("write");
+        let e = serve_args(&["--config", cfg])
+            .options()
+            .expect_err("ca without tls")
+            .to_string();
+        assert!(e.contains("mqtts"), "{e}");
     }
 }

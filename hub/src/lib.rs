@@ -1,16 +1,22 @@
 //! hashward-hub: ingests the fleet's MQTT traffic, stores it, serves it over HTTP and as JSON
-//! topics for dashboards, and (as later parts land) pushes signed config to rigs.
+//! topics for dashboards, and pushes signed config, commands and models to rigs.
 //!
-//! Layout: `broker` (embedded rumqttd), `ingest` (subscribe, decode, store, dashboard summaries),
-//! `store` (redb), `api` (axum), `metrics`, `serve` (wires them), `cli` (the command line).
+//! Layout (`a <- b`: b uses a, never the reverse): `domain` (pure projections: rig state, sequence
+//! accounting, tuning hints, rollout) <- `store` (redb, one module per aggregate, read traits)
+//! <- `ingest` (subscribe, decode, store, dashboard summaries), `api` (axum, one file per
+//! resource), `models`, `metrics`, `broker` (embedded rumqttd) <- `serve` (the services under
+//! one shutdown) <- `config` (the hub.toml file), `cmd` (operator tools), `cli` (the command
+//! line). `keys` is the fleet signing key both `cmd` and tests load. The economics live in the
+//! pure `hashward-econ` crate. No module imports `serve`, `cmd` or `cli` but those above them.
 
-pub mod acl;
 pub mod api;
 pub mod broker;
 pub mod cli;
-pub mod fleet;
-pub mod hints;
+pub mod cmd;
+pub mod config;
+pub mod domain;
 pub mod ingest;
+pub mod keys;
 pub mod metrics;
 pub mod models;
 pub mod serve;

@@ -1,11 +1,11 @@
-//! Hub side of the model registry: serves the models directory over HTTP in seed 003's shapes
-//! (`/models/metadata`, `/models/metadata/{model_type}`, `/models/download/{model_type}`) and
-//! builds the signed `fleet/models` announcement of what it serves.
+//! Hub side of the model registry: serves the models directory over HTTP (`/models/metadata`,
+//! `/models/metadata/{model_type}`, `/models/download/{model_type}`, errors as `{"detail": ...}`,
+//! the shape the agents' updater reads) and builds the signed `fleet/models` announcement of what
+//! it serves. Its routes are merged into the API by `serve` when `--models-dir` is given.
 //!
-//! Destined for `hub/src/api/` (routes) and `hub/src/` (announcement); it uses only the
-//! announcement payload type, which belongs in `hashward-protocol`. Must never: serve a file
-//! whose sha256 differs from its metadata (an agent would refuse it anyway, after a download),
-//! read outside the models directory, or panic on a damaged metadata file.
+//! Must never: serve a file whose sha256 differs from its metadata (an agent would refuse it
+//! anyway, after a download), read outside the models directory, or panic on a damaged metadata
+//! file.
 
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -59,7 +59,6 @@ impl IntoResponse for HubModelError {
         if self.status().is_server_error() {
             log::error!("models: {self}");
         }
-        // Seed 003's error shape.
         (self.status(), Json(json!({ "detail": self.to_string() }))).into_response()
     }
 }

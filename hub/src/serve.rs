@@ -1,17 +1,24 @@
-//! `hashward-hub serve`: starts the embedded broker (unless an external one is given), the store,
-//! the ingest and the HTTP API, and returns once everything is listening.
+//! `hashward-hub serve`: opens the store, starts the embedded broker (unless an external one is
+//! given), then runs the hub's services (the HTTP API, the ingest with its dashboard summaries)
+//! under one shutdown, and returns once everything is listening. The collectors, jobs and pages
+//! to come are more [`Service`]s.
+//!
+//! Must never let a service die silently: one that fails, panics or stops before shutdown stops
+//! the hub, and [`Running::wait`] returns its name and why.
 
 use crate::api::{self, AppState};
 use crate::broker::{BrokerError, EmbeddedBroker};
 use crate::ingest::{self, IngestConfig};
 use crate::metrics::Metrics;
+use crate::store::StoreRead;
 use crate::store::{Store, StoreError};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, watch};
 
 #[derive(Debug, Clone)]
 pub enum BrokerChoice {
@@ -52,21 +59,92 @@ pub enum ServeError {
     Http(SocketAddr, std::io::Error),
     #[error("broker TLS: {0}")]
     Tls(#[from] ingest::tls::TlsError),
+    #[error("service {name} stopped the hub: {reason}")]
+    Service { name: &'static str, reason: String },
 }
 
+/// One long-running part of the hub: a name for the errors and a future that runs until the
+/// shutdown it was given turns true. Returning before that, with `Ok` or not, is a failure.
+pub struct Service {
+    pub name: &'static str,
+    pub run: Pin<Box<dyn Future<Output = Result<(), String>> + Send>>,
+}
+
+impl Service {
+    pub fn new(
+        name: &'static str,
+        run: impl Future<Output = Result<(), String>> + Send + 'static,
+    ) -> Service {
+        Service {
+            name,
+            run: Box::pin(run),
+        }
+    }
+}
+
+/// The running services, sharing one stop signal.
 pub struct Running {
     pub http_addr: SocketAddr,
     pub mqtt_host: String,
     pub mqtt_port: u16,
-    tasks: Vec<JoinHandle<()>>,
+    stop: Arc<watch::Sender<bool>>,
+    done: mpsc::UnboundedReceiver<(&'static str, Result<(), String>)>,
+    services: usize,
 }
 
 impl Running {
-    /// Waits for the hub's tasks to finish (after shutdown).
-    pub async fn wait(self) {
-        for t in self.tasks {
-            let _ = t.await;
+    /// Starts `services`, each on its own task, stopped by `stop`.
+    fn spawn(
+        services: Vec<Service>,
+        stop: Arc<watch::Sender<bool>>,
+        addrs: (SocketAddr, String, u16),
+    ) -> Running {
+        let (tx, done) = mpsc::unbounded_channel();
+        let count = services.len();
+        for service in services {
+            let tx = tx.clone();
+            let task = tokio::spawn(service.run);
+            tokio::spawn(async move {
+                let outcome = match task.await {
+                    Ok(r) => r,
+                    Err(e) if e.is_panic() => Err(format!("panicked: {e}")),
+                    Err(e) => Err(format!("task ended: {e}")),
+                };
+                // The receiver is gone only once `wait` has returned; nobody is left to tell.
+                tx.send((service.name, outcome)).ok();
+            });
         }
+        Running {
+            http_addr: addrs.0,
+            mqtt_host: addrs.1,
+            mqtt_port: addrs.2,
+            stop,
+            done,
+            services: count,
+        }
+    }
+
+    /// Waits until every service has stopped. After the shutdown signal that is success; a
+    /// service that stopped first stops the others and is the error.
+    pub async fn wait(mut self) -> Result<(), ServeError> {
+        let mut first_failure = None;
+        for _ in 0..self.services {
+            let Some((name, outcome)) = self.done.recv().await else {
+                break;
+            };
+            let stopping = *self.stop.borrow();
+            let failure = match outcome {
+                Ok(()) if stopping => None,
+                Ok(()) => Some("stopped before shutdown".to_string()),
+                Err(e) => Some(e),
+            };
+            if let Some(reason) = failure {
+                log::error!("service {name}: {reason}; stopping the hub");
+                self.stop.send_replace(true);
+                first_failure.get_or_insert(ServeError::Service { name, reason });
+            }
+        }
+        first_failure.map_or(Ok(()), Err)
     }
 }
 
@@ -81,15 +159,15 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         } => Some(ingest::tls::client_config(ca_file.as_deref())?),
         _ => None,
     };
-    let (mqtt_host, mqtt_port) = match &opts.broker {
+    let (mqtt_host, mqtt_port, embedded) = match &opts.broker {
         BrokerChoice::Embedded(listen) => {
             let listen = *listen;
             let b = tokio::task::spawn_blocking(move || EmbeddedBroker::start(listen))
                 .await
                 .map_err(|e| BrokerError::Thread(std::io::Error::other(e)))??;
-            (b.addr.ip().to_string(), b.addr.port())
+            (b.addr.ip().to_string(), b.addr.port(), Some(b.stopped))
         }
-        BrokerChoice::External { host, port, .. } => (host.clone(), *port),
+        BrokerChoice::External { host, port, .. } => (host.clone(), *port, None),
     };
     let listener = tokio::net::TcpListener::bind(opts.http)
         .await
@@ -97,8 +175,21 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     let http_addr = listener
         .local_addr()
         .map_err(|e| ServeError::Http(opts.http, e))?;
+    // The services stop on this, which the shutdown signal or a failing service sets.
+    let stop = Arc::new(watch::channel(false).0);
+    {
+        let (stop, mut signal) = (stop.clone(), shutdown);
+        tokio::spawn(async move {
+            while !*signal.borrow_and_update() {
+                if signal.changed().await.is_err() {
+                    return;
+                }
+            }
+            stop.send_replace(true);
+        });
+    }
     let mut app = api::router(AppState {
-        store: store.clone(),
+        store: store.clone() as Arc<dyn StoreRead>,
         metrics: metrics.clone(),
         started: Instant::now(),
     });
@@ -106,15 +197,16 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         log::info!("serving models from {}", dir.display());
         app = app.merge(crate::models::router(dir.clone()));
     }
-    let mut http_shutdown = shutdown.clone();
-    let http = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_shutdown.changed().await;
-            })
-            .await;
-        if let Err(e) = served {
-            log::error!("HTTP server stopped: {e}");
+    let http = Service::new("http", {
+        let mut stopped = stop.subscribe();
+        async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    // An error means the hub is going away: stop serving either way.
+                    stopped.wait_for(|s| *s).await.ok();
+                })
+                .await
+                .map_err(|e| format!("HTTP server: {e}"))
         }
     });
     let ingest_cfg = IngestConfig {
@@ -127,12 +219,92 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         share_group: opts.share_group.clone(),
         tls,
     };
-    let ingest = tokio::spawn(ingest::run(ingest_cfg, store, metrics, shutdown));
+    let ingest = Service::new("ingest", {
+        let stopped = stop.subscribe();
+        async move {
+            ingest::run(ingest_cfg, store, metrics, stopped).await;
+            Ok(())
+        }
+    });
+    let mut services = vec![http, ingest];
+    if let Some(broker_stopped) = embedded {
+        let mut stopped = stop.subscribe();
+        services.push(Service::new("embedded broker", async move {
+            tokio::select! {
+                why = broker_stopped => Err(why.unwrap_or_else(|_| "embedded broker thread ended".into())),
+                _ = stopped.wait_for(|s| *s) => Ok(()),
+            }
+        }));
+    }
     log::info!("hub HTTP on http://{http_addr}, MQTT {mqtt_host}:{mqtt_port}");
-    Ok(Running {
-        http_addr,
-        mqtt_host,
-        mqtt_port,
-        tasks: vec![http, ingest],
-    })
+    Ok(Running::spawn(services, stop, (http_addr, mqtt_host, mqtt_port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs() -> (SocketAddr, String, u16) {
+        ("127.0.0.1:1".parse().expect("addr"), "127.0.0.1".into(), 1)
+    }
+
+    /// A service that runs until the stop signal, as every real one does.
+    fn until_stopped(name: &'static str, stop: &Arc<watch::Sender<bool>>) -> Service {
+        let mut stopped = stop.subscribe();
+        Service::new(name, async move {
+            stopped.wait_for(|s| *s).await.map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+
+    #[tokio::test]
+    async fn a_failing_service_stops_the_others_and_is_named() {
+        let stop = Arc::new(watch::channel(false).0);
+        let services = vec![
+            until_stopped("http", &stop),
+            Service::new("collector", async { Err("pool API refused the key".to_string()) }),
+        ];
+        let e = Running::spawn(services, stop.clone(), addrs())
+            .wait()
+            .await
+            .expect_err("fails");
+        assert_eq!(
+            e.to_string(),
+            "service collector stopped the hub: pool API refused the key"
+        );
+        assert!(*stop.borrow(), "the others were told to stop");
+    }
+
+    #[tokio::test]
+    async fn a_panic_or_an_early_return_is_a_failure_and_shutdown_is_not() {
+        let stop = Arc::new(watch::channel(false).0);
+        let e = Running::spawn(
+            vec![Service::new("job", async { panic!("bad arithmetic") })],
+            stop,
+            addrs(),
+        )
+        .wait()
+        .await
+        .expect_err("panics");
+        assert!(
+            e.to_string().starts_with("service job stopped the hub: panicked"),
+            "{e}"
+        );
+
+        let stop = Arc::new(watch::channel(false).0);
+        let e = Running::spawn(vec![Service::new("ingest", async { Ok(()) })], stop, addrs())
+            .wait()
+            .await
+            .expect_err("early");
+        assert!(e.to_string().contains("stopped before shutdown"), "{e}");
+
+        let stop = Arc::new(watch::channel(false).0);
+        let running = Running::spawn(
+            vec![until_stopped("http", &stop), until_stopped("ingest", &stop)],
+            stop.clone(),
+            addrs(),
+        );
+        stop.send_replace(true);
+        running.wait().await.expect("a clean shutdown");
+    }
 }

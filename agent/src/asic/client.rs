@@ -1,5 +1,5 @@
-//! One miner's API client whatever its kind ([`MinerClient`]), the miner's identity and
-//! credentials ([`MinerSpec`]), and `auto` detection of the API kind.
+//! One miner's API client whatever its kind ([`AsicClient`]), the miner's identity and
+//! credentials ([`AsicSpec`]), and `auto` detection of the API kind.
 //!
 //! Detection asks each API the cheapest question it answers (Vnish `/api/v1/info`, the
 //! Antminer Digest challenge, cgminer `version`), each bounded by the request timeout. It must
@@ -20,7 +20,7 @@ use std::time::Duration;
 /// Which API to speak, as written in config (`kind = "vnish" | "cgminer" | "antminer" | "auto"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum MinerKind {
+pub enum AsicKind {
     Vnish,
     Cgminer,
     Antminer,
@@ -28,14 +28,14 @@ pub enum MinerKind {
     Auto,
 }
 
-impl FromStr for MinerKind {
+impl FromStr for AsicKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
-            "vnish" => Ok(MinerKind::Vnish),
-            "cgminer" | "bmminer" => Ok(MinerKind::Cgminer),
-            "antminer" => Ok(MinerKind::Antminer),
-            "auto" => Ok(MinerKind::Auto),
+            "vnish" => Ok(AsicKind::Vnish),
+            "cgminer" | "bmminer" => Ok(AsicKind::Cgminer),
+            "antminer" => Ok(AsicKind::Antminer),
+            "auto" => Ok(AsicKind::Auto),
             _ => Err(format!(
                 "unknown miner kind `{s}` (vnish, cgminer, antminer or auto)"
             )),
@@ -68,17 +68,17 @@ impl std::fmt::Debug for Credentials {
 
 /// One miner to poll.
 #[derive(Debug, Clone)]
-pub struct MinerSpec {
+pub struct AsicSpec {
     /// Config name; also the last MQTT topic level.
     pub id: String,
     pub endpoint: Endpoint,
-    pub kind: MinerKind,
+    pub kind: AsicKind,
     pub credentials: Credentials,
 }
 
-impl MinerSpec {
-    pub fn new(id: &str, address: &str, kind: MinerKind, credentials: Credentials) -> Result<Self, ApiError> {
-        Ok(MinerSpec {
+impl AsicSpec {
+    pub fn new(id: &str, address: &str, kind: AsicKind, credentials: Credentials) -> Result<Self, ApiError> {
+        Ok(AsicSpec {
             id: id.to_string(),
             endpoint: Endpoint::parse(address)?,
             kind,
@@ -87,68 +87,68 @@ impl MinerSpec {
     }
 }
 
-pub enum MinerClient {
+pub enum AsicClient {
     Vnish(VnishClient),
     Cgminer(CgminerClient),
     Antminer(AntminerClient),
 }
 
-impl MinerClient {
+impl AsicClient {
     /// Resolves the address and, for `auto`, finds out which API answers there.
-    pub async fn connect(spec: &MinerSpec, timeout: Duration) -> Result<MinerClient, ApiError> {
+    pub async fn connect(spec: &AsicSpec, timeout: Duration) -> Result<AsicClient, ApiError> {
         let ep = &spec.endpoint;
         let kind = match (spec.kind, ep.scheme) {
-            (MinerKind::Auto, Scheme::Tcp) => MinerKind::Cgminer,
+            (AsicKind::Auto, Scheme::Tcp) => AsicKind::Cgminer,
             (k, _) => k,
         };
         match kind {
-            MinerKind::Vnish => Ok(Self::vnish(
+            AsicKind::Vnish => Ok(Self::vnish(
                 ep.resolve(HTTP_PORT).await?,
                 &spec.credentials,
                 timeout,
             )),
-            MinerKind::Antminer => Ok(Self::antminer(
+            AsicKind::Antminer => Ok(Self::antminer(
                 ep.resolve(HTTP_PORT).await?,
                 &spec.credentials,
                 timeout,
             )),
-            MinerKind::Cgminer => Ok(MinerClient::Cgminer(CgminerClient::new(
+            AsicKind::Cgminer => Ok(AsicClient::Cgminer(CgminerClient::new(
                 ep.resolve(CGMINER_PORT).await?,
                 timeout,
             ))),
-            MinerKind::Auto => detect(spec, timeout).await,
+            AsicKind::Auto => detect(spec, timeout).await,
         }
     }
 
-    fn vnish(addr: SocketAddr, c: &Credentials, timeout: Duration) -> MinerClient {
+    fn vnish(addr: SocketAddr, c: &Credentials, timeout: Duration) -> AsicClient {
         let auth = match (&c.api_key, &c.password) {
             (Some(k), _) => VnishAuth::ApiKey(k.clone()),
             (None, Some(p)) => VnishAuth::Password(p.clone()),
             (None, None) => VnishAuth::None,
         };
-        MinerClient::Vnish(VnishClient::new(addr, auth, timeout))
+        AsicClient::Vnish(VnishClient::new(addr, auth, timeout))
     }
 
-    fn antminer(addr: SocketAddr, c: &Credentials, timeout: Duration) -> MinerClient {
+    fn antminer(addr: SocketAddr, c: &Credentials, timeout: Duration) -> AsicClient {
         // Bitmain ships root/root; the credentials file overrides it.
         let user = c.username.clone().unwrap_or_else(|| "root".into());
         let pass = c.password.clone().unwrap_or_else(|| "root".into());
-        MinerClient::Antminer(AntminerClient::new(addr, user, pass, timeout))
+        AsicClient::Antminer(AntminerClient::new(addr, user, pass, timeout))
     }
 
     pub fn api(&self) -> AsicApi {
         match self {
-            MinerClient::Vnish(_) => AsicApi::Vnish,
-            MinerClient::Cgminer(_) => AsicApi::Cgminer,
-            MinerClient::Antminer(_) => AsicApi::Antminer,
+            AsicClient::Vnish(_) => AsicApi::Vnish,
+            AsicClient::Cgminer(_) => AsicApi::Cgminer,
+            AsicClient::Antminer(_) => AsicApi::Antminer,
         }
     }
 
     pub fn addr(&self) -> SocketAddr {
         match self {
-            MinerClient::Vnish(c) => c.addr(),
-            MinerClient::Cgminer(c) => c.addr(),
-            MinerClient::Antminer(c) => c.addr(),
+            AsicClient::Vnish(c) => c.addr(),
+            AsicClient::Cgminer(c) => c.addr(),
+            AsicClient::Antminer(c) => c.addr(),
         }
     }
 
@@ -156,7 +156,7 @@ impl MinerClient {
     /// nothing to cache.
     pub async fn refresh_static(&mut self) -> Result<(), ApiError> {
         match self {
-            MinerClient::Vnish(c) => c.refresh_static().await,
+            AsicClient::Vnish(c) => c.refresh_static().await,
             _ => Ok(()),
         }
     }
@@ -164,14 +164,14 @@ impl MinerClient {
     /// The telemetry poll.
     pub async fn read(&mut self) -> Result<RawReading, ApiError> {
         match self {
-            MinerClient::Vnish(c) => c.read().await,
-            MinerClient::Cgminer(c) => c.read().await,
-            MinerClient::Antminer(c) => c.read().await,
+            AsicClient::Vnish(c) => c.read().await,
+            AsicClient::Cgminer(c) => c.read().await,
+            AsicClient::Antminer(c) => c.read().await,
         }
     }
 }
 
-async fn detect(spec: &MinerSpec, timeout: Duration) -> Result<MinerClient, ApiError> {
+async fn detect(spec: &AsicSpec, timeout: Duration) -> Result<AsicClient, ApiError> {
     let ep = &spec.endpoint;
     let mut last_err = None;
     if ep.scheme != Scheme::Tcp {
@@ -184,14 +184,14 @@ async fn detect(spec: &MinerSpec, timeout: Duration) -> Result<MinerClient, ApiE
                     || info.get("miner").is_some() =>
             {
                 log::info!("{}: detected Vnish at {addr}", spec.id);
-                return Ok(MinerClient::vnish(addr, &spec.credentials, timeout));
+                return Ok(AsicClient::vnish(addr, &spec.credentials, timeout));
             }
             // A locked /api/v1/info (not a Digest challenge) is a Vnish that wants a password.
             Err(ApiError::Unauthorized { .. }) => {
                 let mut a = AntminerClient::new(addr, String::new(), String::new(), timeout);
                 if !a.looks_like_antminer().await.unwrap_or(false) {
                     log::info!("{}: detected Vnish (locked) at {addr}", spec.id);
-                    return Ok(MinerClient::vnish(addr, &spec.credentials, timeout));
+                    return Ok(AsicClient::vnish(addr, &spec.credentials, timeout));
                 }
             }
             Ok(_) => {}
@@ -201,7 +201,7 @@ async fn detect(spec: &MinerSpec, timeout: Duration) -> Result<MinerClient, ApiE
         match a.looks_like_antminer().await {
             Ok(true) => {
                 log::info!("{}: detected stock Antminer at {addr}", spec.id);
-                return Ok(MinerClient::antminer(addr, &spec.credentials, timeout));
+                return Ok(AsicClient::antminer(addr, &spec.credentials, timeout));
             }
             Ok(false) => {}
             Err(e) => last_err = Some(e),
@@ -213,7 +213,7 @@ async fn detect(spec: &MinerSpec, timeout: Duration) -> Result<MinerClient, ApiE
         match c.command("version", None).await {
             Ok(_) => {
                 log::info!("{}: detected cgminer API at {addr}", spec.id);
-                return Ok(MinerClient::Cgminer(c));
+                return Ok(AsicClient::Cgminer(c));
             }
             Err(e) => last_err = Some(e),
         }

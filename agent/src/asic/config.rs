@@ -6,9 +6,10 @@
 //! unless only its owner can read it (mode 0600 or stricter): secrets never sit in the main
 //! config, and their values never appear in errors or logs.
 
-use super::client::{Credentials, MinerKind, MinerSpec};
+use super::client::{AsicKind, AsicSpec, Credentials};
 use super::error::ConfigError;
-use super::poller::{PollerOptions, ScheduleConfig};
+use super::poller::PollerOptions;
+use super::schedule::ScheduleConfig;
 use super::target::Endpoint;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -38,13 +39,13 @@ pub struct AsicSection {
     #[serde(default = "d_config_interval")]
     pub config_interval_s: u64,
     #[serde(default)]
-    pub miners: Vec<MinerEntry>,
+    pub miners: Vec<AsicEntry>,
 }
 
 /// `[[asic.miners]]`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct MinerEntry {
+pub struct AsicEntry {
     /// Unique; the MQTT topic's last level.
     pub id: String,
     /// `10.0.0.5` or `10.0.0.5:8080`.
@@ -52,7 +53,7 @@ pub struct MinerEntry {
     /// `http://host[:port]` (Vnish, Antminer) or `tcp://host:4028` (cgminer).
     pub url: Option<String>,
     #[serde(default)]
-    pub kind: MinerKind,
+    pub kind: AsicKind,
     /// Table in the credentials file; default: the miner's id, else `[default]`.
     pub credentials: Option<String>,
 }
@@ -191,7 +192,7 @@ impl AsicSection {
     }
 
     /// The miners to poll, each with its credentials.
-    pub fn miner_specs(&self, creds: &CredentialStore) -> Result<Vec<MinerSpec>, ConfigError> {
+    pub fn asic_specs(&self, creds: &CredentialStore) -> Result<Vec<AsicSpec>, ConfigError> {
         self.miners
             .iter()
             .map(|m| {
@@ -205,7 +206,7 @@ impl AsicSection {
                         ));
                     }
                 }
-                Ok(MinerSpec {
+                Ok(AsicSpec {
                     id: m.id.clone(),
                     endpoint,
                     kind: m.kind,

@@ -6,7 +6,7 @@
 //! refused before anything is sent. It must never change a setting it was not asked to change:
 //! the overclock block is sent back as read, with only the preset replaced.
 
-use super::client::MinerClient;
+use super::client::AsicClient;
 use super::error::{ApiError, ControlError};
 use super::vnish::{parse_presets, Preset};
 use serde_json::Value;
@@ -66,11 +66,11 @@ pub struct PowerTargetApplied {
 
 /// Sets the power target of a Vnish miner (the only API with presets).
 pub async fn set_power_target(
-    client: &mut MinerClient,
+    client: &mut AsicClient,
     target_w: f64,
 ) -> Result<PowerTargetApplied, ControlError> {
     check_target(target_w)?;
-    let MinerClient::Vnish(v) = client else {
+    let AsicClient::Vnish(v) = client else {
         return Err(ControlError::Unsupported {
             api: api_name(client),
             action: "power presets",
@@ -136,15 +136,15 @@ impl MiningAction {
 }
 
 /// Pause, resume or restart mining.
-pub async fn mining(client: &mut MinerClient, action: MiningAction) -> Result<(), ControlError> {
+pub async fn mining(client: &mut AsicClient, action: MiningAction) -> Result<(), ControlError> {
     match client {
-        MinerClient::Vnish(v) => {
+        AsicClient::Vnish(v) => {
             v.post(&format!("/mining/{}", action.name()), &serde_json::json!({}))
                 .await?;
             Ok(())
         }
         // cgminer can restart itself; it has no pause that survives its own watchdog.
-        MinerClient::Cgminer(c) if action == MiningAction::Restart => match c.raw("restart", None).await {
+        AsicClient::Cgminer(c) if action == MiningAction::Restart => match c.raw("restart", None).await {
             Ok(v) => super::cgminer::check_status(&v, "restart").map_err(ControlError::from),
             // cgminer drops the connection as it restarts; an empty reply means it did.
             Err(ApiError::Malformed { .. }) => Ok(()),
@@ -157,11 +157,11 @@ pub async fn mining(client: &mut MinerClient, action: MiningAction) -> Result<()
     }
 }
 
-fn api_name(c: &MinerClient) -> &'static str {
+fn api_name(c: &AsicClient) -> &'static str {
     match c {
-        MinerClient::Vnish(_) => "vnish",
-        MinerClient::Cgminer(_) => "cgminer",
-        MinerClient::Antminer(_) => "stock antminer",
+        AsicClient::Vnish(_) => "vnish",
+        AsicClient::Cgminer(_) => "cgminer",
+        AsicClient::Antminer(_) => "stock antminer",
     }
 }
 

@@ -18,12 +18,14 @@ pub(crate) mod json;
 pub mod normalise;
 pub mod poller;
 pub mod probe;
+pub mod schedule;
 pub mod target;
 pub mod vnish;
 
-pub use client::{Credentials, MinerClient, MinerKind, MinerSpec};
-pub use config::{AsicSection, CredentialStore, MinerEntry};
+pub use client::{AsicClient, AsicKind, AsicSpec, Credentials};
+pub use config::{AsicEntry, AsicSection, CredentialStore};
 pub use control::{choose_preset, mining, set_power_target, MiningAction, PowerTargetApplied};
 pub use error::{ApiError, ConfigError, ControlError, FailureKind};
-pub use poller::{CounterSnapshot, MinerView, Poller, PollerHandle, PollerOptions, ScheduleConfig};
+pub use poller::{AsicView, CounterSnapshot, Poller, PollerHandle, PollerOptions};
 pub use probe::{print_json, probe, ProbeOptions, ProbeOutput};
+pub use schedule::ScheduleConfig;

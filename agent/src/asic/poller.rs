@@ -1,16 +1,16 @@
-//! Polls many miners on their own schedules (seed 002 5.1 and 8.2): telemetry every 1-5 min,
+//! Polls many ASICs on their own schedules ([`super::schedule`]): telemetry every 1-5 min,
 //! faster while something changes, slower while stable; config data every 15-30 min;
-//! exponential backoff and a circuit breaker on errors.
+//! exponential backoff and a quarantine on errors.
 //!
-//! The decisions ([`AdaptiveInterval`], [`CircuitBreaker`], [`classify`],
-//! [`MinerSchedule`]) are pure and tested with plain values; [`Poller`] does the I/O. A miner
-//! that stops answering is published as `unreachable`, never left out. A hanging miner must
-//! never delay the others: each poll has a deadline and holds one of a bounded number of
+//! This is the I/O half: tasks, deadlines, connection permits and the shared per-ASIC view.
+//! An ASIC that stops answering is published as `unreachable`, never left out. A hanging ASIC
+//! must never delay the others: each poll has a deadline and holds one of a bounded number of
 //! connection permits only while it runs. A failed poll never replaces the last good reading.
 
-use super::client::{MinerClient, MinerSpec};
+use super::client::{AsicClient, AsicSpec};
 use super::error::{ApiError, FailureKind};
 use super::normalise;
+use super::schedule::{classify, AsicSchedule, QuarantineState, ScheduleConfig};
 use hashward_protocol::{AsicApi, AsicTelemetry};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -20,258 +20,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::Instant;
-
-// ---------------------------------------------------------------------------------------------
-// Pure scheduling decisions
-// ---------------------------------------------------------------------------------------------
-
-/// Scheduling knobs. Defaults follow seed 002 section 5.1.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ScheduleConfig {
-    /// Telemetry interval while something is changing (and the starting interval).
-    pub fast: Duration,
-    /// Telemetry interval once stable. Equal to `fast` disables adaptation.
-    pub slow: Duration,
-    /// Stable polls in a row before the interval doubles (up to `slow`).
-    pub stable_polls_to_slow_down: u32,
-    /// Info / settings / presets refresh.
-    pub config_interval: Duration,
-    /// Backoff ceiling.
-    pub backoff_max: Duration,
-    /// Consecutive failures that open the circuit.
-    pub breaker_threshold: u32,
-    /// How long an open circuit stays open before one trial poll.
-    pub breaker_cooldown: Duration,
-    /// Consecutive silent failures (no answer, timeout) after which the miner is `unreachable`.
-    pub unreachable_after: u32,
-}
-
-impl Default for ScheduleConfig {
-    fn default() -> Self {
-        ScheduleConfig {
-            fast: Duration::from_secs(60),
-            slow: Duration::from_secs(300),
-            stable_polls_to_slow_down: 5,
-            config_interval: Duration::from_secs(20 * 60),
-            backoff_max: Duration::from_secs(15 * 60),
-            breaker_threshold: 5,
-            breaker_cooldown: Duration::from_secs(10 * 60),
-            unreachable_after: 2,
-        }
-    }
-}
-
-/// What a successful poll showed, for scheduling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    Stable,
-    /// Mining state, board count or pool changed, or the miner came back.
-    StateChanged,
-    /// Errors, impossible readings, a hashrate swing or a temperature jump.
-    Anomaly,
-}
-
-/// Relative hashrate change between polls that counts as an anomaly.
-pub const HASHRATE_SWING: f64 = 0.10;
-/// Chip temperature change between polls that counts as an anomaly.
-pub const TEMP_SWING_C: f32 = 5.0;
-
-/// Compares a new reading with the previous good one.
-pub fn classify(prev: Option<&AsicTelemetry>, cur: &AsicTelemetry) -> Change {
-    let Some(prev) = prev else {
-        return Change::StateChanged;
-    };
-    if !prev.reachable
-        || prev.status.mining_status != cur.status.mining_status
-        || prev.hashrate.per_hashboard.len() != cur.hashrate.per_hashboard.len()
-        || prev.pool.as_ref().map(|p| &p.url) != cur.pool.as_ref().map(|p| &p.url)
-    {
-        return Change::StateChanged;
-    }
-    if !cur.invalid.is_empty()
-        || cur
-            .status
-            .errors
-            .iter()
-            .any(|e| e.severity == "critical" || e.severity == "warning")
-    {
-        return Change::Anomaly;
-    }
-    let (a, b) = (prev.hashrate.total.0, cur.hashrate.total.0);
-    if a.max(b) > 0.0 && (a - b).abs() / a.max(b) > HASHRATE_SWING {
-        return Change::Anomaly;
-    }
-    if let (Some(a), Some(b)) = (prev.temperature.max_chip, cur.temperature.max_chip) {
-        if (a.0 - b.0).abs() > TEMP_SWING_C {
-            return Change::Anomaly;
-        }
-    }
-    Change::Stable
-}
-
-/// Telemetry interval that shortens on change and lengthens while stable.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AdaptiveInterval {
-    pub current: Duration,
-    stable_run: u32,
-}
-
-impl AdaptiveInterval {
-    pub fn new(cfg: &ScheduleConfig) -> Self {
-        AdaptiveInterval {
-            current: cfg.fast,
-            stable_run: 0,
-        }
-    }
-
-    pub fn update(&mut self, change: Change, cfg: &ScheduleConfig) -> Duration {
-        match change {
-            Change::Stable => {
-                self.stable_run += 1;
-                if self.stable_run >= cfg.stable_polls_to_slow_down.max(1) {
-                    self.stable_run = 0;
-                    self.current = (self.current * 2).min(cfg.slow.max(cfg.fast));
-                }
-            }
-            Change::StateChanged | Change::Anomaly => {
-                self.stable_run = 0;
-                self.current = cfg.fast;
-            }
-        }
-        self.current
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BreakerState {
-    Closed,
-    /// No polls until `until` (time since the poller started).
-    Open {
-        until: Duration,
-    },
-    /// One trial poll allowed.
-    HalfOpen,
-}
-
-/// Opens after `threshold` consecutive failures; after the cooldown lets one poll through;
-/// closes on a success and re-opens on a failure of that trial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CircuitBreaker {
-    pub state: BreakerState,
-    consecutive: u32,
-}
-
-impl Default for CircuitBreaker {
-    fn default() -> Self {
-        CircuitBreaker {
-            state: BreakerState::Closed,
-            consecutive: 0,
-        }
-    }
-}
-
-impl CircuitBreaker {
-    /// Whether a poll may run at `now`; moves Open to HalfOpen once the cooldown is over.
-    pub fn allows(&mut self, now: Duration) -> bool {
-        match self.state {
-            BreakerState::Closed | BreakerState::HalfOpen => true,
-            BreakerState::Open { until } if now >= until => {
-                self.state = BreakerState::HalfOpen;
-                true
-            }
-            BreakerState::Open { .. } => false,
-        }
-    }
-
-    pub fn on_success(&mut self) {
-        self.consecutive = 0;
-        self.state = BreakerState::Closed;
-    }
-
-    /// Returns true when this failure opened the circuit.
-    pub fn on_failure(&mut self, now: Duration, threshold: u32, cooldown: Duration) -> bool {
-        self.consecutive += 1;
-        let open = match self.state {
-            BreakerState::HalfOpen => true,
-            BreakerState::Closed => self.consecutive >= threshold.max(1),
-            BreakerState::Open { .. } => false,
-        };
-        if open {
-            self.state = BreakerState::Open {
-                until: now + cooldown,
-            };
-        }
-        open
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self.state {
-            BreakerState::Closed => "closed",
-            BreakerState::Open { .. } => "open",
-            BreakerState::HalfOpen => "half_open",
-        }
-    }
-}
-
-/// One miner's schedule: adaptive interval, failure count, breaker.
-#[derive(Debug, Clone)]
-pub struct MinerSchedule {
-    pub cfg: ScheduleConfig,
-    pub interval: AdaptiveInterval,
-    pub failures: u32,
-    pub breaker: CircuitBreaker,
-}
-
-/// What the runner does next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Next {
-    /// Wait this long from now (failures) or from the previous due time (successes).
-    pub delay: Duration,
-    pub breaker_opened: bool,
-    /// Publish an `unreachable` record now.
-    pub report_unreachable: bool,
-}
-
-impl MinerSchedule {
-    pub fn new(cfg: ScheduleConfig) -> Self {
-        MinerSchedule {
-            interval: AdaptiveInterval::new(&cfg),
-            cfg,
-            failures: 0,
-            breaker: CircuitBreaker::default(),
-        }
-    }
-
-    pub fn on_success(&mut self, change: Change) -> Next {
-        self.failures = 0;
-        self.breaker.on_success();
-        Next {
-            delay: self.interval.update(change, &self.cfg),
-            breaker_opened: false,
-            report_unreachable: false,
-        }
-    }
-
-    pub fn on_failure(&mut self, kind: FailureKind, now: Duration) -> Next {
-        self.failures += 1;
-        let opened = self
-            .breaker
-            .on_failure(now, self.cfg.breaker_threshold, self.cfg.breaker_cooldown);
-        // Start fast again once it answers; it was not stable.
-        self.interval = AdaptiveInterval::new(&self.cfg);
-        let delay = match self.breaker.state {
-            BreakerState::Open { until } => until.saturating_sub(now),
-            _ => hashward_common::Backoff::new(self.cfg.fast, self.cfg.backoff_max)
-                .ceiling(self.failures.saturating_sub(1)),
-        };
-        let silent_enough = kind.is_silence() && self.failures >= self.cfg.unreachable_after.max(1);
-        Next {
-            delay,
-            breaker_opened: opened,
-            report_unreachable: silent_enough || opened,
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Counters and per-miner view
@@ -289,7 +37,7 @@ pub struct Counters {
     pub malformed: AtomicU64,
     pub refused: AtomicU64,
     pub config_errors: AtomicU64,
-    pub breaker_opened: AtomicU64,
+    pub quarantined: AtomicU64,
     /// Readings left out as impossible (sum over polls).
     pub invalid_readings: AtomicU64,
     pub telemetry_sent: AtomicU64,
@@ -312,7 +60,7 @@ pub struct CounterSnapshot {
     pub malformed: u64,
     pub refused: u64,
     pub config_errors: u64,
-    pub breaker_opened: u64,
+    pub quarantined: u64,
     pub invalid_readings: u64,
     pub telemetry_sent: u64,
     pub late_polls: u64,
@@ -332,7 +80,7 @@ impl Counters {
             malformed: g(&self.malformed),
             refused: g(&self.refused),
             config_errors: g(&self.config_errors),
-            breaker_opened: g(&self.breaker_opened),
+            quarantined: g(&self.quarantined),
             invalid_readings: g(&self.invalid_readings),
             telemetry_sent: g(&self.telemetry_sent),
             late_polls: g(&self.late_polls),
@@ -356,7 +104,7 @@ impl Counters {
 
 /// What the poller knows about one miner right now.
 #[derive(Debug, Clone, Serialize)]
-pub struct MinerView {
+pub struct AsicView {
     pub id: String,
     pub api: Option<AsicApi>,
     pub reachable: bool,
@@ -368,21 +116,21 @@ pub struct MinerView {
     pub polls: u64,
     pub polls_ok: u64,
     pub interval_ms: u64,
-    pub breaker: &'static str,
+    pub quarantine: &'static str,
     pub max_lateness_ms: u64,
 }
 
 /// The view as stored: the last good reading is shared with the miner's task, not copied per
 /// poll; it is copied out only when someone reads it.
-struct Stored {
-    view: MinerView,
+struct StoredView {
+    view: AsicView,
     last_good: Option<Arc<AsicTelemetry>>,
     at: Option<Instant>,
 }
 
 struct Shared {
     counters: Counters,
-    views: Mutex<HashMap<String, Stored>>,
+    views: Mutex<HashMap<String, StoredView>>,
     /// Wakes every miner task waiting for its next poll ("re-poll ASICs now").
     repoll: tokio::sync::Notify,
 }
@@ -399,25 +147,25 @@ impl PollerHandle {
     }
 
     /// Every configured miner, in no particular order.
-    pub fn miners(&self) -> Vec<MinerView> {
+    pub fn asics(&self) -> Vec<AsicView> {
         let views = self.shared.views.lock().unwrap_or_else(|p| p.into_inner());
         views.values().map(with_age).collect()
     }
 
-    /// Polls every miner now instead of at its next due time (a miner whose circuit breaker is
-    /// open still waits for it). Returns how many miners are configured.
+    /// Polls every miner now instead of at its next due time (an ASIC in quarantine
+    /// still waits for it). Returns how many ASICs are configured.
     pub fn repoll_now(&self) -> usize {
         self.shared.repoll.notify_waiters();
         self.shared.views.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    pub fn miner(&self, id: &str) -> Option<MinerView> {
+    pub fn miner(&self, id: &str) -> Option<AsicView> {
         let views = self.shared.views.lock().unwrap_or_else(|p| p.into_inner());
         views.get(id).map(with_age)
     }
 }
 
-fn with_age(s: &Stored) -> MinerView {
+fn with_age(s: &StoredView) -> AsicView {
     let mut v = s.view.clone();
     v.last_good = s.last_good.as_deref().cloned();
     v.last_good_age_ms = s.at.map(|t| t.elapsed().as_millis() as u64);
@@ -451,17 +199,17 @@ impl Default for PollerOptions {
 }
 
 pub struct Poller {
-    miners: Vec<MinerSpec>,
+    miners: Vec<AsicSpec>,
     opts: PollerOptions,
     shared: Arc<Shared>,
 }
 
 impl Poller {
-    pub fn new(miners: Vec<MinerSpec>, opts: PollerOptions) -> Poller {
+    pub fn new(miners: Vec<AsicSpec>, opts: PollerOptions) -> Poller {
         let views = miners
             .iter()
             .map(|m| {
-                let v = MinerView {
+                let v = AsicView {
                     id: m.id.clone(),
                     api: None,
                     reachable: false,
@@ -472,12 +220,12 @@ impl Poller {
                     polls: 0,
                     polls_ok: 0,
                     interval_ms: opts.schedule.fast.as_millis() as u64,
-                    breaker: "closed",
+                    quarantine: "clear",
                     max_lateness_ms: 0,
                 };
                 (
                     m.id.clone(),
-                    Stored {
+                    StoredView {
                         view: v,
                         last_good: None,
                         at: None,
@@ -517,7 +265,7 @@ impl Poller {
         for (i, spec) in self.miners.into_iter().enumerate() {
             // Spread first polls over one interval so a fleet does not poll in lockstep.
             let first = start + self.opts.schedule.fast * i as u32 / n;
-            let job = MinerTask {
+            let job = AsicTask {
                 spec,
                 opts: self.opts,
                 shared: self.shared.clone(),
@@ -540,8 +288,8 @@ impl Poller {
     }
 }
 
-struct MinerTask {
-    spec: MinerSpec,
+struct AsicTask {
+    spec: AsicSpec,
     opts: PollerOptions,
     shared: Arc<Shared>,
     sem: Arc<Semaphore>,
@@ -550,22 +298,22 @@ struct MinerTask {
     start: Instant,
 }
 
-impl MinerTask {
+impl AsicTask {
     async fn stopped(stop: &mut watch::Receiver<bool>) {
         // Resolves on shutdown, and also if the poller was dropped.
         let _ = stop.wait_for(|s| *s).await;
     }
 
     async fn run(mut self, first: Instant) {
-        let mut sched = MinerSchedule::new(self.opts.schedule);
-        let mut client: Option<MinerClient> = None;
+        let mut sched = AsicSchedule::new(self.opts.schedule);
+        let mut client: Option<AsicClient> = None;
         let mut static_at: Option<Instant> = None;
         let mut last_good: Option<Arc<AsicTelemetry>> = None;
         let mut api: Option<AsicApi> = match self.spec.kind {
-            super::client::MinerKind::Vnish => Some(AsicApi::Vnish),
-            super::client::MinerKind::Cgminer => Some(AsicApi::Cgminer),
-            super::client::MinerKind::Antminer => Some(AsicApi::Antminer),
-            super::client::MinerKind::Auto => None,
+            super::client::AsicKind::Vnish => Some(AsicApi::Vnish),
+            super::client::AsicKind::Cgminer => Some(AsicApi::Cgminer),
+            super::client::AsicKind::Antminer => Some(AsicApi::Antminer),
+            super::client::AsicKind::Auto => None,
         };
         let mut due = first;
         let counters = &self.shared.counters;
@@ -577,10 +325,10 @@ impl MinerTask {
                 _ = Self::stopped(&mut self.stop) => break,
             }
             let now_rel = Instant::now().saturating_duration_since(self.start);
-            if !sched.breaker.allows(now_rel) {
+            if !sched.quarantine.allows(now_rel) {
                 due = self.start
-                    + match sched.breaker.state {
-                        BreakerState::Open { until } => until,
+                    + match sched.quarantine.state {
+                        QuarantineState::Active { until } => until,
                         _ => now_rel,
                     };
                 continue;
@@ -645,10 +393,10 @@ impl MinerTask {
                         client = None;
                     }
                     let next = sched.on_failure(kind, now_rel);
-                    if next.breaker_opened {
-                        counters.breaker_opened.fetch_add(1, Ordering::Relaxed);
+                    if next.quarantined {
+                        counters.quarantined.fetch_add(1, Ordering::Relaxed);
                         log::warn!(
-                            "asic {}: circuit open after {} failures; next try in {:?}",
+                            "asic {}: quarantined after {} failures; next try in {:?}",
                             self.spec.id,
                             sched.failures,
                             next.delay
@@ -687,11 +435,11 @@ impl MinerTask {
         api: Option<AsicApi>,
         good: Option<&Arc<AsicTelemetry>>,
         err: Option<&str>,
-        sched: &MinerSchedule,
+        sched: &AsicSchedule,
         late: Duration,
     ) {
         let mut views = self.shared.views.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(Stored {
+        let Some(StoredView {
             view: v,
             last_good,
             at,
@@ -703,7 +451,7 @@ impl MinerTask {
         v.polls += 1;
         v.consecutive_failures = sched.failures;
         v.interval_ms = sched.interval.current.as_millis() as u64;
-        v.breaker = sched.breaker.name();
+        v.quarantine = sched.quarantine.name();
         v.max_lateness_ms = v.max_lateness_ms.max(late.as_millis() as u64);
         match (good, err) {
             (Some(t), _) => {
@@ -725,13 +473,13 @@ impl MinerTask {
 }
 
 async fn poll_once(
-    client: &mut Option<MinerClient>,
+    client: &mut Option<AsicClient>,
     static_at: &mut Option<Instant>,
-    spec: &MinerSpec,
+    spec: &AsicSpec,
     opts: &PollerOptions,
 ) -> Result<AsicTelemetry, ApiError> {
     if client.is_none() {
-        *client = Some(MinerClient::connect(spec, opts.request_timeout).await?);
+        *client = Some(AsicClient::connect(spec, opts.request_timeout).await?);
         *static_at = None;
     }
     let Some(c) = client.as_mut() else {
@@ -749,119 +497,10 @@ async fn poll_once(
         }
     }
     let raw = c.read().await?;
-    Ok(normalise::finish(
+    Ok(normalise::to_telemetry(
         raw,
         &spec.id,
         &spec.endpoint.host,
         hashward_common::now_ms(),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use hashward_protocol::{AsicError, Hashrate};
-
-    fn cfg() -> ScheduleConfig {
-        ScheduleConfig {
-            fast: Duration::from_secs(60),
-            slow: Duration::from_secs(300),
-            stable_polls_to_slow_down: 3,
-            breaker_threshold: 4,
-            breaker_cooldown: Duration::from_secs(600),
-            backoff_max: Duration::from_secs(900),
-            unreachable_after: 2,
-            ..ScheduleConfig::default()
-        }
-    }
-
-    #[test]
-    fn interval_slows_while_stable_and_snaps_back_on_change() {
-        let c = cfg();
-        let mut a = AdaptiveInterval::new(&c);
-        let seq: Vec<u64> = (0..10).map(|_| a.update(Change::Stable, &c).as_secs()).collect();
-        // Doubles every third stable poll, capped at slow.
-        assert_eq!(seq, [60, 60, 120, 120, 120, 240, 240, 240, 300, 300]);
-        assert_eq!(a.update(Change::Anomaly, &c).as_secs(), 60);
-        assert_eq!(a.update(Change::Stable, &c).as_secs(), 60);
-        assert_eq!(a.update(Change::StateChanged, &c).as_secs(), 60);
-    }
-
-    #[test]
-    fn fixed_interval_when_fast_equals_slow() {
-        let c = ScheduleConfig {
-            slow: Duration::from_secs(60),
-            ..cfg()
-        };
-        let mut a = AdaptiveInterval::new(&c);
-        assert!((0..20).all(|_| a.update(Change::Stable, &c) == Duration::from_secs(60)));
-    }
-
-    #[test]
-    fn breaker_opens_waits_trials_once_and_closes_on_success() {
-        let mut br = CircuitBreaker::default();
-        let s = Duration::from_secs;
-        assert!(!br.on_failure(s(0), 3, s(100)));
-        assert!(!br.on_failure(s(1), 3, s(100)));
-        assert!(br.on_failure(s(2), 3, s(100)));
-        assert!(!br.allows(s(50)));
-        assert!(br.allows(s(102)));
-        assert_eq!(br.state, BreakerState::HalfOpen);
-        // A failed trial re-opens at once.
-        assert!(br.on_failure(s(103), 3, s(100)));
-        assert!(!br.allows(s(150)));
-        assert!(br.allows(s(203)));
-        br.on_success();
-        assert_eq!(br.state, BreakerState::Closed);
-        assert!(br.allows(s(204)));
-    }
-
-    #[test]
-    fn schedule_reports_unreachable_only_after_repeated_silence() {
-        let mut m = MinerSchedule::new(cfg());
-        let s = Duration::from_secs;
-        let n1 = m.on_failure(FailureKind::Timeout, s(0));
-        assert!(!n1.report_unreachable);
-        assert_eq!(n1.delay, s(60));
-        let n2 = m.on_failure(FailureKind::Unreachable, s(60));
-        assert!(n2.report_unreachable);
-        assert_eq!(n2.delay, s(120));
-        // Garbage replies are not silence: reported when the breaker opens.
-        let mut m = MinerSchedule::new(cfg());
-        let outs: Vec<bool> = (0..4)
-            .map(|i| m.on_failure(FailureKind::Malformed, s(i)).report_unreachable)
-            .collect();
-        assert_eq!(outs, [false, false, false, true]);
-        assert_eq!(m.breaker.name(), "open");
-        let ok = m.on_success(Change::Stable);
-        assert_eq!((ok.delay, m.failures, m.breaker.name()), (s(60), 0, "closed"));
-    }
-
-    fn tele(hs: f64, state: &str) -> AsicTelemetry {
-        let mut t = normalise::unreachable("m", "ip", AsicApi::Vnish, None, "x");
-        t.reachable = true;
-        t.status.errors.clear();
-        t.status.mining_status = state.into();
-        t.hashrate.total = Hashrate(hs);
-        t
-    }
-
-    #[test]
-    fn classify_sees_state_changes_anomalies_and_calm() {
-        let a = tele(100e12, "mining");
-        assert_eq!(classify(None, &a), Change::StateChanged);
-        assert_eq!(classify(Some(&a), &tele(99e12, "mining")), Change::Stable);
-        assert_eq!(classify(Some(&a), &tele(80e12, "mining")), Change::Anomaly);
-        assert_eq!(classify(Some(&a), &tele(100e12, "paused")), Change::StateChanged);
-        let mut e = tele(100e12, "mining");
-        e.status.errors.push(AsicError {
-            code: "fan_failure".into(),
-            message: String::new(),
-            severity: "critical".into(),
-        });
-        assert_eq!(classify(Some(&a), &e), Change::Anomaly);
-        let mut gone = a.clone();
-        gone.reachable = false;
-        assert_eq!(classify(Some(&gone), &a), Change::StateChanged);
-    }
 }

@@ -140,7 +140,7 @@ pub enum AsicCommand {
         url: String,
         /// vnish, cgminer, antminer or auto (detect).
         #[arg(long, default_value = "auto")]
-        kind: crate::asic::client::MinerKind,
+        kind: crate::asic::client::AsicKind,
         /// Vnish web password / Antminer digest password (user root).
         #[arg(long, env = "HASHWARD_ASIC_PASSWORD", hide_env_values = true)]
         password: Option<String>,
@@ -269,12 +269,12 @@ fn parse_hint(s: &str) -> anyhow::Result<crate::tune::tuner::Point> {
 
 /// Runs `tune`: one search (and optionally a sweep), then the decision for the chosen point.
 pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
+    use crate::hw;
     use crate::tune::control::tuning_bounds;
     use crate::tune::decide::{decide_optimal_config, DecideInput, Placement};
-    use crate::tune::hw;
     use crate::tune::perf_store::PerfStore;
+    use crate::tune::start::{choose_start, Fallback, Hint};
     use crate::tune::thermal::{ControlTuning, Reading, ThermalController};
-    use crate::tune::tuner::{Origin, Tuner};
     use tune_pass::{self as pass, PassConfig, StoreTarget};
 
     if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
@@ -320,27 +320,22 @@ pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
         })?)
     };
     let cpu_model = found.model.name.clone();
-    let (start, origin) = if let Some(h) = &args.hint {
-        (parse_hint(h)?, Origin::FleetHint)
-    } else if let Some((k, _, _)) = store
+    let operator_hint = args.hint.as_deref().map(parse_hint).transpose()?;
+    let stored = store
         .as_ref()
         .map(|s| s.best_with_fallback(&cpu_model, profile.as_str(), &args.algo.to_string(), "unpinned"))
         .transpose()?
-        .flatten()
-    {
-        (
-            crate::tune::tuner::Point {
-                threads: k.threads,
-                batch: k.batch_size,
-            },
-            Origin::Store,
-        )
-    } else {
-        (
-            Tuner::topology_start(&bounds, physical, m.simd_batch_size),
-            Origin::Topology,
-        )
-    };
+        .flatten();
+    let start = choose_start(
+        stored.as_ref(),
+        operator_hint.map(Hint::Operator),
+        &bounds,
+        Fallback {
+            physical_cores: physical,
+            batch: m.simd_batch_size,
+        },
+    );
+    let (start, origin) = (start.point, start.origin);
     let target = store.as_ref().map(|store| StoreTarget {
         store,
         cpu_model: cpu_model.clone(),
@@ -409,38 +404,22 @@ pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
 }
 
 /// What `inspect` prints, as JSON.
-pub fn inspect(root: &std::path::Path, threads: Option<usize>) -> serde_json::Value {
-    use crate::tune::{hw, numa};
+pub fn inspect(root: &std::path::Path, threads: Option<usize>) -> anyhow::Result<serde_json::Value> {
+    use crate::{hw, tune::numa};
     let hw = hw::discover(root);
     let threads = threads.unwrap_or_else(|| hw.topology.logical_count().max(1));
     let plan = numa::plan(hw.numa_nodes(), &hw.topology.smt_siblings, threads);
-    let sensors: Vec<_> = hw
-        .thermal
-        .sensors
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "source": format!("{:?}", r.sensor.source),
-                "label": r.sensor.label,
-                "role": format!("{:?}", r.sensor.role),
-                "celsius": r.celsius.as_ref().ok(),
-                "error": r.celsius.as_ref().err().map(|e| e.to_string()),
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "root": root,
-        "hardware": hw.summary(),
-        "sensors": sensors,
-        "numa_plan": { "threads": plan.total_threads(), "layout": plan.layout(), "cpus": plan.cpus(), "capped": plan.capped },
-        "problems": hw.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-    })
+    Ok(serde_json::to_value(hw::report::InspectReport::new(
+        root,
+        &hw,
+        plan.report(),
+    ))?)
 }
 
 pub fn main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect { root, threads, json } => {
-            let v = inspect(&root, threads);
+            let v = inspect(&root, threads)?;
             if json {
                 println!("{v}");
             } else {
@@ -486,14 +465,14 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             url,
             kind,
             password,
-            json: _,
+            json,
         }) => {
             let opts = crate::asic::probe::ProbeOptions::new(&url, kind).password(password);
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            rt.block_on(crate::asic::probe::run(&opts, &mut std::io::stdout()))
+            rt.block_on(crate::asic::probe::run(&opts, json, &mut std::io::stdout()))
                 .with_context(|| format!("probing {url}"))
         }
         Command::Kernels { algo } => {

@@ -8,7 +8,7 @@ use super::verify::{effective_from_saved, Identity, Rejection, VerifiedCommand};
 use crate::config::{Config, ConfigError};
 use hashward_protocol::signed::Scope;
 use hashward_protocol::{Ack, AckOutcome};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub struct FleetHandler {
     identity: Identity,
@@ -44,12 +44,16 @@ impl FleetHandler {
         }
         let path = Applied::path(&local.data_dir);
         let set_aside = |why: String| {
-            let aside = path.with_extension("json.refused");
-            log::error!(
-                "fleet: {why}; saved pushes moved to {} and the local config used",
-                aside.display()
-            );
-            let _ = std::fs::rename(&path, &aside);
+            match set_aside(&path) {
+                Ok(aside) => log::error!(
+                    "fleet: {why}; saved pushes moved to {} and the local config used",
+                    aside.display()
+                ),
+                // The file stays where it is; the next saved push replaces it.
+                Err(e) => log::error!(
+                    "fleet: {why}; the local config used, but the saved pushes could not be moved aside: {e}"
+                ),
+            }
             Applied::default()
         };
         let applied = match Applied::load(&path) {
@@ -181,8 +185,45 @@ impl FleetHandler {
 
 /// The version (or nonce) of a message for the ack, before anything about it is trusted; 0 when
 /// it does not even decode.
+/// Moves a saved state that no longer applies to `<path>.refused` beside it, for the operator
+/// to look at; returns where it went.
+fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let aside = path.with_extension("json.refused");
+    std::fs::rename(path, &aside)?;
+    Ok(aside)
+}
+
 fn peek_version(payload: &[u8]) -> u64 {
     postcard::from_bytes::<hashward_protocol::signed::SignedMessage>(payload)
         .map(|m| m.content.version)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_aside_moves_the_saved_state() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fleet.json");
+        std::fs::write(&path, b"{}").expect("write");
+        let aside = set_aside(&path).expect("moved");
+        assert_eq!(aside, dir.path().join("fleet.json.refused"));
+        assert!(!path.exists());
+        assert_eq!(std::fs::read(&aside).expect("read"), b"{}");
+    }
+
+    #[test]
+    fn set_aside_that_fails_says_so_and_keeps_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fleet.json");
+        std::fs::write(&path, b"{}").expect("write");
+        // A non-empty directory where the refused file would go: the rename cannot happen.
+        let blocker = dir.path().join("fleet.json.refused");
+        std::fs::create_dir(&blocker).expect("dir");
+        std::fs::write(blocker.join("x"), b"x").expect("write");
+        assert!(set_aside(&path).is_err());
+        assert_eq!(std::fs::read(&path).expect("still there"), b"{}");
+    }
 }

@@ -5,7 +5,7 @@
 //! panic: anything that came from outside the process (model files, metadata, telemetry,
 //! announcements, downloads) ends up here.
 
-use super::registry::ModelType;
+use super::model_type::ModelType;
 use std::path::PathBuf;
 
 /// Why a model file was refused at load, at update or in a replay. The previous model (if any)

@@ -6,18 +6,24 @@
 
 /// The `fleet/models` announcement lives in the protocol crate, shared with the hub.
 pub use hashward_protocol::models as announcement;
+pub mod assessor;
 pub mod config;
-pub mod engine;
+pub mod contract;
+pub mod efficiency_input;
 pub mod error;
 pub mod features;
+pub mod model_type;
 pub mod onnx;
 pub mod registry;
 pub mod replay;
+pub mod runtime;
 pub mod service;
 pub mod update;
 pub mod worker;
 
-pub use engine::{Assessment, Directive, Engine, PowerAdvice, Subject};
+pub use assessor::{Assessment, Assessor, Directive, PowerAdvice, Subject};
 pub use error::{InferError, LoadError, ReplayError, UpdateError};
-pub use registry::{LoadedModel, ModelInfo, ModelType, Registry};
+pub use model_type::ModelType;
+pub use registry::Registry;
+pub use runtime::{LoadedModel, ModelInfo};
 pub use worker::{spawn, InferHandle, Outcome, Sample, Submitted, WorkerConfig};

@@ -10,7 +10,7 @@
 //! because tract is not written for hostile input).
 
 use super::error::LoadError;
-use super::registry::ModelType;
+use super::model_type::ModelType;
 use std::collections::BTreeMap;
 
 /// A parsed ONNX file: what the registry checks before it builds a plan.

@@ -5,11 +5,12 @@
 //!
 //! A library function over `BufRead`/`Write` so the CLI stays a thin wrapper and tests drive it.
 //! Must never: stop at a bad line (it is reported in the output and counted), or touch the
-//! agent's live state (its own engine, its own histories).
+//! agent's live state (its own assessor, its own histories).
 
-use super::engine::Engine;
+use super::assessor::Assessor;
 use super::error::{LoadError, ReplayError};
-use super::registry::{load_model_dir, ModelType, Registry};
+use super::model_type::ModelType;
+use super::registry::{load_model_dir, Registry};
 use hashward_protocol::{AsicTelemetry, RigTelemetry};
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
@@ -74,7 +75,7 @@ pub fn replay(
             reason: "not loaded".into(),
         }));
     }
-    let mut engine = Engine::new(registry.clone());
+    let mut engine = Assessor::new(registry.clone());
     let mut summary = ReplaySummary::default();
     for (i, line) in input.lines().enumerate() {
         let line = line.map_err(ReplayError::Read)?;
@@ -112,7 +113,7 @@ fn telemetry_of(line: &str) -> Result<Value, String> {
     })
 }
 
-fn assess_line(engine: &mut Engine, model: ModelType, line: &str) -> Result<Value, String> {
+fn assess_line(engine: &mut Assessor, model: ModelType, line: &str) -> Result<Value, String> {
     let t = telemetry_of(line)?;
     match model {
         ModelType::SentinelRig => {

@@ -6,7 +6,7 @@
 
 use super::update::{Updater, UpdaterConfig};
 use super::worker::{self, InferHandle, Outcome, Sample, WorkerConfig};
-use super::{Engine, ModelType, Registry};
+use super::{Assessor, ModelType, Registry};
 use crate::config::InferenceConfig;
 use ed25519_dalek::VerifyingKey;
 use std::path::{Path, PathBuf};
@@ -94,7 +94,7 @@ impl InferService {
             }
         };
         let (handle, _thread) =
-            match worker::spawn(Engine::new(registry.clone()), WorkerConfig::default(), sink) {
+            match worker::spawn(Assessor::new(registry.clone()), WorkerConfig::default(), sink) {
                 Ok(h) => h,
                 Err(e) => {
                     log::error!("inference: starting the worker thread: {e}");

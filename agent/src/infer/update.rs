@@ -8,11 +8,10 @@
 //! file whose sha256, size or version differs from the announcement or that fails test-load;
 //! leave the models directory without a loadable model or the registry without the old one.
 
+use super::contract::{load_model, MetadataCheck, MAX_MODEL_BYTES};
 use super::error::UpdateError;
-use super::registry::{
-    load_model, MetadataCheck, ModelType, Registry, MAX_MODEL_BYTES, METADATA_FILE, MODEL_FILE,
-    PREVIOUS_METADATA_FILE, PREVIOUS_MODEL_FILE,
-};
+use super::model_type::ModelType;
+use super::registry::{Registry, METADATA_FILE, MODEL_FILE, PREVIOUS_METADATA_FILE, PREVIOUS_MODEL_FILE};
 use ed25519_dalek::VerifyingKey;
 use hashward_protocol::models::{AnnouncedModel, ModelAnnouncement};
 use hashward_protocol::signed::{PayloadKind, Scope, SignedMessage};
@@ -242,9 +241,17 @@ impl Updater {
         // mismatched pair and falls back to the previous pair, which is whole.
         write_atomic(&folder, METADATA_FILE, &meta_bytes, Some(PREVIOUS_METADATA_FILE))?;
         if let Err(e) = write_atomic(&folder, MODEL_FILE, &bytes, Some(PREVIOUS_MODEL_FILE)) {
-            // Put the old metadata back so the pair on disk stays whole (best effort: the
-            // start-up fallback to the previous pair covers a failure here too).
-            let _ = std::fs::rename(folder.join(PREVIOUS_METADATA_FILE), folder.join(METADATA_FILE));
+            // Put the old metadata back so the pair on disk stays whole. If that fails too, the
+            // start-up fallback to the previous pair still serves, but the operator should know.
+            let (prev, current) = (folder.join(PREVIOUS_METADATA_FILE), folder.join(METADATA_FILE));
+            if let Err(back) = std::fs::rename(&prev, &current) {
+                log::error!(
+                    "{mt}: the update failed ({e}) and {} could not be put back as {} ({back}); \
+                     the previous model is served from its .prev pair at next start",
+                    prev.display(),
+                    current.display()
+                );
+            }
             return Err(e);
         }
         let to = loaded.info().version.clone();

@@ -1,11 +1,11 @@
-//! The inference thread: a dedicated OS thread that owns the [`Engine`] and is fed through a
+//! The inference thread: a dedicated OS thread that owns the [`Assessor`] and is fed through a
 //! bounded channel, so neither the link (tokio) nor the miner threads ever wait for tract.
 //!
 //! Submitting never blocks: when the queue is full the sample is dropped and counted (a score
 //! a few samples late is worth less than a stalled link). Must never: block the caller, grow
 //! without bound, or stop on a bad sample (errors are counted and logged).
 
-use super::engine::{Assessment, Engine, PowerAdvice, Subject};
+use super::assessor::{Assessment, Assessor, PowerAdvice, Subject};
 use hashward_protocol::{Alert, AsicTelemetry, RigTelemetry, Severity, ThreatType};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -160,7 +160,7 @@ impl AlertGate {
                 }
             }
             _ => {
-                if self.last.len() > super::engine::MAX_ASIC_SUBJECTS {
+                if self.last.len() > super::assessor::MAX_ASIC_SUBJECTS {
                     self.last.clear();
                 }
                 self.last
@@ -174,7 +174,7 @@ impl AlertGate {
 /// Starts the inference thread. `sink` receives every outcome on that thread: keep it quick
 /// (e.g. a non-blocking `try_send` into the link's channel, or the spool).
 pub fn spawn<F>(
-    engine: Engine,
+    engine: Assessor,
     config: WorkerConfig,
     mut sink: F,
 ) -> std::io::Result<(InferHandle, JoinHandle<()>)>
@@ -196,7 +196,7 @@ where
                     Sample::Asic(t) => {
                         let r = engine.assess_asic(t);
                         let advice = if config.advice_every > 0 {
-                            if asic_counts.len() > super::engine::MAX_ASIC_SUBJECTS {
+                            if asic_counts.len() > super::assessor::MAX_ASIC_SUBJECTS {
                                 asic_counts.clear();
                             }
                             let n = asic_counts.entry(t.miner_id.clone()).or_insert(0);

@@ -35,7 +35,7 @@ impl AsicSlot {
             return Ok(());
         }
         let creds = section.load_credentials().map_err(|e| format!("asic: {e}"))?;
-        let specs = section.miner_specs(&creds).map_err(|e| format!("asic: {e}"))?;
+        let specs = section.asic_specs(&creds).map_err(|e| format!("asic: {e}"))?;
         log::info!("asic: polling {} ASIC(s)", specs.len());
         let poller = Poller::new(specs, section.poller_options());
         let handle = poller.handle();

@@ -5,7 +5,7 @@
 //! is a machine that stays off.
 
 use super::Agent;
-use crate::asic::client::MinerClient;
+use crate::asic::client::AsicClient;
 use crate::asic::config::AsicSection;
 use crate::asic::control::{self as asic_control, MiningAction};
 use std::time::Duration;
@@ -58,7 +58,7 @@ pub(super) fn send_mining(
 ) {
     let spec = section
         .load_credentials()
-        .and_then(|c| section.miner_specs(&c))
+        .and_then(|c| section.asic_specs(&c))
         .map_err(|e| e.to_string())
         .map(|specs| specs.into_iter().find(|s| s.id == id));
     let timeout = Duration::from_millis(section.request_timeout_ms);
@@ -67,7 +67,7 @@ pub(super) fn send_mining(
         let configured = !matches!(spec, Ok(None));
         let result = async {
             let spec = spec?.ok_or_else(|| format!("no ASIC {id:?} in [asic] any more"))?;
-            let mut client = MinerClient::connect(&spec, timeout)
+            let mut client = AsicClient::connect(&spec, timeout)
                 .await
                 .map_err(|e| e.to_string())?;
             asic_control::mining(&mut client, action)

@@ -75,9 +75,9 @@ impl Agent {
             "miner": self.miner.miner().map(|m| m.telemetry()),
             "asic": self.asic.handle().map(|h| serde_json::json!({
                 "counters": h.counters(),
-                "miners": h.miners().iter().map(|m| serde_json::json!({
+                "miners": h.asics().iter().map(|m| serde_json::json!({
                     "id": m.id, "reachable": m.reachable, "last_error": m.last_error,
-                    "breaker": m.breaker, "interval_ms": m.interval_ms,
+                    "quarantine": m.quarantine, "interval_ms": m.interval_ms,
                 })).collect::<Vec<_>>(),
             })),
             "spool": match self.spool.stats() {

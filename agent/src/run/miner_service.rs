@@ -6,6 +6,7 @@
 //! them), or keep hashing a job from a pool connection that is gone.
 
 use crate::config::MinerConfig;
+use crate::hw::{self, live::LiveSensors};
 use crate::miner::bench::BenchJob;
 use crate::miner::engine::{Engine, EngineConfig, EngineError, Found, JobSource, WorkUnit};
 use crate::miner::hash::{self, Algo, KernelError};
@@ -13,7 +14,7 @@ use crate::miner::stratum::{
     self, ClientConfig, MiningJob, PoolConfig, PoolEvent, ShareOutcome, StratumHandle, DIFF1_SCRYPT,
     DIFF1_SHA256D,
 };
-use crate::tune::control::{Control, EngineView, CONTROL_INTERVAL_S};
+use crate::tune::control::{thermal_reading, Control, EngineView, Host, CONTROL_INTERVAL_S};
 use crate::tune::decide::OptimalConfig;
 use crate::tune::perf_store::PerfStore;
 use hashward_protocol::{FleetHints, MinerTelemetry, PoolTelemetry, TuningSnapshot};
@@ -176,9 +177,18 @@ pub fn start(
         snapshots,
         mut commands,
     } = links;
-    let mut control = Control::new(cfg, perf_store)?;
+    let found = hw::discover(&cfg.hardware_root);
+    let sensors = LiveSensors::new(&cfg.hardware_root, &found);
+    let mut control = Control::new(cfg, Host::from_hardware(&found), perf_store)?;
     let started = Instant::now();
-    let first = control.tick(0.0, &EngineView::default()).config;
+    let first = control
+        .tick(
+            0.0,
+            &EngineView::default(),
+            thermal_reading(sensors.package_temp()),
+            &sensors.power(),
+        )
+        .config;
     log::info!(
         "tune: starting with {} threads x batch {}{} ({})",
         first.threads,
@@ -279,7 +289,12 @@ pub fn start(
                     }
                 },
                 _ = control_tick.tick() => {
-                    let out = control.tick(started.elapsed().as_secs_f64(), &engine_view(&engine));
+                    let out = control.tick(
+                        started.elapsed().as_secs_f64(),
+                        &engine_view(&engine),
+                        thermal_reading(sensors.package_temp()),
+                        &sensors.power(),
+                    );
                     let mut constraints = out.config.constraints_applied.clone();
                     if held {
                         engine.set_paused(true);

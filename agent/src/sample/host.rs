@@ -3,7 +3,7 @@
 //! controller uses, the chosen CPU package sensor first, so telemetry shows what the controller
 //! acts on. Must never fail the agent: a value the OS does not give is left out, not invented.
 
-use crate::tune::hw::sensors::read_thermal;
+use crate::hw::sensors::read_thermal;
 use hashward_protocol::{AgentCounters, Celsius, Hardware, RigTelemetry, TempReading};
 use std::path::PathBuf;
 use sysinfo::System;
@@ -24,7 +24,7 @@ impl HostSampler {
 
     /// The birth message's hardware summary, from the same discovery the tuner uses.
     pub fn hardware(&self, root: &std::path::Path) -> Hardware {
-        let found = crate::tune::hw::discover(root);
+        let found = crate::hw::discover(root);
         let logical = found.topology.logical_count().max(1) as u32;
         Hardware {
             cpu_model: found.model.name.clone(),

@@ -1,33 +1,29 @@
-//! The live control loop's I/O edge: re-reads the chosen CPU package sensor and the power
-//! supplies under the hardware root, runs the auto-tuner's measurement windows against the
-//! engine's hash counter, keeps the performance store, and returns the configuration the engine
-//! should run with (through the pure thermal controller, tuner and integrated decision).
+//! The live control loop's decisions: given each tick's package temperature and power state
+//! (read by the caller, see [`crate::hw::live`]), runs the auto-tuner's measurement windows
+//! against the engine's hash counter, keeps the performance store, and returns the configuration
+//! the engine should run with (through the thermal controller, tuner and integrated decision).
 //!
-//! Must never: guess a temperature (a sensor that stops reading is reported as lost, which the
-//! controller treats as hot), count a window in which the engine did not run the point being
-//! measured (paused, no job, throttled, not applied yet), or raise threads above what the
+//! Must never: read the hardware itself (the caller passes the readings in, so every decision
+//! here is tested with values), guess a temperature (a lost sensor is a [`Reading::SensorLost`],
+//! which the controller treats as hot), count a window in which the engine did not run the point
+//! being measured (paused, no job, throttled, not applied yet), or raise threads above what the
 //! operator configured.
 
 use crate::config::{MinerConfig, Profile, TuneMode};
-use crate::miner::hash::Algo;
+use crate::hw::{self, PowerState, SensorError};
 use crate::tune::decide::{decide_optimal_config, DecideInput, OptimalConfig, Placement};
-use crate::tune::hw::{self, sensors::read_package_temp, sensors::Sensor};
 use crate::tune::numa::NumaNode;
 use crate::tune::perf_store::{PerfKey, PerfStore};
 use crate::tune::power::PowerConfig;
+use crate::tune::start::{choose_start, Fallback, Hint};
 use crate::tune::thermal::{ControlTuning, Reading, ThermalConfigError, ThermalController};
-use crate::tune::tuner::{Bounds, Origin, Point, Step, Tuner};
+use crate::tune::tuner::{Bounds, Point, Step, Tuner};
 use hashward_protocol::{FleetHints, Hashrate, TuningSnapshot};
-use std::path::PathBuf;
 
 /// How often the loop samples, as the thermal simulation assumes.
 pub const CONTROL_INTERVAL_S: u64 = 5;
 /// How long a fresh agent waits for the hub's retained hints before tuning from a guess.
 pub const HINT_WAIT_S: f64 = 10.0;
-/// Hints less certain than this are not worth starting from. A single rig's single report scores
-/// 0.1 at the hub; a hint is only a starting point that is measured before it is kept, so even
-/// that is better than a guess.
-pub const MIN_HINT_CONFIDENCE: f32 = 0.05;
 
 /// What the engine is doing, as the control loop needs it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,12 +43,41 @@ pub struct TickOutcome {
 }
 
 /// The hardware facts tuning depends on.
-struct Host {
-    cpu_model: String,
-    logical: usize,
-    physical: usize,
-    nodes: Vec<NumaNode>,
-    smt_siblings: Vec<Vec<u32>>,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Host {
+    pub cpu_model: String,
+    /// At least 1.
+    pub logical: usize,
+    /// At least 1 and at most `logical`.
+    pub physical: usize,
+    pub nodes: Vec<NumaNode>,
+    pub smt_siblings: Vec<Vec<u32>>,
+}
+
+impl Host {
+    pub fn from_hardware(found: &hw::Hardware) -> Host {
+        let logical = found.topology.logical_count().max(1);
+        Host {
+            cpu_model: found.model.name.clone(),
+            logical,
+            physical: found.topology.physical_count().clamp(1, logical),
+            nodes: found.numa_nodes().to_vec(),
+            smt_siblings: found.topology.smt_siblings.clone(),
+        }
+    }
+}
+
+/// The thermal controller's view of a package-sensor read: `None` when the host has no package
+/// sensor, an error when the one chosen at start stopped reading (treated as hot).
+pub fn thermal_reading(read: Option<Result<f32, SensorError>>) -> Reading {
+    match read {
+        None => Reading::NoSensor,
+        Some(Ok(t)) => Reading::Celsius(t),
+        Some(Err(e)) => {
+            log::warn!("thermal: package sensor stopped reading ({e}); assuming hot");
+            Reading::SensorLost
+        }
+    }
 }
 
 /// An evaluation window in progress.
@@ -72,12 +97,11 @@ struct Session {
 }
 
 pub struct Control {
-    root: PathBuf,
-    sensor: Option<Sensor>,
     thermal: Option<ThermalController>,
     power_cfg: PowerConfig,
     cfg: MinerConfig,
-    algo: Algo,
+    /// The hash algorithm's name as the store and the hints key it ("sha256d").
+    pow_algo: String,
     host: Host,
     store: Option<PerfStore>,
     hints: Option<FleetHints>,
@@ -87,37 +111,20 @@ pub struct Control {
 impl Control {
     /// `store` is the rig's performance store (None: tuning results are not kept, e.g. when it
     /// could not be opened; the agent says so).
-    pub fn new(cfg: &MinerConfig, store: Option<PerfStore>) -> Result<Control, ThermalConfigError> {
-        let found = hw::discover(&cfg.hardware_root);
-        let sensor = match &found.thermal.package {
-            Ok(p) => {
-                log::info!("thermal: CPU package sensor {} ({:.1} °C)", p.reason, p.celsius);
-                Some(p.sensor.clone())
-            }
-            Err(e) => {
-                log::warn!("thermal: {e}; mining without thermal protection");
-                None
-            }
-        };
+    pub fn new(
+        cfg: &MinerConfig,
+        host: Host,
+        store: Option<PerfStore>,
+    ) -> Result<Control, ThermalConfigError> {
         let thermal = match cfg.thermal() {
             Some(t) => Some(ThermalController::new(t, ControlTuning::default())?),
             None => None,
         };
-        let logical = found.topology.logical_count().max(1);
-        let host = Host {
-            cpu_model: found.model.name.clone(),
-            logical,
-            physical: found.topology.physical_count().clamp(1, logical),
-            nodes: found.numa_nodes().to_vec(),
-            smt_siblings: found.topology.smt_siblings.clone(),
-        };
         Ok(Control {
-            root: cfg.hardware_root.clone(),
-            sensor,
             thermal,
             power_cfg: cfg.power(),
             cfg: cfg.clone(),
-            algo: cfg.algo,
+            pow_algo: cfg.algo.to_string(),
             host,
             store,
             hints: None,
@@ -172,22 +179,17 @@ impl Control {
         self.session.as_ref().map(|s| &s.tuner)
     }
 
-    /// One control step at `now_s` seconds since start: read, tune, decide.
-    pub fn tick(&mut self, now_s: f64, engine: &EngineView) -> TickOutcome {
-        let thermal = self.thermal.as_mut().map(|c| {
-            let reading = match &self.sensor {
-                None => Reading::NoSensor,
-                Some(s) => match read_package_temp(s) {
-                    Ok(t) => Reading::Celsius(t),
-                    Err(e) => {
-                        log::warn!("thermal: package sensor stopped reading ({e}); assuming hot");
-                        Reading::SensorLost
-                    }
-                },
-            };
-            c.observe(now_s, reading)
-        });
-        let power = hw::power::read_power(&self.root, &mut Vec::new()).state;
+    /// One control step at `now_s` seconds since start, with this tick's package temperature and
+    /// power state: tune, decide.
+    pub fn tick(
+        &mut self,
+        now_s: f64,
+        engine: &EngineView,
+        reading: Reading,
+        power: &PowerState,
+    ) -> TickOutcome {
+        let thermal = self.thermal.as_mut().map(|c| c.observe(now_s, reading));
+        let power = *power;
         let on_battery = !power.treat_as_ac() && self.power_cfg.power_mode_sensitivity;
         let profile = if on_battery {
             Profile::Laptop
@@ -236,7 +238,7 @@ impl Control {
             s.best_with_fallback(
                 &self.host.cpu_model,
                 self.cfg.mining_profile.as_str(),
-                self.algo_name(),
+                &self.pow_algo,
                 "",
             )
             .ok()
@@ -246,19 +248,12 @@ impl Control {
         have_local || !self.cfg.fleet_hints_enabled || self.hints.is_some() || now_s >= HINT_WAIT_S
     }
 
-    fn algo_name(&self) -> &'static str {
-        match self.algo {
-            Algo::Sha256d => "sha256d",
-            Algo::Scrypt => "scrypt",
-        }
-    }
-
     fn bounds(&self, profile: Profile) -> Bounds {
         tuning_bounds(&self.cfg, profile, self.host.logical, self.host.physical)
     }
 
     fn start_session(&self, profile: Profile, bounds: Bounds) -> Session {
-        let algo = self.algo_name();
+        let algo = self.pow_algo.as_str();
         let from_store = self.store.as_ref().and_then(|s| {
             match s.best_with_fallback(&self.host.cpu_model, profile.as_str(), algo, &self.layout_hint()) {
                 Ok(found) => found,
@@ -282,37 +277,18 @@ impl Control {
                 })
             })
             .flatten()
-            .filter(|h| h.confidence >= MIN_HINT_CONFIDENCE);
-        let (start, origin, note) = if let Some((k, st, m)) = from_store {
-            let p = Point {
-                threads: k.threads,
-                batch: k.batch_size,
-            };
-            let note = format!(
-                "{} from own performance store ({m:?} match, {} expected over {} windows)",
-                p,
-                Hashrate(st.avg_hashrate),
-                st.sample_count
-            );
-            (p, Origin::Store, note)
-        } else if let Some(h) = hint {
-            let p = Point {
-                threads: h.threads,
-                batch: h.batch_size,
-            };
-            let note = format!(
-                "Telemetry hint: {} expected (confidence: {:.0}%, {} rig(s)) at {p}",
-                Hashrate(h.expected_hashrate_hs),
-                h.confidence * 100.0,
-                h.rigs
-            );
-            (p, Origin::FleetHint, note)
-        } else {
-            let p = Tuner::topology_start(&bounds, self.host.physical, self.cfg.simd_batch_size);
-            let note = format!("{p} from topology ({} physical cores)", self.host.physical);
-            (p, Origin::Topology, note)
-        };
-        let tuner = Tuner::new(bounds, self.cfg.auto_tune_mode, start, origin);
+            .map(Hint::Fleet);
+        let start = choose_start(
+            from_store.as_ref(),
+            hint,
+            &bounds,
+            Fallback {
+                physical_cores: self.host.physical,
+                batch: self.cfg.simd_batch_size,
+            },
+        );
+        let note = start.note;
+        let tuner = Tuner::new(bounds, self.cfg.auto_tune_mode, start.point, start.origin);
         log::info!(
             "tune: searching {}..={} threads x batch {}..={} ({:?} mode), starting at {note}",
             bounds.min_threads,
@@ -359,7 +335,7 @@ impl Control {
         profile: Profile,
         bounds: Bounds,
         thermal: &Option<crate::tune::thermal::ThermalDecision>,
-        power: &hw::power::PowerState,
+        power: &PowerState,
     ) -> OptimalConfig {
         let (point, notes) = match &self.session {
             Some(s) => {
@@ -469,7 +445,7 @@ impl Control {
         let key = PerfKey {
             cpu_model: self.host.cpu_model.clone(),
             profile: profile.as_str().to_string(),
-            pow_algo: self.algo_name().to_string(),
+            pow_algo: self.pow_algo.clone(),
             threads: p.threads,
             batch_size: p.batch,
             numa_layout: decided.numa_layout.clone(),
@@ -509,7 +485,7 @@ impl Control {
                     cpu_model: self.host.cpu_model.clone(),
                     logical_cores: to_u32(self.host.logical),
                     physical_cores: to_u32(self.host.physical),
-                    pow_algo: self.algo_name().to_string(),
+                    pow_algo: self.pow_algo.clone(),
                     profile: profile.as_str().to_string(),
                     threads: best.threads,
                     batch_size: best.batch,
@@ -544,4 +520,219 @@ pub fn tuning_bounds(cfg: &MinerConfig, profile: Profile, logical: usize, physic
 
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tune::tuner::Origin;
+    use hashward_protocol::TuningHint;
+
+    const AC: PowerState = PowerState::Ac;
+
+    fn host() -> Host {
+        Host {
+            cpu_model: "test cpu".into(),
+            logical: 8,
+            physical: 4,
+            nodes: vec![NumaNode {
+                id: 0,
+                cpus: (0..8).collect(),
+            }],
+            smt_siblings: (0..4).map(|c| vec![c, c + 4]).collect(),
+        }
+    }
+
+    /// Auto-tuning off: the configured point, so only thermal and power change it.
+    fn fixed() -> MinerConfig {
+        MinerConfig {
+            auto_tune_enabled: false,
+            ..MinerConfig::default()
+        }
+    }
+
+    fn control(cfg: &MinerConfig) -> Control {
+        Control::new(cfg, host(), None).expect("valid thermal limits")
+    }
+
+    fn running(c: &OptimalConfig, total_hashes: u64) -> EngineView {
+        EngineView {
+            threads: c.threads as u32,
+            batch: c.batch_size,
+            total_hashes,
+            hashing: true,
+        }
+    }
+
+    #[test]
+    fn cool_runs_the_configured_point() {
+        let mut c = control(&fixed());
+        let out = c.tick(0.0, &EngineView::default(), Reading::Celsius(50.0), &AC);
+        // Balanced on 8 logical CPUs: all but one.
+        assert_eq!(out.config.threads, 7);
+        assert_eq!(out.config.batch_size, 4);
+        assert!(out.config.should_mine);
+        assert!(out.snapshot.is_none());
+    }
+
+    #[test]
+    fn hot_throttles_and_too_hot_pauses() {
+        let mut c = control(&fixed());
+        let hot = c.tick(0.0, &EngineView::default(), Reading::Celsius(85.0), &AC);
+        assert!(hot.config.should_mine);
+        assert!(hot.config.threads < 7, "{:?}", hot.config);
+        let critical = c.tick(5.0, &EngineView::default(), Reading::Celsius(95.0), &AC);
+        assert!(!critical.config.should_mine, "{:?}", critical.config);
+    }
+
+    #[test]
+    fn lost_sensor_counts_as_hot() {
+        let mut c = control(&fixed());
+        c.tick(0.0, &EngineView::default(), Reading::Celsius(50.0), &AC);
+        let lost = c.tick(5.0, &EngineView::default(), Reading::SensorLost, &AC);
+        assert!(lost.config.threads < 7, "{:?}", lost.config);
+    }
+
+    #[test]
+    fn recovers_after_cooldown() {
+        let mut c = control(&fixed());
+        let hot = c.tick(0.0, &EngineView::default(), Reading::Celsius(85.0), &AC);
+        assert!(hot.config.threads < 7);
+        let soon = c.tick(5.0, &EngineView::default(), Reading::Celsius(50.0), &AC);
+        assert!(
+            soon.config.threads < 7,
+            "no ramp-up before the cooldown: {:?}",
+            soon.config
+        );
+        let mut t = 5.0;
+        let mut threads = soon.config.threads;
+        while t < 3600.0 && threads < 7 {
+            t += CONTROL_INTERVAL_S as f64;
+            threads = c
+                .tick(t, &EngineView::default(), Reading::Celsius(50.0), &AC)
+                .config
+                .threads;
+        }
+        assert_eq!(threads, 7, "back to the configured point within an hour");
+        assert!(t >= 120.0, "not before one cooldown ({t} s)");
+    }
+
+    #[test]
+    fn thermal_protection_off_ignores_the_temperature() {
+        let cfg = MinerConfig {
+            thermal_protection_enabled: false,
+            ..fixed()
+        };
+        let mut c = control(&cfg);
+        let out = c.tick(0.0, &EngineView::default(), Reading::Celsius(95.0), &AC);
+        assert_eq!(out.config.threads, 7);
+        assert!(out.config.should_mine);
+    }
+
+    #[test]
+    fn battery_caps_threads_and_batch() {
+        let mut c = control(&fixed());
+        let battery = PowerState::Battery { percent: Some(40) };
+        let out = c.tick(0.0, &EngineView::default(), Reading::Celsius(50.0), &battery);
+        assert!(out.config.threads <= 2, "{:?}", out.config);
+        assert!(out.config.batch_size <= 4, "{:?}", out.config);
+        let back = c.tick(5.0, &EngineView::default(), Reading::Celsius(50.0), &AC);
+        assert_eq!(back.config.threads, 7, "AC again: the cap is gone");
+    }
+
+    #[test]
+    fn tuner_proposals_are_applied_and_measured() {
+        let cfg = MinerConfig {
+            fleet_hints_enabled: false,
+            evaluation_window_secs: 10,
+            ..MinerConfig::default()
+        };
+        let mut c = control(&cfg);
+        let first = c
+            .tick(0.0, &EngineView::default(), Reading::Celsius(50.0), &AC)
+            .config;
+        // No store, no hints: the topology start, one thread per physical core.
+        assert_eq!((first.threads, first.batch_size), (4, 4));
+        assert_eq!(c.tuner().map(|t| t.origin()), Some(Origin::Topology));
+        // The engine runs the point: the window opens, then closes after 10 s.
+        c.tick(5.0, &running(&first, 0), Reading::Celsius(50.0), &AC);
+        let next = c
+            .tick(15.0, &running(&first, 10_000), Reading::Celsius(50.0), &AC)
+            .config;
+        let tuner = c.tuner().expect("searching");
+        assert_eq!(tuner.measurements(), 1);
+        assert_eq!(tuner.trials()[0].hashrate_hs, 1000.0);
+        assert_ne!((next.threads, next.batch_size), (first.threads, first.batch_size));
+    }
+
+    #[test]
+    fn a_window_the_engine_did_not_run_is_not_counted() {
+        let cfg = MinerConfig {
+            fleet_hints_enabled: false,
+            evaluation_window_secs: 10,
+            ..MinerConfig::default()
+        };
+        let mut c = control(&cfg);
+        let first = c
+            .tick(0.0, &EngineView::default(), Reading::Celsius(50.0), &AC)
+            .config;
+        let idle = EngineView {
+            hashing: false,
+            ..running(&first, 0)
+        };
+        for t in [5.0, 15.0, 25.0] {
+            c.tick(t, &idle, Reading::Celsius(50.0), &AC);
+        }
+        assert_eq!(c.tuner().map(|t| t.measurements()), Some(0));
+    }
+
+    #[test]
+    fn waits_for_fleet_hints_then_starts_from_one() {
+        let mut c = control(&MinerConfig::default());
+        let waiting = c.tick(0.0, &EngineView::default(), Reading::Celsius(50.0), &AC);
+        assert!(c.tuner().is_none());
+        assert!(
+            waiting.config.constraints_applied.join(" ").contains("waiting"),
+            "{:?}",
+            waiting.config.constraints_applied
+        );
+        c.set_hints(FleetHints {
+            generated_ms: 0,
+            hints: vec![TuningHint {
+                cpu_model: "test cpu".into(),
+                logical_cores: 8,
+                pow_algo: "sha256d".into(),
+                profile: "balanced".into(),
+                threads: 6,
+                batch_size: 8,
+                expected_hashrate_hs: 5000.0,
+                confidence: 0.5,
+                rigs: 3,
+            }],
+        });
+        let hinted = c
+            .tick(5.0, &EngineView::default(), Reading::Celsius(50.0), &AC)
+            .config;
+        assert_eq!(c.tuner().map(|t| t.origin()), Some(Origin::FleetHint));
+        assert_eq!((hinted.threads, hinted.batch_size), (6, 8));
+    }
+
+    #[test]
+    fn without_hints_the_search_starts_after_the_wait() {
+        let mut c = control(&MinerConfig::default());
+        c.tick(0.0, &EngineView::default(), Reading::Celsius(50.0), &AC);
+        assert!(c.tuner().is_none());
+        c.tick(HINT_WAIT_S, &EngineView::default(), Reading::Celsius(50.0), &AC);
+        assert_eq!(c.tuner().map(|t| t.origin()), Some(Origin::Topology));
+    }
+
+    #[test]
+    fn thermal_reading_maps_each_case() {
+        assert_eq!(thermal_reading(None), Reading::NoSensor);
+        assert_eq!(thermal_reading(Some(Ok(61.5))), Reading::Celsius(61.5));
+        assert_eq!(
+            thermal_reading(Some(Err(SensorError::NoSensor))),
+            Reading::SensorLost
+        );
+    }
 }

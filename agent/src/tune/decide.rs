@@ -155,7 +155,7 @@ pub fn decide_optimal_config(input: &DecideInput) -> OptimalConfig {
                 ));
             }
             let as_u32: Vec<u32> = cpus.iter().filter_map(|&c| u32::try_from(c).ok()).collect();
-            let layout = format!("cpus:{}", crate::tune::hw::cpu::format_cpulist(&as_u32));
+            let layout = format!("cpus:{}", crate::hw::cpu::format_cpulist(&as_u32));
             (cpus, layout)
         }
         Placement::Numa { nodes, smt_siblings } => {

@@ -1,13 +1,14 @@
-//! Miner intelligence (seed 004): hardware discovery from a root directory (`hw`), the NUMA
-//! thread plan (`numa`), the thermal controller (`thermal`), battery caps (`power`) and the
-//! integrated decision (`decide`). The decision logic is pure and tested with plain values;
-//! only `hw` reads files, and only under the root it is given.
+//! Miner intelligence (seed 004): the NUMA thread plan (`numa`), the thermal controller
+//! (`thermal`), battery caps (`power`), the auto-tuner (`tuner`) and where it starts (`start`),
+//! the integrated decision (`decide`) and the live control step (`control`). The decision logic
+//! is pure and tested with plain values; hardware facts and readings come from `crate::hw`, and
+//! the only file this module touches is the performance store (`perf_store`).
 
 pub mod control;
 pub mod decide;
-pub mod hw;
 pub mod numa;
 pub mod perf_store;
 pub mod power;
+pub mod start;
 pub mod thermal;
 pub mod tuner;

@@ -4,12 +4,7 @@
 //! Must never touch the filesystem or the scheduler (no reading sysfs, no sched_setaffinity):
 //! discovery lives in `hw`, pinning in the miner.
 
-/// A NUMA node and its logical CPUs (empty for memory-only nodes).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NumaNode {
-    pub id: u32,
-    pub cpus: Vec<u32>,
-}
+pub use crate::hw::NumaNode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodePlan {
@@ -47,6 +42,16 @@ impl ThreadPlan {
     /// Every CPU to pin to, node by node.
     pub fn cpus(&self) -> Vec<u32> {
         self.nodes.iter().flat_map(|n| n.cpus.iter().copied()).collect()
+    }
+
+    /// The plan as `inspect` prints it.
+    pub fn report(&self) -> crate::hw::report::NumaPlanReport {
+        crate::hw::report::NumaPlanReport {
+            threads: self.total_threads(),
+            layout: self.layout(),
+            cpus: self.cpus(),
+            capped: self.capped,
+        }
     }
 }
 

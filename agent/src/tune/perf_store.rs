@@ -54,8 +54,10 @@ pub struct PerfStats {
     pub last_update: u64,
 }
 
+/// One row as written to disk: the key is stored beside its stats so a scan by prefix needs no
+/// second lookup.
 #[derive(Serialize, Deserialize)]
-struct Stored {
+struct KeyedStats {
     #[serde(rename = "PerfKey")]
     key: PerfKey,
     #[serde(rename = "PerfStats")]
@@ -112,7 +114,7 @@ impl PerfStore {
             let old = table
                 .get(k.as_str())
                 .map_err(db_err)?
-                .and_then(|v| serde_json::from_slice::<Stored>(v.value()).ok())
+                .and_then(|v| serde_json::from_slice::<KeyedStats>(v.value()).ok())
                 .map(|s| s.stats);
             let stats = match old {
                 None => PerfStats {
@@ -131,7 +133,7 @@ impl PerfStore {
                     }
                 }
             };
-            let bytes = serde_json::to_vec(&Stored {
+            let bytes = serde_json::to_vec(&KeyedStats {
                 key: key.clone(),
                 stats,
             })
@@ -160,7 +162,7 @@ impl PerfStore {
                 break;
             }
             // A record that does not parse was not written by this code; skip it, loudly.
-            match serde_json::from_slice::<Stored>(v.value()) {
+            match serde_json::from_slice::<KeyedStats>(v.value()) {
                 Ok(s) => out.push((s.key, s.stats)),
                 Err(e) => log::warn!("perf store: unreadable record {:?}: {e}", k.value()),
             }

@@ -4,7 +4,7 @@
 //! probe hardware, and must never raise threads or batch size (caps only lower).
 //! An unknown power source is treated as AC, as in the seed.
 
-pub use crate::tune::hw::power::PowerState;
+pub use crate::hw::power::PowerState;
 
 /// Battery caps (`power_mode_sensitivity`, `battery_threads_cap`, `battery_batch_cap`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

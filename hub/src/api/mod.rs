@@ -1,209 +1,195 @@
-//! The hub's HTTP API (axum): health, rigs, telemetry ranges, fleet tuning hints and Prometheus
-//! metrics.
-//! Read-only. Errors are JSON `{"error": ..., "code": ...}` with a fitting status; a bad query
-//! parameter is a 400 that names it, never a 500.
+//! The hub's HTTP API (axum), one file per resource: `status` (health, version, Prometheus
+//! metrics), `rigs` (the registry and each rig's record listings), `fleet` (tuning hints and
+//! config rollout); the model registry's routes live in `crate::models`. Every error is an
+//! [`ApiError`].
+//!
+//! Read-only, and reads only through the store's read traits, so it is tested against an
+//! in-memory store. Must never answer a bad parameter with a 500, or serve a Rust `Debug` string.
 
-use crate::metrics::{Gauges, Metrics};
-use crate::store::Store;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+mod error;
+mod fleet;
+mod rigs;
+mod status;
+
+pub use error::ApiError;
+
+use crate::metrics::Metrics;
+use crate::store::StoreRead;
 use axum::routing::get;
-use axum::{Json, Router};
-use hashward_protocol::Body;
-use serde_json::json;
-use std::collections::HashMap;
+use axum::Router;
 use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn StoreRead>,
     pub metrics: Arc<Metrics>,
     pub started: Instant,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/health", get(health))
-        .route("/version", get(version))
-        .route("/rigs", get(rigs))
-        .route("/rigs/{rig}", get(rig))
-        .route("/rigs/{rig}/{listing}", get(listing))
-        .route("/fleet/hints", get(fleet_hints))
-        .route("/fleet/config", get(fleet_config))
-        .route("/metrics", get(metrics))
+        .route("/health", get(status::health))
+        .route("/version", get(status::version))
+        .route("/metrics", get(status::metrics))
+        .route("/rigs", get(rigs::list))
+        .route("/rigs/{rig}", get(rigs::one))
+        .route("/rigs/{rig}/{listing}", get(rigs::listing))
+        .route("/fleet/hints", get(fleet::hints))
+        .route("/fleet/config", get(fleet::config))
         .with_state(state)
 }
 
-/// An API error: a status and a JSON body `{"error": message, "code": code}`.
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::hints::ClassAggregate;
+    use crate::domain::rig::RigEntry;
+    use crate::domain::rollout::PushRecord;
+    use crate::store::{FleetRead, RecordsRead, RigsRead, StoreError, StoredRecord};
+    use hashward_protocol::{Body, FleetHints, RigId, Score, Severity, SiteId, ThreatType};
 
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
+    /// The API's view of a store, in memory: what the handlers need, and nothing of redb.
+    struct MemoryStore {
+        rigs: Vec<RigEntry>,
+        records: Vec<(String, StoredRecord)>,
+    }
+
+    impl RigsRead for MemoryStore {
+        fn rigs(&self) -> Result<Vec<RigEntry>, StoreError> {
+            Ok(self.rigs.clone())
+        }
+        fn rig(&self, rig: &str) -> Result<Option<RigEntry>, StoreError> {
+            Ok(self.rigs.iter().find(|r| r.rig.as_str() == rig).cloned())
         }
     }
 
-    fn bad_parameter(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", message)
+    impl RecordsRead for MemoryStore {
+        fn records_of_kind(
+            &self,
+            rig: &str,
+            kind: &str,
+            from_ms: u64,
+            to_ms: u64,
+            limit: usize,
+        ) -> Result<Vec<StoredRecord>, StoreError> {
+            Ok(self
+                .records
+                .iter()
+                .filter(|(r, rec)| {
+                    r == rig && rec.body.kind() == kind && (from_ms..=to_ms).contains(&rec.ts_ms)
+                })
+                .map(|(_, rec)| rec.clone())
+                .take(limit)
+                .collect())
+        }
     }
 
-    fn rig_not_found(rig: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "rig_not_found", format!("no rig {rig:?}"))
+    impl FleetRead for MemoryStore {
+        fn fleet_hints(&self, now_ms: u64) -> Result<FleetHints, StoreError> {
+            Ok(crate::domain::hints::hints(&Vec::<ClassAggregate>::new(), now_ms))
+        }
+        fn pushes(&self) -> Result<Vec<PushRecord>, StoreError> {
+            Ok(vec![PushRecord {
+                scope: "fleet".into(),
+                version: 7,
+                issued_ms: 1,
+                patch: String::new(),
+            }])
+        }
     }
-}
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> ApiError {
-        log::error!("store read failed: {e}");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store_error",
-            "the store could not be read",
-        )
+    impl StoreRead for MemoryStore {
+        fn size_bytes(&self) -> u64 {
+            4096
+        }
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({ "error": self.message, "code": self.code })),
-        )
-            .into_response()
+    fn score(seq: u64, ts_ms: u64, value: f32) -> StoredRecord {
+        StoredRecord {
+            seq,
+            ts_ms,
+            body: Body::Score(Score {
+                subject: "rig".into(),
+                score: value,
+                threat_type: ThreatType::Overheat,
+                severity: Severity::from_score(value),
+                model_version: "sentinel_rig_v1.0.0_20261122_080000".into(),
+                sample_ts_ms: ts_ms,
+            }),
+        }
     }
-}
 
-async fn health(State(s): State<AppState>) -> Response {
-    Json(json!({ "status": "ok", "uptime_s": s.started.elapsed().as_secs(), "version": env!("CARGO_PKG_VERSION") }))
-        .into_response()
-}
-
-async fn version() -> Response {
-    Json(json!({ "version": env!("CARGO_PKG_VERSION"), "wire_schema": hashward_protocol::SCHEMA }))
-        .into_response()
-}
-
-async fn rigs(State(s): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(s.store.rigs()?).into_response())
-}
-
-/// The tuning hints agents start from (seed 004 `TelemSuggestion`s, one per class of hardware).
-async fn fleet_hints(State(s): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(s.store.fleet_hints(hashward_common::now_ms())?).into_response())
-}
-
-/// Rollout tracking: each scope's pushed version and, per rig, applied / pending / rejected.
-async fn fleet_config(State(s): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(s.store.rollout()?).into_response())
-}
-
-async fn rig(State(s): State<AppState>, Path(rig): Path<String>) -> Result<Response, ApiError> {
-    match s.store.rig(&rig)? {
-        Some(r) => Ok(Json(r).into_response()),
-        None => Err(ApiError::rig_not_found(&rig)),
+    async fn serve(store: MemoryStore) -> String {
+        let app = router(AppState {
+            store: Arc::new(store),
+            metrics: Arc::new(Metrics::default()),
+            started: Instant::now(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
     }
-}
 
-const DEFAULT_LIMIT: u64 = 1000;
-const MAX_LIMIT: u64 = 100_000;
-
-fn param(q: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, ApiError> {
-    match q.get(name) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<u64>()
-            .map_err(|_| ApiError::bad_parameter(format!("{name}={v:?} is not a non-negative integer"))),
-    }
-}
-
-/// The record listings under `/rigs/{rig}/`: path segment, the body kind (topic leaf) listed,
-/// and the key each record's body is shown under. All take `?from=&to=` (ms since the epoch,
-/// inclusive) and `&limit=`.
-const LISTINGS: [(&str, &str, &str); 4] = [
-    // Host and CPU-miner telemetry.
-    ("telemetry", "tele", "telemetry"),
-    // Anomaly alerts (seed 000 shape).
-    ("alerts", "alert", "alert"),
-    // Normalised readings of the ASICs the rig polls.
-    ("asics", "asic", "asic"),
-    // One inference score per assessed sample.
-    ("scores", "score", "score"),
-];
-
-async fn listing(
-    State(s): State<AppState>,
-    Path((rig, listing)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    let Some(&(_, kind, key)) = LISTINGS.iter().find(|(segment, _, _)| *segment == listing) else {
-        let known: Vec<&str> = LISTINGS.iter().map(|(segment, _, _)| *segment).collect();
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no /rigs/{{rig}}/{listing}; known: {}", known.join(", ")),
-        ));
-    };
-    records_of(&s, &rig, &q, kind, key)
-}
-
-/// The rig's records of one `kind` (a topic leaf) in `?from=&to=` (ms since the epoch,
-/// inclusive), oldest first, at most `&limit=`; each as `{seq, ts_ms, <key>: body}`.
-fn records_of(
-    s: &AppState,
-    rig: &str,
-    q: &HashMap<String, String>,
-    kind: &'static str,
-    key: &'static str,
-) -> Result<Response, ApiError> {
-    let from = param(q, "from", 0)?;
-    let to = param(q, "to", u64::MAX)?;
-    let limit = param(q, "limit", DEFAULT_LIMIT)?.min(MAX_LIMIT) as usize;
-    if from > to {
-        return Err(ApiError::bad_parameter(format!("from {from} is after to {to}")));
-    }
-    if s.store.rig(rig)?.is_none() {
-        return Err(ApiError::rig_not_found(rig));
-    }
-    let records: Vec<_> = s
-        .store
-        .records_where(rig, from, to, limit, |b| b.kind() == kind)?
-        .into_iter()
-        .map(|r| {
-            let body = match &r.body {
-                Body::Tele(t) => json!(t),
-                Body::Asic(a) => json!(a),
-                Body::Alert(a) => json!(a),
-                Body::Score(sc) => json!(sc),
-                other => json!(other),
-            };
-            let mut v = json!({ "seq": r.seq, "ts_ms": r.ts_ms });
-            v[key] = body;
-            v
+    /// GET with the status and JSON body, whatever the status.
+    async fn get(url: String) -> (u16, serde_json::Value) {
+        tokio::task::spawn_blocking(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let mut resp = agent.get(&url).call().expect("request");
+            let status = resp.status().as_u16();
+            (status, resp.body_mut().read_json().expect("json"))
         })
-        .collect();
-    Ok(Json(json!({ "rig": rig, "records": records })).into_response())
-}
+        .await
+        .expect("join")
+    }
 
-async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let rigs = s.store.rigs()?;
-    let gauges = Gauges {
-        rigs_total: rigs.len() as u64,
-        rigs_online: rigs.iter().filter(|r| r.online).count() as u64,
-        gaps: rigs.iter().map(|r| r.missing).sum(),
-        store_bytes: s.store.size_bytes(),
-    };
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(&gauges),
-    )
-        .into_response())
+    #[tokio::test]
+    async fn listings_rollout_and_errors_from_an_in_memory_store() {
+        let mut rig = RigEntry::new(RigId::new("r1").expect("id"), SiteId::new("s").expect("id"));
+        rig.online = true;
+        let base = serve(MemoryStore {
+            rigs: vec![rig],
+            records: vec![
+                ("r1".into(), score(1, 100, 0.1)),
+                ("r1".into(), score(2, 200, 0.2)),
+                ("r1".into(), score(3, 300, 0.3)),
+            ],
+        })
+        .await;
+        let (status, v) = get(format!("{base}/rigs/r1/scores?from=150&limit=1")).await;
+        assert_eq!(status, 200);
+        assert_eq!(v["rig"], "r1");
+        assert_eq!(v["records"].as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            (v["records"][0]["seq"].as_u64(), v["records"][0]["ts_ms"].as_u64()),
+            (Some(2), Some(200))
+        );
+        assert_eq!(v["records"][0]["score"]["subject"], "rig");
+
+        let (status, v) = get(format!("{base}/fleet/config")).await;
+        assert_eq!(status, 200);
+        assert_eq!(v["rigs"][0]["scopes"][0]["status"], "pending");
+        assert_eq!(v["rigs"][0]["scopes"][0]["version"], 7);
+
+        let (status, v) = get(format!("{base}/rigs/r1/scores?limit=-1")).await;
+        assert_eq!(
+            (status, v["code"].as_str(), v["parameter"].as_str()),
+            (400, Some("bad_parameter"), Some("limit"))
+        );
+        let (status, v) = get(format!("{base}/rigs/nope/scores")).await;
+        assert_eq!(
+            (status, v["code"].as_str(), v["rig"].as_str()),
+            (404, Some("rig_not_found"), Some("nope"))
+        );
+        let (status, v) = get(format!("{base}/rigs/r1/bogus")).await;
+        assert_eq!((status, v["listing"].as_str()), (404, Some("bogus")));
+        assert_eq!(v["known"][3], "scores");
+
+        let (status, _) = get(format!("{base}/health")).await;
+        assert_eq!(status, 200);
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! It listens where it is told (loopback by default: the all-in-one setup must not open a broker
 //! to the LAN). rumqttd only logs a failed bind, so the port is checked first and the broker is
-//! probed until it accepts connections; a broker that did not come up is an error, not a silence.
+//! probed until it accepts connections; a broker that did not come up is an error, not a silence,
+//! and one that stops later resolves [`EmbeddedBroker::stopped`], which stops the hub.
 
 use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
 use std::collections::HashMap;
@@ -24,6 +25,8 @@ const MAX_PAYLOAD: usize = 1 << 20;
 
 pub struct EmbeddedBroker {
     pub addr: SocketAddr,
+    /// Resolves with why, if the broker thread ever stops (it runs for the life of the process).
+    pub stopped: tokio::sync::oneshot::Receiver<String>,
 }
 
 impl EmbeddedBroker {
@@ -59,20 +62,24 @@ impl EmbeddedBroker {
             v4: Some(HashMap::from([("hashward".to_string(), server)])),
             ..Default::default()
         };
+        let (stopped_tx, stopped) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("mqtt-broker".into())
             .spawn(move || {
                 let mut broker = Broker::new(config);
-                if let Err(e) = broker.start() {
-                    log::error!("embedded broker stopped: {e}");
-                }
+                let why = match broker.start() {
+                    Ok(()) => "embedded broker stopped".to_string(),
+                    Err(e) => format!("embedded broker stopped: {e}"),
+                };
+                // Nobody listening means the hub is already going away.
+                stopped_tx.send(why).ok();
             })
             .map_err(BrokerError::Thread)?;
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
                 log::info!("embedded MQTT broker listening on {addr}");
-                return Ok(EmbeddedBroker { addr });
+                return Ok(EmbeddedBroker { addr, stopped });
             }
             std::thread::sleep(Duration::from_millis(50));
         }

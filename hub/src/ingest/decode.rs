@@ -2,7 +2,7 @@
 //! Pure. An envelope must agree with its topic: the rig in the payload is the rig in the topic
 //! (which broker ACLs bind to the client's user name), and the body is the topic's kind.
 
-use crate::fleet::rollout::PushRecord;
+use crate::domain::rollout::PushRecord;
 use hashward_protocol::signed::{PayloadKind, Scope, SignedMessage};
 use hashward_protocol::{decode, DecodeError, Envelope, SiteId, Topic, TopicError};
 

@@ -103,9 +103,19 @@ pub async fn run(
         }
     }
     drop(tx);
-    let _ = writer.await;
+    // The writer drains what was received; a panic there means a batch may be unacknowledged
+    // (the broker redelivers it), and must be seen.
+    if let Err(e) = writer.await {
+        log::error!("ingest writer task failed: {e}");
+    }
     summaries.abort();
-    let _ = client.try_disconnect();
+    match summaries.await {
+        Err(e) if e.is_panic() => log::error!("dashboard summaries task panicked: {e}"),
+        _ => {}
+    }
+    if let Err(e) = client.try_disconnect() {
+        log::debug!("disconnecting from the broker: {e}");
+    }
 }
 
 async fn write_loop(
@@ -185,7 +195,10 @@ async fn write_loop(
                     Ok(Ok(_)) => {}
                 }
                 pending.clear();
-                let _ = client.try_disconnect();
+                // The redelivery depends on this reconnect; if it cannot be asked for, say so.
+                if let Err(e) = client.try_disconnect() {
+                    log::warn!("forcing a reconnect for redelivery failed: {e}");
+                }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }

@@ -3,8 +3,9 @@
 //! and the fleet tuning hints, retained on `fleet/hints` for agents (postcard) and on
 //! `hashward/json/fleet/hints` for dashboards, republished whenever they change.
 
+use crate::domain::rig::RigEntry;
 use crate::metrics::Metrics;
-use crate::store::{RigEntry, Store};
+use crate::store::{FleetRead, RigsRead, Store};
 use hashward_protocol::topic::{json_fleet_summary, json_rig_summary, JSON_PREFIX};
 use hashward_protocol::Topic;
 use rumqttc::{AsyncClient, QoS};
@@ -84,14 +85,22 @@ pub async fn run(
                     Ok(bytes) => {
                         let agents =
                             client.try_publish(Topic::FleetHints.to_string(), QoS::AtLeastOnce, true, bytes);
-                        let json = serde_json::to_string(&h).unwrap_or_default();
-                        let dashboards = client.try_publish(
-                            format!("{JSON_PREFIX}/fleet/hints"),
-                            QoS::AtLeastOnce,
-                            true,
-                            json,
-                        );
-                        if agents.is_ok() && dashboards.is_ok() {
+                        // An empty retained payload would clear the dashboards' copy instead.
+                        let dashboards = match serde_json::to_string(&h) {
+                            Ok(json) => client
+                                .try_publish(
+                                    format!("{JSON_PREFIX}/fleet/hints"),
+                                    QoS::AtLeastOnce,
+                                    true,
+                                    json,
+                                )
+                                .is_ok(),
+                            Err(e) => {
+                                log::error!("fleet hints not published as JSON: {e}");
+                                false
+                            }
+                        };
+                        if agents.is_ok() && dashboards {
                             log::info!("published {} fleet tuning hint(s)", h.hints.len());
                             published_hints = Some(h.hints);
                         }

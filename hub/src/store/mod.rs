@@ -1,32 +1,28 @@
-//! The hub's store (redb): every sequenced record once, keyed by (rig, seq), a time index for
-//! range queries, the rig registry (online state, hardware, last telemetry, seq accounting) and
-//! the fleet tuning hints folded from the agents' snapshots.
+//! The hub's store (redb), one module per aggregate: `records` (every sequenced record once,
+//! keyed by (rig, seq), indexed by time and by (rig, kind, time)), `rigs` (the registry the
+//! domain projects from envelopes), `hints` (fleet tuning hints) and `pushes` (config pushes
+//! seen on the broker). The API and jobs read through the traits below, so they can be tested
+//! without redb.
 //!
 //! A batch is written in one durable transaction; the ingest acknowledges MQTT messages only
 //! after it commits, so an accepted record is never lost. Must never store a record twice.
 
-pub mod seq;
+mod hints;
+mod pushes;
+mod records;
+mod rigs;
 
-use crate::fleet::rollout::{self, PushRecord, RigAcks, Rollout, ScopeAcks};
-use crate::hints;
-use hashward_protocol::{Alert, Body, Envelope, FleetHints, Hardware, RigId, RigTelemetry, Score, SiteId};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use seq::SeqStats;
-use serde::{Deserialize, Serialize};
+use crate::domain::hints::ClassAggregate;
+use crate::domain::rig::RigEntry;
+use crate::domain::rollout::PushRecord;
+use hashward_protocol::{Body, Envelope, FleetHints, SiteId};
+use redb::{Database, ReadableDatabase};
+use serde::Serialize;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// (rig, seq) -> (ts_ms, envelope bytes)
-const RECORDS: TableDefinition<(&str, u64), (u64, &[u8])> = TableDefinition::new("records");
-/// (rig, ts_ms, seq) -> ()
-const BY_TIME: TableDefinition<(&str, u64, u64), ()> = TableDefinition::new("records_by_time");
-/// rig -> RigEntry as JSON (hub-internal, free to evolve unlike the wire format)
-const RIGS: TableDefinition<&str, &[u8]> = TableDefinition::new("rigs");
-/// Fleet tuning hints: class key (see `hints::class_key`) -> JSON `ClassAggregate`.
-const HINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tuning_hints");
-/// Config pushes seen retained on the broker: scope -> JSON `PushRecord`.
-const PUSHES: TableDefinition<&str, &[u8]> = TableDefinition::new("config_pushes");
+pub use records::KIND_INDEX_VERSION;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,74 +34,6 @@ pub enum StoreError {
 
 hashward_common::redb_errors!(StoreError::Db);
 
-/// What the hub knows about one rig.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RigEntry {
-    pub rig: RigId,
-    pub site: SiteId,
-    pub online: bool,
-    pub boot: u64,
-    pub agent_version: String,
-    pub hardware: Option<Hardware>,
-    pub last_seen_ms: u64,
-    pub last_telemetry: Option<RigTelemetry>,
-    pub last_telemetry_ms: u64,
-    pub seq: SeqStats,
-    pub missing: u64,
-    /// What the rig acked per config scope.
-    #[serde(default)]
-    pub config: BTreeMap<String, ScopeAcks>,
-    /// The latest command acks (nonce, outcome), newest last.
-    #[serde(default)]
-    pub commands: Vec<CommandAck>,
-    /// The latest inference score per subject (`rig` or an ASIC miner id).
-    #[serde(default)]
-    pub anomaly: BTreeMap<String, Score>,
-    /// The latest alert and when it was raised.
-    #[serde(default)]
-    pub last_alert: Option<Alert>,
-    #[serde(default)]
-    pub last_alert_ms: u64,
-}
-
-/// Subjects whose latest score a rig entry keeps (a rig polls a handful of ASICs; more means
-/// miner ids churn, and the oldest-named are dropped).
-const SCORE_SUBJECTS_KEPT: usize = 256;
-
-/// One command's outcome as the rig reported it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CommandAck {
-    pub nonce: u64,
-    pub ts_ms: u64,
-    pub outcome: hashward_protocol::AckOutcome,
-}
-
-/// Command acks kept per rig.
-const COMMAND_ACKS_KEPT: usize = 20;
-
-impl RigEntry {
-    fn new(rig: RigId, site: SiteId) -> RigEntry {
-        RigEntry {
-            rig,
-            site,
-            online: false,
-            boot: 0,
-            agent_version: String::new(),
-            hardware: None,
-            last_seen_ms: 0,
-            last_telemetry: None,
-            last_telemetry_ms: 0,
-            seq: SeqStats::default(),
-            missing: 0,
-            config: BTreeMap::new(),
-            commands: Vec::new(),
-            anomaly: BTreeMap::new(),
-            last_alert: None,
-            last_alert_ms: 0,
-        }
-    }
-}
-
 /// One decoded message on its way into the store.
 pub struct Incoming {
     pub site: SiteId,
@@ -114,13 +42,18 @@ pub struct Incoming {
     pub received_ms: u64,
 }
 
+/// What became of one ingested message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// A sequenced record seen for the first time.
     Stored,
+    /// A sequenced record the store already holds.
     Duplicate,
+    /// A birth or last-will message (not a record).
     State,
 }
 
+/// A stored record as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredRecord {
     pub seq: u64,
@@ -128,32 +61,53 @@ pub struct StoredRecord {
     pub body: Body,
 }
 
+/// The rig registry, read.
+pub trait RigsRead: Send + Sync {
+    fn rigs(&self) -> Result<Vec<RigEntry>, StoreError>;
+    fn rig(&self, rig: &str) -> Result<Option<RigEntry>, StoreError>;
+}
+
+/// A rig's records, read.
+pub trait RecordsRead: Send + Sync {
+    /// A rig's records of one `kind` (topic leaf) with `from_ms <= ts_ms <= to_ms`, oldest
+    /// first, at most `limit`. Must not decode records of other kinds.
+    fn records_of_kind(
+        &self,
+        rig: &str,
+        kind: &str,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError>;
+}
+
+/// Fleet hints and config pushes, read.
+pub trait FleetRead: Send + Sync {
+    fn fleet_hints(&self, now_ms: u64) -> Result<FleetHints, StoreError>;
+    fn pushes(&self) -> Result<Vec<PushRecord>, StoreError>;
+}
+
+/// Everything the HTTP API and the summary publisher read.
+pub trait StoreRead: RigsRead + RecordsRead + FleetRead {
+    /// Bytes the store occupies (0 when unknown).
+    fn size_bytes(&self) -> u64;
+}
+
 pub struct Store {
     db: Database,
     path: PathBuf,
 }
 
-fn load_rig(
-    rigs: &impl ReadableTable<&'static str, &'static [u8]>,
-    rig: &str,
-) -> Result<Option<RigEntry>, StoreError> {
-    match rigs.get(rig)? {
-        Some(v) => serde_json::from_slice(v.value())
-            .map(Some)
-            .map_err(|e| StoreError::Registry(rig.to_string(), e)),
-        None => Ok(None),
-    }
-}
-
 impl Store {
+    /// Opens (or creates) the store. A store written before the (rig, kind, time) index existed
+    /// gets it built here, once, in the same transaction that records it was built.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = Database::create(path)?;
         let tx = db.begin_write()?;
-        tx.open_table(RECORDS)?;
-        tx.open_table(BY_TIME)?;
-        tx.open_table(RIGS)?;
-        tx.open_table(HINTS)?;
-        tx.open_table(PUSHES)?;
+        records::create(&tx)?;
+        rigs::create(&tx)?;
+        hints::create(&tx)?;
+        pushes::create(&tx)?;
         tx.commit()?;
         Ok(Store {
             db,
@@ -166,10 +120,9 @@ impl Store {
         let tx = self.db.begin_write()?;
         let mut outcomes = Vec::with_capacity(batch.len());
         {
-            let mut records = tx.open_table(RECORDS)?;
-            let mut by_time = tx.open_table(BY_TIME)?;
-            let mut rigs = tx.open_table(RIGS)?;
-            let mut hint_table = tx.open_table(HINTS)?;
+            let mut records = records::Tables::open(&tx)?;
+            let mut rig_table = rigs::open(&tx)?;
+            let mut hint_table = hints::open(&tx)?;
             // Each rig's registry entry is read once per batch and written once at its end.
             let mut entries: HashMap<String, RigEntry> = HashMap::new();
             for m in batch {
@@ -178,75 +131,25 @@ impl Store {
                 let entry = match entries.entry(rig.to_string()) {
                     Entry::Occupied(e) => e.into_mut(),
                     Entry::Vacant(e) => e.insert(
-                        load_rig(&rigs, rig)?
+                        rigs::load(&rig_table, rig)?
                             .unwrap_or_else(|| RigEntry::new(env.rig.clone(), m.site.clone())),
                     ),
                 };
-                entry.site = m.site.clone();
-                entry.last_seen_ms = entry.last_seen_ms.max(m.received_ms);
-                let outcome = if let Body::State(state) = &env.body {
-                    entry.online = state.online;
-                    entry.boot = entry.boot.max(state.boot);
-                    if state.online {
-                        entry.agent_version = state.agent_version.clone();
-                        if state.hardware.is_some() {
-                            entry.hardware = state.hardware.clone();
-                        }
-                    }
+                let outcome = if matches!(env.body, Body::State(_)) {
                     Outcome::State
+                } else if records.insert(env, &m.bytes)? {
+                    if let Body::Perf(snap) = &env.body {
+                        hints::fold(&mut hint_table, rig, snap, m.received_ms)?;
+                    }
+                    Outcome::Stored
                 } else {
-                    let is_new = records.get((rig, env.seq))?.is_none();
-                    if is_new {
-                        records.insert((rig, env.seq), (env.ts_ms, m.bytes.as_slice()))?;
-                        by_time.insert((rig, env.ts_ms, env.seq), ())?;
-                        if let Body::Tele(t) = &env.body {
-                            if env.ts_ms >= entry.last_telemetry_ms {
-                                entry.last_telemetry = Some(t.clone());
-                                entry.last_telemetry_ms = env.ts_ms;
-                            }
-                        }
-                        if let Body::Ack(ack) = &env.body {
-                            record_ack(entry, ack, env.ts_ms);
-                        }
-                        if let Body::Score(score) = &env.body {
-                            record_score(entry, score);
-                        }
-                        if let Body::Alert(alert) = &env.body {
-                            if env.ts_ms >= entry.last_alert_ms {
-                                entry.last_alert = Some(alert.clone());
-                                entry.last_alert_ms = env.ts_ms;
-                            }
-                        }
-                        if let Body::Perf(snap) = &env.body {
-                            let key = hints::class_key(snap);
-                            let old = match hint_table.get(key.as_str())? {
-                                Some(v) => serde_json::from_slice(v.value()).ok(),
-                                None => None,
-                            };
-                            match hints::fold(old, rig, snap, m.received_ms) {
-                                Ok(class) => {
-                                    let json = serde_json::to_vec(&class)
-                                        .map_err(|e| StoreError::Registry(rig.to_string(), e))?;
-                                    hint_table.insert(key.as_str(), json.as_slice())?;
-                                }
-                                // Stored as a record, but not a hint: it is not a measurement.
-                                Err(e) => log::warn!("tuning snapshot from {rig} not used for hints: {e}"),
-                            }
-                        }
-                    }
-                    entry.seq.observe(env.seq, is_new);
-                    if is_new {
-                        Outcome::Stored
-                    } else {
-                        Outcome::Duplicate
-                    }
+                    Outcome::Duplicate
                 };
+                entry.observe(&m.site, env, m.received_ms, outcome == Outcome::Stored);
                 outcomes.push(outcome);
             }
-            for (rig, mut entry) in entries {
-                entry.missing = entry.seq.missing();
-                let json = serde_json::to_vec(&entry).map_err(|e| StoreError::Registry(rig.clone(), e))?;
-                rigs.insert(rig.as_str(), json.as_slice())?;
+            for (rig, entry) in entries {
+                rigs::save(&mut rig_table, &rig, &entry)?;
             }
         }
         tx.commit()?;
@@ -257,91 +160,13 @@ impl Store {
     /// forgets the scope.
     pub fn record_push(&self, scope: &str, push: Option<&PushRecord>) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
-        {
-            let mut t = tx.open_table(PUSHES)?;
-            match push {
-                Some(p) => {
-                    let json =
-                        serde_json::to_vec(p).map_err(|e| StoreError::Registry(scope.to_string(), e))?;
-                    t.insert(scope, json.as_slice())?;
-                }
-                None => {
-                    t.remove(scope)?;
-                }
-            }
-        }
+        pushes::record(&tx, scope, push)?;
         tx.commit()?;
         Ok(())
     }
 
-    /// Each scope's current push and, per rig, what it applied, rejected or has not answered.
-    pub fn rollout(&self) -> Result<Rollout, StoreError> {
-        let tx = self.db.begin_read()?;
-        let t = tx.open_table(PUSHES)?;
-        let mut pushes = Vec::new();
-        for entry in t.iter()? {
-            let (k, v) = entry?;
-            match serde_json::from_slice::<PushRecord>(v.value()) {
-                Ok(p) => pushes.push(p),
-                Err(e) => log::warn!("config push record {:?} unreadable: {e}", k.value()),
-            }
-        }
-        drop(t);
-        drop(tx);
-        let rigs = self.rigs()?;
-        let sites: Vec<(String, String)> = rigs
-            .iter()
-            .map(|r| (r.site.to_string(), r.rig.to_string()))
-            .collect();
-        let acks: Vec<RigAcks<'_>> = rigs
-            .iter()
-            .zip(&sites)
-            .map(|(r, (site, rig))| RigAcks {
-                site,
-                rig,
-                online: r.online,
-                acks: &r.config,
-            })
-            .collect();
-        Ok(rollout::view(&pushes, &acks))
-    }
-
-    /// The fleet's tuning hints, one per class of hardware.
-    pub fn fleet_hints(&self, now_ms: u64) -> Result<FleetHints, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(HINTS)?;
-        let mut classes = Vec::new();
-        for entry in table.iter()? {
-            let (k, v) = entry?;
-            match serde_json::from_slice::<hints::ClassAggregate>(v.value()) {
-                Ok(c) => classes.push(c),
-                Err(e) => log::warn!("tuning hints: unreadable class {:?}: {e}", k.value()),
-            }
-        }
-        Ok(hints::hints(&classes, now_ms))
-    }
-
-    pub fn rigs(&self) -> Result<Vec<RigEntry>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let rigs = tx.open_table(RIGS)?;
-        let mut out = Vec::new();
-        for entry in rigs.iter()? {
-            let (k, v) = entry?;
-            let e: RigEntry = serde_json::from_slice(v.value())
-                .map_err(|e| StoreError::Registry(k.value().to_string(), e))?;
-            out.push(e);
-        }
-        Ok(out)
-    }
-
-    pub fn rig(&self, rig: &str) -> Result<Option<RigEntry>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let rigs = tx.open_table(RIGS)?;
-        load_rig(&rigs, rig)
-    }
-
-    /// A rig's records with `from_ms <= ts_ms <= to_ms`, oldest first, at most `limit`.
-    /// Records that no longer decode (written by a newer hub) are skipped and logged.
+    /// A rig's records of every kind with `from_ms <= ts_ms <= to_ms`, oldest first, at most
+    /// `limit`. Records that no longer decode (written by a newer hub) are skipped and logged.
     pub fn records(
         &self,
         rig: &str,
@@ -352,7 +177,8 @@ impl Store {
         self.records_where(rig, from_ms, to_ms, limit, |_| true)
     }
 
-    /// As [`Store::records`], only those whose body `keep` accepts (`limit` counts those).
+    /// As [`Store::records`], only those whose body `keep` accepts (`limit` counts those). Decodes
+    /// every record in the range: for one kind, [`RecordsRead::records_of_kind`] reads the index.
     pub fn records_where(
         &self,
         rig: &str,
@@ -362,84 +188,55 @@ impl Store {
         keep: impl Fn(&Body) -> bool,
     ) -> Result<Vec<StoredRecord>, StoreError> {
         let tx = self.db.begin_read()?;
-        let by_time = tx.open_table(BY_TIME)?;
-        let records = tx.open_table(RECORDS)?;
-        let mut out = Vec::new();
-        for entry in by_time.range((rig, from_ms, 0)..=(rig, to_ms, u64::MAX))? {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, _) = entry?;
-            let (_, ts_ms, seq) = k.value();
-            let Some(v) = records.get((rig, seq))? else {
-                continue;
-            };
-            let (_, bytes) = v.value();
-            match hashward_protocol::decode(bytes) {
-                Ok(env) if !keep(&env.body) => {}
-                Ok(env) => out.push(StoredRecord {
-                    seq,
-                    ts_ms,
-                    body: env.body,
-                }),
-                Err(e) => log::warn!("stored record {rig}/{seq} does not decode: {e}"),
-            }
-        }
-        Ok(out)
+        records::scan(&tx, rig, from_ms, to_ms, limit, keep)
+    }
+}
+
+impl RigsRead for Store {
+    fn rigs(&self) -> Result<Vec<RigEntry>, StoreError> {
+        rigs::all(&self.db.begin_read()?)
     }
 
-    pub fn size_bytes(&self) -> u64 {
+    fn rig(&self, rig: &str) -> Result<Option<RigEntry>, StoreError> {
+        rigs::one(&self.db.begin_read()?, rig)
+    }
+}
+
+impl RecordsRead for Store {
+    fn records_of_kind(
+        &self,
+        rig: &str,
+        kind: &str,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        records::of_kind(&self.db.begin_read()?, rig, kind, from_ms, to_ms, limit)
+    }
+}
+
+impl FleetRead for Store {
+    fn fleet_hints(&self, now_ms: u64) -> Result<FleetHints, StoreError> {
+        let classes: Vec<ClassAggregate> = hints::all(&self.db.begin_read()?)?;
+        Ok(crate::domain::hints::hints(&classes, now_ms))
+    }
+
+    fn pushes(&self) -> Result<Vec<PushRecord>, StoreError> {
+        pushes::all(&self.db.begin_read()?)
+    }
+}
+
+impl StoreRead for Store {
+    fn size_bytes(&self) -> u64 {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
     }
-}
-
-/// Keeps the newest score per subject (replayed records arrive out of order after an outage).
-fn record_score(entry: &mut RigEntry, score: &Score) {
-    if let Some(old) = entry.anomaly.get(&score.subject) {
-        if old.sample_ts_ms > score.sample_ts_ms {
-            return;
-        }
-    }
-    if entry.anomaly.len() >= SCORE_SUBJECTS_KEPT && !entry.anomaly.contains_key(&score.subject) {
-        if let Some(oldest) = entry
-            .anomaly
-            .iter()
-            .min_by_key(|(_, s)| s.sample_ts_ms)
-            .map(|(k, _)| k.clone())
-        {
-            entry.anomaly.remove(&oldest);
-        }
-    }
-    entry.anomaly.insert(score.subject.clone(), score.clone());
-}
-
-fn record_ack(entry: &mut RigEntry, ack: &hashward_protocol::Ack, ts_ms: u64) {
-    use hashward_protocol::AckOutcome;
-    if ack.scope == "cmd" {
-        entry.commands.push(CommandAck {
-            nonce: ack.version,
-            ts_ms,
-            outcome: ack.outcome.clone(),
-        });
-        let extra = entry.commands.len().saturating_sub(COMMAND_ACKS_KEPT);
-        entry.commands.drain(..extra);
-        return;
-    }
-    let rejected = match &ack.outcome {
-        AckOutcome::Rejected(why) => Some(why.as_str()),
-        AckOutcome::Applied | AckOutcome::Report(_) => None,
-    };
-    entry
-        .config
-        .entry(ack.scope.clone())
-        .or_default()
-        .record(ack.version, rejected, ts_ms);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hashward_protocol::{AgentCounters, RigState};
+    use crate::domain::seq::SeqStats;
+    use hashward_protocol::{AgentCounters, RigId, RigState, RigTelemetry, Score};
 
     fn tele(seq: u64, ts: u64) -> Incoming {
         let t = RigTelemetry {
@@ -590,5 +387,80 @@ mod tests {
         let e = s.rig("r1").expect("read").expect("rig");
         assert!(!e.online);
         assert_eq!(e.seq, SeqStats::default());
+    }
+
+    #[test]
+    fn a_kind_listing_reads_the_index_and_respects_range_and_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(&dir.path().join("hub.redb")).expect("open");
+        s.ingest(&[
+            tele(1, 100),
+            score(2, "rig", 0.2, 110),
+            tele(3, 120),
+            score(4, "rig", 0.3, 130),
+            score(5, "rig", 0.4, 140),
+        ])
+        .expect("ingest");
+        let seqs = |kind: &str, from: u64, to: u64, limit: usize| -> Vec<u64> {
+            s.records_of_kind("r1", kind, from, to, limit)
+                .expect("records")
+                .iter()
+                .map(|r| r.seq)
+                .collect()
+        };
+        assert_eq!(seqs("score", 0, u64::MAX, 100), vec![2, 4, 5]);
+        assert_eq!(seqs("score", 0, u64::MAX, 2), vec![2, 4]);
+        assert_eq!(seqs("score", 111, 140, 100), vec![4, 5]);
+        assert_eq!(seqs("tele", 0, u64::MAX, 100), vec![1, 3]);
+        assert!(seqs("alert", 0, u64::MAX, 100).is_empty());
+        assert!(s
+            .records_of_kind("r2", "score", 0, u64::MAX, 10)
+            .expect("records")
+            .is_empty());
+        // The index and the scan agree.
+        let scanned: Vec<u64> = s
+            .records_where("r1", 0, u64::MAX, 100, |b| b.kind() == "score")
+            .expect("scan")
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(scanned, seqs("score", 0, u64::MAX, 100));
+    }
+
+    #[test]
+    fn a_store_from_before_the_kind_index_gets_it_built_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hub.redb");
+        {
+            let s = Store::open(&path).expect("open");
+            s.ingest(&[
+                tele(1, 100),
+                score(2, "rig", 0.2, 110),
+                score(3, "asic-1", 0.9, 120),
+            ])
+            .expect("ingest");
+            let tx = s.db.begin_write().expect("tx");
+            records::drop_kind_index(&tx).expect("drop");
+            tx.commit().expect("commit");
+        }
+        let s = Store::open(&path).expect("reopen migrates");
+        let scores: Vec<(u64, u64)> = s
+            .records_of_kind("r1", "score", 0, u64::MAX, 10)
+            .expect("records")
+            .iter()
+            .map(|r| (r.seq, r.ts_ms))
+            .collect();
+        assert_eq!(scores, vec![(2, 110), (3, 120)]);
+        // New writes after the migration are indexed too, and a second open changes nothing.
+        s.ingest(&[score(4, "rig", 0.5, 130)]).expect("ingest");
+        drop(s);
+        let s = Store::open(&path).expect("reopen");
+        let seqs: Vec<u64> = s
+            .records_of_kind("r1", "score", 0, u64::MAX, 10)
+            .expect("records")
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(seqs, vec![2, 3, 4]);
     }
 }

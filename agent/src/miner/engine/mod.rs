@@ -123,6 +123,8 @@ pub struct EngineStats {
     pub hashrate_15m: Hashrate,
     /// Per thread, over 10 s.
     pub per_thread_10s: Vec<Hashrate>,
+    /// Hashing threads that ended in a panic since start.
+    pub thread_panics: u64,
 }
 
 struct Meters {
@@ -141,6 +143,8 @@ pub struct Engine<J: JobSource> {
     /// Resized by `set_threads` while the engine is shared (thermal and power control).
     workers: Mutex<Vec<Worker>>,
     meters: Mutex<Meters>,
+    /// Hashing threads that ended in a panic (seen when they are joined).
+    thread_panics: AtomicU64,
 }
 
 impl<J: JobSource> Engine<J> {
@@ -169,6 +173,7 @@ impl<J: JobSource> Engine<J> {
                 per_thread: Vec::new(),
                 retired: 0,
             }),
+            thread_panics: AtomicU64::new(0),
         };
         engine.set_threads(cfg.threads)?;
         log::info!(
@@ -279,9 +284,10 @@ impl<J: JobSource> Engine<J> {
         while workers.len() > n as usize {
             if let Some(w) = workers.pop() {
                 w.stop.store(true, Ordering::Relaxed);
-                let _ = w.handle.join();
+                let counted = w.counter.0.load(Ordering::Relaxed);
+                self.join(workers.len(), w.handle);
                 let mut m = self.meters.lock().unwrap_or_else(|p| p.into_inner());
-                m.retired += w.counter.0.load(Ordering::Relaxed);
+                m.retired += counted;
                 m.per_thread.truncate(workers.len());
             }
         }
@@ -356,8 +362,29 @@ impl<J: JobSource> Engine<J> {
             hashrate_60s: rate(&m.total, 60.0),
             hashrate_15m: rate(&m.total, 900.0),
             per_thread_10s: m.per_thread.iter().map(|p| rate(p, 10.0)).collect(),
+            thread_panics: self.thread_panics.load(Ordering::Relaxed),
         }
     }
+
+    /// Waits for a stopped hashing thread; a panic in it is logged and counted, not discarded.
+    fn join(&self, index: usize, handle: JoinHandle<()>) {
+        if let Err(payload) = handle.join() {
+            self.thread_panics.fetch_add(1, Ordering::Relaxed);
+            log::error!(
+                "miner: hashing thread hash-{index} panicked: {}",
+                panic_message(payload.as_ref())
+            );
+        }
+    }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 impl<J: JobSource> Drop for Engine<J> {
@@ -366,8 +393,8 @@ impl<J: JobSource> Drop for Engine<J> {
         for w in workers.iter() {
             w.stop.store(true, Ordering::Relaxed);
         }
-        for w in workers.drain(..) {
-            let _ = w.handle.join();
+        for (index, w) in workers.drain(..).enumerate() {
+            self.join(index, w.handle);
         }
     }
 }

@@ -175,3 +175,33 @@ fn threads_follow_a_new_placement() {
     e.set_paused(true);
     assert!(!e.is_hashing());
 }
+
+/// A job whose work cannot be produced: the hashing thread that asks for it panics.
+struct PanickingJob;
+
+impl JobSource for PanickingJob {
+    fn next_work(&self) -> WorkUnit {
+        panic!("no work for this job");
+    }
+}
+
+#[test]
+fn a_panicking_thread_is_counted_when_joined() {
+    let (tx, _rx) = unbounded_channel();
+    let e: Engine<PanickingJob> = Engine::start(cfg(2), tx).expect("engine");
+    assert_eq!(e.stats().thread_panics, 0);
+    e.set_job(Arc::new(PanickingJob));
+    assert!(wait_for(|| e.workers().iter().all(|w| w.handle.is_finished())));
+    e.set_threads(1).expect("shrink");
+    assert_eq!(e.stats().thread_panics, 1);
+}
+
+#[test]
+fn panic_messages_are_read_from_either_payload() {
+    let literal: Box<dyn std::any::Any + Send> = Box::new("literal");
+    let formatted: Box<dyn std::any::Any + Send> = Box::new(format!("thread {}", 3));
+    let other: Box<dyn std::any::Any + Send> = Box::new(7_u8);
+    assert_eq!(panic_message(literal.as_ref()), "literal");
+    assert_eq!(panic_message(formatted.as_ref()), "thread 3");
+    assert_eq!(panic_message(other.as_ref()), "(no message)");
+}

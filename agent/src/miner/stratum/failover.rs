@@ -150,7 +150,8 @@ async fn probe_primary(ctx: SessionContext, url: PoolUrl, interval: Duration) ->
     }
 }
 
-enum Next {
+/// Whether the failover runner goes on after a wait or a session, or stops (shutdown).
+enum RunnerFlow {
     Stop,
     Continue,
 }
@@ -161,16 +162,16 @@ impl Runner {
     }
 
     /// Sleep `d`, dropping any shares that arrive meanwhile (there is no live connection).
-    async fn sleep_draining(&mut self, d: Duration, fallback_pool: usize) -> Next {
+    async fn sleep_draining(&mut self, d: Duration, fallback_pool: usize) -> RunnerFlow {
         let until = tokio::time::Instant::now() + d;
         loop {
             tokio::select! {
-                _ = tokio::time::sleep_until(until) => return Next::Continue,
+                _ = tokio::time::sleep_until(until) => return RunnerFlow::Continue,
                 share = self.submits.recv() => match share {
                     Some(share) => self.drop_stale(&share, fallback_pool),
-                    None => return Next::Stop,
+                    None => return RunnerFlow::Stop,
                 },
-                _ = self.shutdown.changed() => return Next::Stop,
+                _ = self.shutdown.changed() => return RunnerFlow::Stop,
             }
         }
     }
@@ -227,8 +228,8 @@ impl Runner {
                             current = (current + 1) % n;
                             log::info!("next attempt: pool {current} in {delay:?}");
                             match self.sleep_draining(delay, current).await {
-                                Next::Stop => break,
-                                Next::Continue => continue,
+                                RunnerFlow::Stop => break,
+                                RunnerFlow::Continue => continue,
                             }
                         }
                     }
@@ -259,7 +260,7 @@ impl Runner {
                 Some(SessionEnd::Reconnect { url, wait }) => {
                     session.close(&format!("pool asked to reconnect to {url}"));
                     url_override = Some(url);
-                    if let Next::Stop = self.sleep_draining(wait, current).await {
+                    if let RunnerFlow::Stop = self.sleep_draining(wait, current).await {
                         break;
                     }
                 }
@@ -267,7 +268,7 @@ impl Runner {
                     session.close(&reason);
                     // One quick retry on the same pool; connect failures then move on.
                     let delay = self.ctx.config.backoff.jittered(0, &mut rng);
-                    if let Next::Stop = self.sleep_draining(delay, current).await {
+                    if let RunnerFlow::Stop = self.sleep_draining(delay, current).await {
                         break;
                     }
                 }

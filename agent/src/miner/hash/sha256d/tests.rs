@@ -113,6 +113,18 @@ fn real_blocks() -> Vec<RealBlock> {
 }
 
 fn all_scanners() -> Vec<Box<dyn Scanner>> {
+    // A kernel the CPU lacks cannot run here: say so rather than pass silently without it.
+    let unverified: Vec<&str> = Kernel::ALL
+        .iter()
+        .filter(|k| !k.is_supported())
+        .map(|k| k.name())
+        .collect();
+    if !unverified.is_empty() {
+        eprintln!(
+            "sha256d kernels NOT verified on this CPU (it lacks their instructions): {}",
+            unverified.join(", ")
+        );
+    }
     let v = available();
     assert!(v.iter().any(|s| s.name() == "sha256d-scalar"));
     v

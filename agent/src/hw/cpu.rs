@@ -7,7 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::{indexed_entries, read_optional, read_trimmed, HwError};
-use crate::tune::numa::NumaNode;
+
+/// A NUMA node and its logical CPUs (empty for memory-only nodes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumaNode {
+    pub id: u32,
+    pub cpus: Vec<u32>,
+}
 
 /// Where the CPU model name came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Fleet tuning hints (seed 004 network-wide telemetry, served by our own hub): the agents'
+//! Fleet tuning hints (network-wide telemetry, served by our own hub): the agents'
 //! anonymised tuning snapshots folded, per class of hardware (CPU model, logical cores,
 //! algorithm, profile), into an exponential moving average per configuration and rig; the best
 //! configuration of each class becomes the hint a new rig starts its search from.

@@ -4,6 +4,7 @@
 //!
 //! Must never: show a rig as applied for a version it did not ack.
 
+use crate::domain::rig::RigEntry;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -93,6 +94,25 @@ fn scopes_of(site: &str, rig: &str) -> [String; 3] {
         format!("site:{site}"),
         format!("rig:{site}/{rig}"),
     ]
+}
+
+/// The rollout over the rigs the hub knows.
+pub fn of_rigs(pushes: &[PushRecord], rigs: &[RigEntry]) -> Rollout {
+    let names: Vec<(String, String)> = rigs
+        .iter()
+        .map(|r| (r.site.to_string(), r.rig.to_string()))
+        .collect();
+    let acks: Vec<RigAcks<'_>> = rigs
+        .iter()
+        .zip(&names)
+        .map(|(r, (site, rig))| RigAcks {
+            site,
+            rig,
+            online: r.online,
+            acks: &r.config,
+        })
+        .collect();
+    view(pushes, &acks)
 }
 
 pub fn view(pushes: &[PushRecord], rigs: &[RigAcks<'_>]) -> Rollout {

@@ -1,17 +1,20 @@
 //! Hardware discovery entry point: `discover(root)` reads CPU identity and topology, NUMA
 //! nodes, thermal sensors and power supplies under a configurable filesystem root ("/" on a
-//! live host, a fixture tree in tests).
+//! live host, a fixture tree in tests). `live` re-reads the package sensor and power each control
+//! tick; `report` is what `inspect` prints. Used by sampling, `inspect` and the tuner; imports
+//! none of them.
 //! Must never panic on file contents, never invent readings (no temperature from CPU usage, no
 //! "always AC", no single-node NUMA guess when sysfs says otherwise) and never write anything.
 pub mod cpu;
+pub mod live;
 pub mod power;
+pub mod report;
 pub mod sensors;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::tune::numa::NumaNode;
-pub use cpu::{CpuModel, CpuTopology, ModelSource, NumaInfo};
+pub use cpu::{CpuModel, CpuTopology, ModelSource, NumaInfo, NumaNode};
 pub use power::{Power, PowerState, PowerSupply, SupplyKind};
 pub use sensors::{
     read_package_temp, PackageSensor, Sensor, SensorError, SensorReading, SensorRole, SensorSource, Thermal,
@@ -123,7 +126,7 @@ pub struct HardwareSummary {
     /// Why the package sensor was chosen, or why there is none.
     pub package_sensor: String,
     pub package_temp_c: Option<f32>,
-    pub power: String,
+    pub power: report::PowerReport,
 }
 
 /// A NUMA node and its CPUs in cpulist syntax, e.g. `{"id": 0, "cpus": "0-7,16-23"}`.
@@ -161,7 +164,7 @@ impl Hardware {
             numa_from_sysfs: self.numa.from_sysfs,
             package_sensor,
             package_temp_c,
-            power: self.power.state.to_string(),
+            power: self.power.state.into(),
         }
     }
 }

@@ -3,16 +3,16 @@
 //! overheat pauses mining: the circuit breaker). Also the ASIC power-target advice (seed 000
 //! section 7) from the efficiency model.
 //!
-//! The engine is synchronous and owns the per-subject histories; it runs on the inference
+//! The assessor is synchronous and owns the per-subject histories; it runs on the inference
 //! thread ([`super::worker`]), never on the link's or the miner's. Must never: panic on a
 //! sample, act on a score it could not compute, or let one subject's history grow unbounded.
 
+use super::efficiency_input::{asic_hottest_chip, asic_settings, efficiency_input, nominal_expected};
 use super::error::InferError;
-use super::features::{
-    asic_hottest_chip, asic_settings, efficiency_input, nominal_expected, AsicFeatures, AsicWindow, Expected,
-    RigFeatures, RigWindow,
-};
-use super::registry::{EfficiencyModel, ModelType, Registry, SentinelModel};
+use super::features::{AsicFeatures, AsicWindow, Expected, RigFeatures, RigWindow};
+use super::model_type::ModelType;
+use super::registry::Registry;
+use super::runtime::{EfficiencyModel, SentinelModel};
 use hashward_protocol::{Alert, AsicTelemetry, RecommendedAction, RigTelemetry, Score, Severity, ThreatType};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -223,15 +223,15 @@ const ADVICE_SCALES: [f64; 9] = [0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.1
 
 /// Per-subject histories plus the active models: one sample in, one assessment out.
 #[derive(Debug)]
-pub struct Engine {
+pub struct Assessor {
     registry: Registry,
     rig: RigWindow,
     asics: HashMap<String, AsicWindow>,
 }
 
-impl Engine {
-    pub fn new(registry: Registry) -> Engine {
-        Engine {
+impl Assessor {
+    pub fn new(registry: Registry) -> Assessor {
+        Assessor {
             registry,
             rig: RigWindow::new(),
             asics: HashMap::new(),
@@ -283,7 +283,7 @@ impl Engine {
         assess(&model, Subject::Asic(t.miner_id.clone()), &raw, Some(expected))
     }
 
-    /// Features of an ASIC sample (advances the history like [`Engine::assess_asic`]).
+    /// Features of an ASIC sample (advances the history like [`Assessor::assess_asic`]).
     pub fn asic_features(&mut self, t: &AsicTelemetry, window: usize, expected: Expected) -> AsicFeatures {
         self.asic_window(&t.miner_id).push(t, window, expected)
     }
@@ -370,8 +370,8 @@ fn advise_with(eff: &EfficiencyModel, t: &AsicTelemetry) -> Result<Option<PowerA
             .iter()
             .zip(&row)
             .map(|(feat, x)| match feat {
-                super::features::EfficiencyFeature::FrequencyMhz => f,
-                super::features::EfficiencyFeature::VoltageV => v,
+                super::efficiency_input::EfficiencyFeature::FrequencyMhz => f,
+                super::efficiency_input::EfficiencyFeature::VoltageV => v,
                 _ => *x,
             })
             .collect();

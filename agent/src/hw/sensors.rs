@@ -31,16 +31,23 @@ pub enum SensorError {
     OutOfRange { path: PathBuf, celsius: f32 },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialised as `{"kind": "hwmon", ...}` / `{"kind": "thermal_zone", ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SensorSource {
     /// `/sys/class/hwmon/hwmonN`; `chip` is its `name` file.
     Hwmon { dir: String, chip: String },
     /// `/sys/class/thermal/thermal_zoneN`; `kind` is its `type` file.
-    ThermalZone { zone: String, kind: String },
+    ThermalZone {
+        zone: String,
+        #[serde(rename = "zone_type")]
+        kind: String,
+    },
 }
 
 /// What a reading measures, as far as the driver and label say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SensorRole {
     /// The whole CPU package (coretemp "Package id N", k10temp "Tctl", x86_pkg_temp).
     Package,

@@ -1,0 +1,92 @@
+//! `/rigs`, `/rigs/{rig}` and the record listings under `/rigs/{rig}/` (telemetry, alerts,
+//! asics, scores), each `?from=&to=` (ms since the epoch, inclusive) and `&limit=`.
+//!
+//! Must never decode a rig's other kinds of records to list one kind: listings read the store's
+//! (rig, kind, time) index.
+
+use super::{ApiError, AppState};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use hashward_protocol::Body;
+use serde_json::json;
+use std::collections::HashMap;
+
+pub(super) async fn list(State(s): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(s.store.rigs()?).into_response())
+}
+
+pub(super) async fn one(State(s): State<AppState>, Path(rig): Path<String>) -> Result<Response, ApiError> {
+    match s.store.rig(&rig)? {
+        Some(r) => Ok(Json(r).into_response()),
+        None => Err(ApiError::rig_not_found(&rig)),
+    }
+}
+
+const DEFAULT_LIMIT: u64 = 1000;
+const MAX_LIMIT: u64 = 100_000;
+
+fn param(q: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, ApiError> {
+    match q.get(name) {
+        None => Ok(default),
+        Some(v) => v.parse::<u64>().map_err(|_| {
+            ApiError::bad_parameter(name, format!("{name}={v:?} is not a non-negative integer"))
+        }),
+    }
+}
+
+/// The listings: path segment, the body kind (topic leaf) listed, and the key each record's
+/// body is shown under.
+const LISTINGS: [(&str, &str, &str); 4] = [
+    // Host and CPU-miner telemetry.
+    ("telemetry", "tele", "telemetry"),
+    // Anomaly alerts.
+    ("alerts", "alert", "alert"),
+    // Normalised readings of the ASICs the rig polls.
+    ("asics", "asic", "asic"),
+    // One inference score per assessed sample.
+    ("scores", "score", "score"),
+];
+
+/// The rig's records of one kind in `?from=&to=`, oldest first, at most `&limit=`; each as
+/// `{seq, ts_ms, <key>: body}`.
+pub(super) async fn listing(
+    State(s): State<AppState>,
+    Path((rig, listing)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let Some(&(_, kind, key)) = LISTINGS.iter().find(|(segment, _, _)| *segment == listing) else {
+        let known: Vec<&str> = LISTINGS.iter().map(|(segment, _, _)| *segment).collect();
+        return Err(ApiError::listing_not_found(&listing, &known));
+    };
+    let from = param(&q, "from", 0)?;
+    let to = param(&q, "to", u64::MAX)?;
+    let limit = param(&q, "limit", DEFAULT_LIMIT)?.min(MAX_LIMIT) as usize;
+    if from > to {
+        return Err(ApiError::bad_parameter(
+            "from",
+            format!("from {from} is after to {to}"),
+        ));
+    }
+    if s.store.rig(&rig)?.is_none() {
+        return Err(ApiError::rig_not_found(&rig));
+    }
+    let records: Vec<_> = s
+        .store
+        .records_of_kind(&rig, kind, from, to, limit)?
+        .into_iter()
+        .map(|r| {
+            let body = match &r.body {
+                Body::Tele(t) => json!(t),
+                Body::Asic(a) => json!(a),
+                Body::Alert(a) => json!(a),
+                Body::Score(sc) => json!(sc),
+                other => json!(other),
+            };
+            let mut v = json!({ "seq": r.seq, "ts_ms": r.ts_ms });
+            v[key] = body;
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "rig": rig, "records": records })).into_response())
+}

@@ -1,0 +1,90 @@
+//! The hub config file (`hashward-hub serve --config hub.toml`): every `serve` flag is also a
+//! key here, and a flag given on the command line overrides the file. Sections for the coming
+//! data sources, tariffs and policies are added here as they are built.
+//!
+//! Must never accept a key it does not know (a misspelt key would silently do nothing): the
+//! error names the key and the file.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The file's contents; each key is the `serve` flag of the same name (`-` written `_`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    pub broker: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub mqtt_listen: Option<SocketAddr>,
+    pub http: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub summary_interval_ms: Option<u64>,
+    pub share_group: Option<String>,
+    pub models_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("{0}: {1}")]
+    Parse(PathBuf, toml::de::Error),
+}
+
+impl HubConfig {
+    pub fn load(path: &Path) -> Result<HubConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
+        HubConfig::parse(&text).map_err(|e| ConfigError::Parse(path.to_path_buf(), e))
+    }
+
+    pub fn parse(text: &str) -> Result<HubConfig, toml::de::Error> {
+        toml::from_str(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../hub.example.toml");
+
+    #[test]
+    fn the_example_loads_with_every_key_uncommented() {
+        let as_shipped = HubConfig::parse(EXAMPLE).expect("example parses");
+        assert_eq!(as_shipped.http, Some("127.0.0.1:8080".parse().expect("addr")));
+        assert_eq!(as_shipped.summary_interval_ms, Some(5000));
+        // Every key the example documents in a comment is a real key.
+        let uncommented: String = EXAMPLE
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest
+                        .split_once(" = ")
+                        .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_')) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let all = HubConfig::parse(&uncommented).expect("every documented key parses");
+        assert!(all.broker.is_some() && all.ca_file.is_some() && all.username.is_some());
+        assert!(all.password.is_some() && all.share_group.is_some() && all.models_dir.is_some());
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_naming_it_and_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hub.toml");
+        std::fs::write(&path, "http = \"127.0.0.1:9\"\nsumary_interval_ms = 100\n").expect("write");
+        let e = HubConfig::load(&path).expect_err("unknown key").to_string();
+        assert!(e.contains("sumary_interval_ms") && e.contains("hub.toml"), "{e}");
+        std::fs::write(&path, "http = \"not an address\"\n").expect("write");
+        let e = HubConfig::load(&path).expect_err("bad value").to_string();
+        assert!(e.contains("http") && e.contains("hub.toml"), "{e}");
+    }
+}

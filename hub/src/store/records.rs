@@ -1,0 +1,169 @@
+//! The records aggregate: every sequenced record once, keyed by (rig, seq), with two indexes:
+//! by (rig, time) for listings of every kind, and by (rig, kind, time) so a listing of one kind
+//! (a rig's scores) reads only that kind's records, never its telemetry.
+//!
+//! Must never store a record twice or leave a record out of either index.
+
+use super::{StoreError, StoredRecord};
+use hashward_protocol::{Body, Envelope};
+use redb::{ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
+
+/// (rig, seq) -> (ts_ms, envelope bytes)
+const RECORDS: TableDefinition<(&str, u64), (u64, &[u8])> = TableDefinition::new("records");
+/// (rig, ts_ms, seq) -> ()
+const BY_TIME: TableDefinition<(&str, u64, u64), ()> = TableDefinition::new("records_by_time");
+/// (rig, kind, ts_ms, seq) -> ()
+const BY_KIND: TableDefinition<(&str, &str, u64, u64), ()> = TableDefinition::new("records_by_kind");
+/// Store layout versions: name -> version built.
+const LAYOUT: TableDefinition<&str, u64> = TableDefinition::new("layout");
+
+/// The version of the (rig, kind, time) index; a store without it gets it built on open.
+pub const KIND_INDEX_VERSION: u64 = 1;
+const KIND_INDEX: &str = "records_by_kind";
+
+/// Creates the tables and, for a store that predates the kind index, builds it from the records
+/// already accepted.
+pub(super) fn create(tx: &WriteTransaction) -> Result<(), StoreError> {
+    let records = tx.open_table(RECORDS)?;
+    tx.open_table(BY_TIME)?;
+    let mut by_kind = tx.open_table(BY_KIND)?;
+    let mut layout = tx.open_table(LAYOUT)?;
+    let built = layout.get(KIND_INDEX)?.map(|v| v.value());
+    if built != Some(KIND_INDEX_VERSION) {
+        let mut indexed = 0u64;
+        for entry in records.iter()? {
+            let (k, v) = entry?;
+            let (rig, seq) = k.value();
+            let (ts_ms, bytes) = v.value();
+            match hashward_protocol::decode(bytes) {
+                Ok(env) => {
+                    by_kind.insert((rig, env.body.kind(), ts_ms, seq), ())?;
+                    indexed += 1;
+                }
+                // Not listable before either (listings skip what does not decode).
+                Err(e) => log::warn!("stored record {rig}/{seq} does not decode, not indexed: {e}"),
+            }
+        }
+        if indexed > 0 {
+            log::info!("built the (rig, kind, time) index over {indexed} stored record(s)");
+        }
+        layout.insert(KIND_INDEX, KIND_INDEX_VERSION)?;
+    }
+    Ok(())
+}
+
+/// The record tables of one write transaction.
+pub(super) struct Tables<'tx> {
+    records: Table<'tx, (&'static str, u64), (u64, &'static [u8])>,
+    by_time: Table<'tx, (&'static str, u64, u64), ()>,
+    by_kind: Table<'tx, (&'static str, &'static str, u64, u64), ()>,
+}
+
+impl<'tx> Tables<'tx> {
+    pub(super) fn open(tx: &'tx WriteTransaction) -> Result<Tables<'tx>, StoreError> {
+        Ok(Tables {
+            records: tx.open_table(RECORDS)?,
+            by_time: tx.open_table(BY_TIME)?,
+            by_kind: tx.open_table(BY_KIND)?,
+        })
+    }
+
+    /// Stores a sequenced record and indexes it; false when (rig, seq) is already stored.
+    pub(super) fn insert(&mut self, env: &Envelope, bytes: &[u8]) -> Result<bool, StoreError> {
+        let rig = env.rig.as_str();
+        if self.records.get((rig, env.seq))?.is_some() {
+            return Ok(false);
+        }
+        self.records.insert((rig, env.seq), (env.ts_ms, bytes))?;
+        self.by_time.insert((rig, env.ts_ms, env.seq), ())?;
+        self.by_kind
+            .insert((rig, env.body.kind(), env.ts_ms, env.seq), ())?;
+        Ok(true)
+    }
+}
+
+fn decoded(
+    records: &impl ReadableTable<(&'static str, u64), (u64, &'static [u8])>,
+    rig: &str,
+    seq: u64,
+) -> Result<Option<Envelope>, StoreError> {
+    let Some(v) = records.get((rig, seq))? else {
+        return Ok(None);
+    };
+    let (_, bytes) = v.value();
+    match hashward_protocol::decode(bytes) {
+        Ok(env) => Ok(Some(env)),
+        Err(e) => {
+            log::warn!("stored record {rig}/{seq} does not decode: {e}");
+            Ok(None)
+        }
+    }
+}
+
+/// Every record of `rig` in the time range, decoded, those `keep` accepts, at most `limit`.
+pub(super) fn scan(
+    tx: &ReadTransaction,
+    rig: &str,
+    from_ms: u64,
+    to_ms: u64,
+    limit: usize,
+    keep: impl Fn(&Body) -> bool,
+) -> Result<Vec<StoredRecord>, StoreError> {
+    let by_time = tx.open_table(BY_TIME)?;
+    let records = tx.open_table(RECORDS)?;
+    let mut out = Vec::new();
+    for entry in by_time.range((rig, from_ms, 0)..=(rig, to_ms, u64::MAX))? {
+        if out.len() >= limit {
+            break;
+        }
+        let (k, _) = entry?;
+        let (_, ts_ms, seq) = k.value();
+        match decoded(&records, rig, seq)? {
+            Some(env) if keep(&env.body) => out.push(StoredRecord {
+                seq,
+                ts_ms,
+                body: env.body,
+            }),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The records of one kind of `rig` in the time range, at most `limit`, read through the kind
+/// index: only records of that kind are decoded.
+pub(super) fn of_kind(
+    tx: &ReadTransaction,
+    rig: &str,
+    kind: &str,
+    from_ms: u64,
+    to_ms: u64,
+    limit: usize,
+) -> Result<Vec<StoredRecord>, StoreError> {
+    let by_kind = tx.open_table(BY_KIND)?;
+    let records = tx.open_table(RECORDS)?;
+    let mut out = Vec::new();
+    for entry in by_kind.range((rig, kind, from_ms, 0)..=(rig, kind, to_ms, u64::MAX))? {
+        if out.len() >= limit {
+            break;
+        }
+        let (k, _) = entry?;
+        let (_, _, ts_ms, seq) = k.value();
+        if let Some(env) = decoded(&records, rig, seq)? {
+            out.push(StoredRecord {
+                seq,
+                ts_ms,
+                body: env.body,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Drops the kind index and its layout mark, leaving a store as hubs before the index wrote it.
+#[cfg(test)]
+pub(super) fn drop_kind_index(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.delete_table(BY_KIND)?;
+    tx.open_table(LAYOUT)?.remove(KIND_INDEX)?;
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! The rigs aggregate: one registry entry per rig (JSON, hub-internal, free to evolve unlike the
+//! wire format), written by the ingest with what the domain projected from the batch.
+//!
+//! Must never drop an entry it cannot read: that is an error naming the rig.
+
+use super::StoreError;
+use crate::domain::rig::RigEntry;
+use redb::{ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
+
+/// rig -> RigEntry as JSON
+const RIGS: TableDefinition<&str, &[u8]> = TableDefinition::new("rigs");
+
+pub(super) fn create(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(RIGS)?;
+    Ok(())
+}
+
+pub(super) fn open(tx: &WriteTransaction) -> Result<Table<'_, &'static str, &'static [u8]>, StoreError> {
+    Ok(tx.open_table(RIGS)?)
+}
+
+pub(super) fn load(
+    rigs: &impl ReadableTable<&'static str, &'static [u8]>,
+    rig: &str,
+) -> Result<Option<RigEntry>, StoreError> {
+    match rigs.get(rig)? {
+        Some(v) => serde_json::from_slice(v.value())
+            .map(Some)
+            .map_err(|e| StoreError::Registry(rig.to_string(), e)),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn save(
+    rigs: &mut Table<'_, &'static str, &'static [u8]>,
+    rig: &str,
+    entry: &RigEntry,
+) -> Result<(), StoreError> {
+    let json = serde_json::to_vec(entry).map_err(|e| StoreError::Registry(rig.to_string(), e))?;
+    rigs.insert(rig, json.as_slice())?;
+    Ok(())
+}
+
+pub(super) fn all(tx: &ReadTransaction) -> Result<Vec<RigEntry>, StoreError> {
+    let rigs = tx.open_table(RIGS)?;
+    let mut out = Vec::new();
+    for entry in rigs.iter()? {
+        let (k, v) = entry?;
+        let e: RigEntry =
+            serde_json::from_slice(v.value()).map_err(|e| StoreError::Registry(k.value().to_string(), e))?;
+        out.push(e);
+    }
+    Ok(out)
+}
+
+pub(super) fn one(tx: &ReadTransaction, rig: &str) -> Result<Option<RigEntry>, StoreError> {
+    load(&tx.open_table(RIGS)?, rig)
+}
