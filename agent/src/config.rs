@@ -475,6 +475,44 @@ mod tests {
         Config::from_toml(text).expect("example config must load");
     }
 
+    /// Every section of the config is in the example, and every key the example sets is the
+    /// value the loaded config holds: a key read into the wrong place, or a section silently
+    /// left at its defaults, fails here.
+    #[test]
+    fn the_example_documents_every_section_and_each_key_is_read() {
+        let text = include_str!("../hashward-agent.example.toml");
+        let cfg = Config::from_toml(text).expect("example config must load");
+        let example: toml::Table = toml::from_str(text).expect("toml");
+        let loaded = toml::Table::try_from(&cfg).expect("config serialises");
+        let sections: Vec<&String> = loaded
+            .iter()
+            .filter(|(_, v)| v.is_table())
+            .map(|(k, _)| k)
+            .collect();
+        assert!(sections.len() >= 8, "{sections:?}");
+        for section in sections {
+            let Some(toml::Value::Table(keys)) = example.get(section) else {
+                panic!("[{section}] is not in the example config");
+            };
+            for (key, value) in keys {
+                let held = loaded[section].get(key);
+                // TOML integers and floats compare by value (`80` for an f32 limit).
+                let same = match (value, held) {
+                    (toml::Value::Integer(a), Some(toml::Value::Float(b))) => (*a as f64 - b).abs() < 1e-9,
+                    (a, Some(b)) => a == b,
+                    (_, None) => false,
+                };
+                assert!(
+                    same,
+                    "{section}.{key} = {value} in the example, {held:?} in the loaded config"
+                );
+            }
+        }
+        for key in ["site", "rig", "data_dir"] {
+            assert_eq!(example.get(key), loaded.get(key), "{key}");
+        }
+    }
+
     #[test]
     fn bad_values_name_the_key() {
         let cases = [

@@ -1,9 +1,18 @@
-//! hashward-agent: runs on each mining host. Samples the host (and, as later parts land, the CPU
-//! miner, the ASICs beside it and on-device models) and reports over MQTT through a persistent
-//! spool, so a broker outage of a day loses nothing.
+//! hashward-agent: runs on each mining host. Samples the host, runs the CPU miner with its
+//! tuner, polls the ASICs beside it, scores what it sees with on-device models, and reports
+//! over MQTT through a persistent spool, so a broker outage of a day loses nothing.
 //!
-//! Layout: `config` (the TOML file), `link` (spool + MQTT publisher with its own backoff),
-//! `sample` (what is measured), `run` (wires them together), `cli` (the command line).
+//! Layout, dependencies pointing down the list:
+//! - leaves: `hw` (hardware discovery under a root directory), `miner` (hash kernels, engine,
+//!   Stratum client; imports neither `tune` nor `config`), `tune` (thermal, power, the tuner and
+//!   its decisions; never imports `miner`), `asic` (one backend per firmware behind one client),
+//!   `infer` (tract models), `sample` (what is measured), `link` (spool + MQTT publisher),
+//!   `fleet` (signed pushes and commands), `watchdog`, `logring`. Each owns its config section.
+//! - `config`: the TOML file, aggregating the sections and loading them.
+//! - `run`: the composition: the running agent and one handler per event.
+//! - `cli`: the command line (binary glue; it alone uses anyhow).
+//!
+//! No module imports `run` or `cli`.
 
 pub mod asic;
 pub mod cli;

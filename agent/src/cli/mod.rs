@@ -387,7 +387,7 @@ pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
         power_cfg: m.power(),
         placement,
         tuning: vec![format!(
-            "Auto-tune: {} threads x batch {} at {} after {} measurements (started at {:?})",
+            "Auto-tune: {} threads x batch {} at {} after {} measurements (started at {})",
             report.chosen.threads,
             report.chosen.batch,
             hashward_protocol::Hashrate(report.chosen.hashrate_hs),
@@ -458,7 +458,21 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
                     dir.display()
                 )
             })?;
-            eprintln!("{summary:?}");
+            // The figures as fields, never a Debug string: with --json, machines read this too.
+            let figures = serde_json::json!({
+                "lines": summary.lines,
+                "assessed": summary.assessed,
+                "errors": summary.errors,
+                "alerts": summary.alerts,
+            });
+            if json {
+                eprintln!("{figures}");
+            } else {
+                eprintln!(
+                    "{} line(s): {} assessed, {} alert(s), {} error(s)",
+                    summary.lines, summary.assessed, summary.alerts, summary.errors
+                );
+            }
             Ok(())
         }
         Command::Asic(AsicCommand::Probe {

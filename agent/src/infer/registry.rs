@@ -121,10 +121,8 @@ impl Registry {
                     log::info!("{mt}: serving {}", m.info().version);
                     reg.install(m);
                 }
-                Err(e) => {
-                    log::error!("{e}");
-                    errors.push(e);
-                }
+                // The caller logs them: only it knows whether a missing model matters.
+                Err(e) => errors.push(e),
             }
         }
         (reg, errors)

@@ -8,6 +8,7 @@ use super::update::{Updater, UpdaterConfig};
 use super::worker::{self, InferHandle, Outcome, Sample, WorkerConfig};
 use super::{Assessor, ModelType, Registry};
 use crate::config::InferenceConfig;
+use crate::infer::LoadError;
 use ed25519_dalek::VerifyingKey;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,15 +66,28 @@ impl InferService {
         }
         seed(&dir, &cfg.bundled_models_dir);
         let (registry, errors) = Registry::load_dir(&dir);
-        for e in &errors {
-            log::error!("inference: {e}");
-        }
         let active = registry.active_versions();
+        // A model that is not installed is an optional part left out, not a fault: when none
+        // is, that is one warning saying how to enable them. A model that is there and does
+        // not load is an error.
+        let missing = |e: &LoadError| matches!(e, LoadError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound);
+        for e in &errors {
+            if !missing(e) {
+                log::error!("inference: {e}");
+            } else if !active.is_empty() {
+                log::info!("inference: not installed: {e}");
+            }
+        }
         if active.is_empty() {
             log::warn!(
-                "inference: no model loaded from {} (bundled: {}); anomaly detection is off",
+                "inference: no model installed in {} or {}; anomaly detection is off. To enable it, \
+                 install the models (the package puts them in {}), point [inference] \
+                 bundled_models_dir or models_dir at them, or set [inference] enabled = false",
                 dir.display(),
-                cfg.bundled_models_dir.display()
+                cfg.bundled_models_dir.display(),
+                crate::infer::config::InferenceConfig::default()
+                    .bundled_models_dir
+                    .display()
             );
             return None;
         }
