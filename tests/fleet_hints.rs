@@ -1,4 +1,4 @@
-//! Fleet tuning hints end to end (seed 004 network-wide telemetry, served by our hub): a rig with
+//! Fleet tuning hints end to end (docs/ARCHITECTURE.md#thresholds-hints): a rig with
 //! `telemetry_enabled` tunes from its topology, settles and shares an anonymised snapshot; the
 //! hub folds it into a hint and publishes it retained; a new rig of the same hardware class
 //! starts its search from that hint, and says so in its logs and its telemetry.

@@ -1,4 +1,4 @@
-//! ASIC power-target advice (seed 000 section 7) from the efficiency model.
+//! ASIC power-target advice from the efficiency model (docs/ARCHITECTURE.md#thresholds-inference).
 
 #[path = "infer_common/mod.rs"]
 mod common;

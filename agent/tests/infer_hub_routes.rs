@@ -1,4 +1,5 @@
-//! The hub's /models routes over a real socket, in seed 003's shapes.
+//! The hub's /models routes over a real socket, in the shapes given in
+//! docs/ARCHITECTURE.md#thresholds-hub.
 
 #[path = "infer_common/mod.rs"]
 mod common;

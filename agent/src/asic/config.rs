@@ -29,13 +29,13 @@ pub struct AsicSection {
     pub max_concurrency: usize,
     #[serde(default = "d_request_timeout_ms")]
     pub request_timeout_ms: u64,
-    /// Telemetry interval while anything changes (seed 002 5.1: 1-5 min).
+    /// Telemetry interval while anything changes (docs/ARCHITECTURE.md#thresholds-asic-polling).
     #[serde(default = "d_interval")]
     pub telemetry_interval_s: u64,
     /// Telemetry interval once stable; equal to `telemetry_interval_s` disables adaptation.
     #[serde(default = "d_max_interval")]
     pub telemetry_max_interval_s: u64,
-    /// Info / settings / presets refresh (seed 002 5.1: 15-30 min).
+    /// Info / settings / presets refresh (docs/ARCHITECTURE.md#thresholds-asic-polling).
     #[serde(default = "d_config_interval")]
     pub config_interval_s: u64,
     #[serde(default)]

@@ -1,7 +1,8 @@
-//! ASIC miners on the rig's LAN (issue 6; seed 002 sections 2.1, 3.1, 4.1, 5.1, 8): clients for
-//! the Vnish web API, the cgminer/bmminer TCP API and the stock Antminer cgi API, normalisation
-//! into the protocol's [`hashward_protocol::AsicTelemetry`], the adaptive poller, control
-//! (power presets, pause/resume/restart), the `[asic]` config and `asic probe`.
+//! ASICs on the rig's LAN (docs/ARCHITECTURE.md#thresholds-asic-polling,
+//! #thresholds-normalisation): clients for the Vnish web API, the cgminer/bmminer TCP API and the
+//! stock Antminer cgi API, normalisation into the protocol's
+//! [`hashward_protocol::AsicTelemetry`], the adaptive poller, control (power presets,
+//! pause/resume/restart), the `[asic]` config and `asic probe`.
 //!
 //! Nothing a miner sends can panic the agent: every reply is parsed with limits and a deadline,
 //! and a bad one is a counted, logged error that leaves the last good reading in place.

@@ -10,7 +10,7 @@ use super::normalise::Severity;
 use hashward_protocol::AsicTelemetry;
 use std::time::Duration;
 
-/// Scheduling knobs. Defaults follow seed 002 section 5.1.
+/// Scheduling knobs; defaults in docs/ARCHITECTURE.md#thresholds-asic-polling.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScheduleConfig {
     /// Telemetry interval while something is changing (and the starting interval).

@@ -40,7 +40,7 @@ impl std::fmt::Debug for VnishAuth {
     }
 }
 
-/// Slow-changing data, read on the config schedule (seed 002 5.1: 15-30 min) and kept.
+/// Slow-changing data, read on the config schedule (`config_interval_s`) and kept.
 #[derive(Debug, Clone, Default)]
 pub struct VnishStatic {
     pub info: Option<Value>,

@@ -85,10 +85,10 @@ pub struct NumaInfo {
     pub from_sysfs: bool,
 }
 
-/// Normalises a CPU brand string the way seed 004 describes: lower case, without trademarks,
-/// the word "processor"/"cpu", core counts and the clock, so that one model has one name and
-/// nothing host-specific remains. `Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz` -> `intel xeon gold 6130`.
-/// (Copied from agent/src/sample/host.rs.)
+/// Normalises a CPU brand string (docs/ARCHITECTURE.md#thresholds-telemetry): lower case,
+/// without trademarks, the word "processor"/"cpu", core counts and the clock, so that one model
+/// has one name and nothing host-specific remains.
+/// `Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz` -> `intel xeon gold 6130`.
 pub fn normalise_cpu_model(brand: &str) -> String {
     let lower = brand.to_lowercase();
     let cut = lower.split('@').next().unwrap_or("");

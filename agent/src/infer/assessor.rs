@@ -1,7 +1,7 @@
-//! The assessment of one telemetry sample: features -> sentinel -> score, threat type, seed 000
-//! severity and recommended action, and the directive the agent must carry out (a critical
-//! overheat pauses mining: the circuit breaker). Also the ASIC power-target advice (seed 000
-//! section 7) from the efficiency model.
+//! The assessment of one telemetry sample: features -> sentinel -> score, threat type, severity
+//! and recommended action (docs/ARCHITECTURE.md#thresholds-alerts), and the directive the agent
+//! must carry out (a critical overheat pauses mining: the circuit breaker). Also the ASIC
+//! power-target advice from the efficiency model (docs/ARCHITECTURE.md#thresholds-inference).
 //!
 //! The assessor is synchronous and owns the per-subject histories; it runs on the inference
 //! thread ([`super::worker`]), never on the link's or the miner's. Must never: panic on a
@@ -18,7 +18,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// How long the circuit breaker pauses mining (seed 000: 300 s).
+/// How long the circuit breaker pauses mining (docs/ARCHITECTURE.md#safety).
 pub const CIRCUIT_BREAKER_S: u64 = 300;
 /// ASIC histories kept at most; a rig polls a handful, so more means ids churn (renames).
 pub const MAX_ASIC_SUBJECTS: usize = 256;
@@ -77,7 +77,7 @@ pub struct Assessment {
 
 impl Assessment {
     /// Severity medium or above (score > 0.5, the models' alert threshold) is an alert; low is
-    /// only logged (seed 000 `log`).
+    /// only logged (action `log`, docs/ARCHITECTURE.md#thresholds-alerts).
     pub fn is_alert(&self) -> bool {
         self.severity >= Severity::Medium
     }
@@ -137,9 +137,10 @@ fn severity_label(s: Severity) -> &'static str {
     }
 }
 
-/// Seed 000's action per severity. Only a critical overheat executes by itself (the circuit
-/// breaker pauses mining); everything else is for the operator, because pausing a rig for a
-/// pool change or a slow fan would cost money without protecting the hardware.
+/// The action per severity (docs/ARCHITECTURE.md#thresholds-alerts). Only a critical overheat
+/// executes by itself (the circuit breaker pauses mining); everything else is for the operator,
+/// because pausing a rig for a pool change or a slow fan would cost money without protecting the
+/// hardware.
 pub fn recommended_action(severity: Severity, threat: ThreatType) -> RecommendedAction {
     let (action, description, auto) = match severity {
         Severity::Critical if threat == ThreatType::Overheat => (
@@ -177,7 +178,7 @@ pub fn recommended_action(severity: Severity, threat: ThreatType) -> Recommended
     }
 }
 
-/// Seed 000 section 7: a power-target suggestion for one ASIC.
+/// A power-target suggestion for one ASIC (docs/ARCHITECTURE.md#thresholds-inference).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PowerAdvice {
     pub miner_id: String,

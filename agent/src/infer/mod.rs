@@ -1,6 +1,7 @@
-//! On-device inference: the Sentinel anomaly models and the ASIC efficiency model (seed 000),
-//! run with tract on a dedicated thread, fed by telemetry, producing assessments, alerts, the
-//! circuit-breaker directive and power advice; plus signed model updates and incident replay.
+//! On-device inference (docs/ARCHITECTURE.md#thresholds-inference): the Sentinel anomaly models
+//! and the ASIC efficiency model, run with tract on a dedicated thread, fed by telemetry,
+//! producing assessments, alerts, the circuit-breaker directive and power advice; plus signed
+//! model updates and incident replay.
 //!
 //! Nothing here may block the link or the miner, or panic on anything from outside the process.
 

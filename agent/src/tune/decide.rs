@@ -1,5 +1,5 @@
 //! Final mining decision: combines the tuner's choice with thermal, power and
-//! NUMA inputs into an [`OptimalConfig`], following the seed's decision flow
+//! NUMA inputs into an [`OptimalConfig`], in the order of docs/ARCHITECTURE.md#thresholds-power
 //! (thermal -> power -> tuned values -> CPU placement -> config with constraints).
 //!
 //! Pure function of its input. It must never probe hardware, read the clock,
@@ -17,8 +17,8 @@ pub enum Placement {
     Os,
     /// The operator's CPU list (`miner.cpus`), thread i on the i-th entry.
     Fixed(Vec<usize>),
-    /// Seed 004 NUMA awareness: spread over the nodes in proportion to their CPUs, physical
-    /// cores before SMT siblings.
+    /// NUMA awareness (docs/ARCHITECTURE.md#thresholds-power): spread over the nodes in
+    /// proportion to their CPUs, physical cores before SMT siblings.
     Numa {
         nodes: Vec<NumaNode>,
         smt_siblings: Vec<Vec<u32>>,

@@ -1,4 +1,6 @@
-//! The performance store (seed 004 `MinerPerfStore`): what each configuration measured on this
+//! The performance store (docs/ARCHITECTURE.md#agent-state): what each configuration measured on
+//! this rig, keyed by CPU model, profile, algorithm, threads, batch and NUMA layout, in a redb file
+//! so it survives restarts and power loss.
 //! rig, keyed by CPU model, profile, algorithm, threads, batch and NUMA layout, in a redb file so
 //! it survives restarts and power loss.
 //!
@@ -13,7 +15,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// key: [`PerfKey::encode`]; value: the seed's JSON storage format `{"PerfKey", "PerfStats"}`.
+/// key: [`PerfKey::encode`]; value: JSON `{"PerfKey", "PerfStats"}`.
 const PERF: TableDefinition<&str, &[u8]> = TableDefinition::new("perf");
 
 /// A measured window older than this many windows weighs no more than 1/AVG_WINDOWS: the

@@ -2,7 +2,7 @@
 //!
 //! Pure: callers detect the power source and pass it in. This module must never
 //! probe hardware, and must never raise threads or batch size (caps only lower).
-//! An unknown power source is treated as AC, as in the seed.
+//! An unknown power source is treated as AC (docs/ARCHITECTURE.md#thresholds-power).
 
 pub use crate::hw::power::PowerState;
 

@@ -1,7 +1,7 @@
 //! Thermal controller: turns CPU temperature readings into a thread factor.
 //!
-//! States follow the seed: Cool (< soft - 10), Warm (< soft), Hot (< hard,
-//! proportional thread reduction), Critical (>= hard, mining paused).
+//! States (docs/ARCHITECTURE.md#thresholds-thermal): Cool (< soft - 10), Warm (< soft), Hot
+//! (< hard, proportional thread reduction), Critical (>= hard, mining paused).
 //! The controller is a pure state machine fed `(now_s, Reading)`; it never reads
 //! sensors or the clock itself, never sleeps, and must never report a state
 //! better than Hot when a sensor that was present stops reading.
@@ -24,7 +24,7 @@ use std::fmt;
 pub const SAFE_MAX_HARD_LIMIT_C: f32 = 105.0;
 /// Longest cooldown we accept (one hour).
 pub const MAX_COOLDOWN_SECS: u64 = 3600;
-/// Width of the Warm band below the soft limit (seed: Cool < 70, Warm 70-80).
+/// Width of the Warm band below the soft limit (with the default 80 °C: Cool < 70, Warm 70-80).
 pub const WARM_BAND_C: f32 = 10.0;
 
 /// Thermal configuration (`thermal_soft_limit_c`, `thermal_hard_limit_c`,

@@ -1,4 +1,5 @@
-//! The auto-tuner (seed 004), as pure logic: a coordinate pattern search over threads x batch.
+//! The auto-tuner (docs/ARCHITECTURE.md#thresholds-tuner), as pure logic: a coordinate pattern
+//! search over threads x batch.
 //!
 //! It starts from the best known point (own store, then fleet hint, then a topology guess:
 //! physical cores first, as XMRig does), measures the neighbours of the incumbent one dimension

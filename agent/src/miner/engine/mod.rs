@@ -52,7 +52,7 @@ pub struct EngineConfig {
     /// Kernel by name; `None` picks the fastest this CPU supports.
     pub kernel: Option<String>,
     pub threads: u32,
-    /// SIMD blocks per kernel call (seed 004 `batch_size`): each block is the kernel's lane count
+    /// SIMD blocks per kernel call (the tuner's `batch`): each block is the kernel's lane count
     /// of nonces, so the same figure means the same amount of work per call on every kernel.
     pub batch: u32,
     /// CPUs to pin threads to, thread i on `cpus[i % len]`; empty = no pinning.
@@ -75,7 +75,8 @@ pub const MAX_THREADS: u32 = 1024;
 
 /// The default batch in SIMD blocks per call: enough work to amortise the call (a few
 /// atomics), little enough that a new job or a pause is picked up within tens of microseconds.
-/// Inside the seed's default tuning bounds (1..=32), so the tuner starts from a point it may keep.
+/// Inside the default tuning bounds (1..=32, docs/ARCHITECTURE.md#thresholds-tuner), so the tuner
+/// starts from a point it may keep.
 pub fn default_batch(algo: Algo) -> u32 {
     match algo {
         Algo::Sha256d => 32,
