@@ -24,7 +24,9 @@ async fn agent_mines_60s_with_disconnect_and_failover_and_no_rejects() {
     let p1 = TestPool::start(options()).await;
     let p2 = TestPool::start(options()).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = agent::write_config(dir.path(), "miner-1", "");
+    // Telemetry every second, so the last spooled record (checked below) is sampled after the
+    // failover counts were reached, however long the loaded machine took to get there.
+    let config = agent::write_config(dir.path(), "miner-1", "[telemetry]\ninterval_ms = 1000\n");
     let (p1_url, p2_url) = (p1.url(), p2.url());
     let args = [
         "-o",
@@ -58,9 +60,12 @@ async fn agent_mines_60s_with_disconnect_and_failover_and_no_rejects() {
         c.accepted >= 10
     })
     .await;
-    if let Some(rest) = Duration::from_secs(60).checked_sub(start.elapsed()) {
-        tokio::time::sleep(rest).await;
-    }
+    // At least three telemetry intervals after the second pool's tenth share, even when the
+    // waits above took the whole minute: the agent's last sample must have seen those shares.
+    let rest = Duration::from_secs(60)
+        .saturating_sub(start.elapsed())
+        .max(Duration::from_secs(3));
+    tokio::time::sleep(rest).await;
 
     let (c1, c2) = (p1.counters(), p2.counters());
     let log = log_text();
