@@ -70,7 +70,10 @@ async fn connect(
             addr: addr.clone(),
             source,
         })?;
-    let _ = tcp.set_nodelay(true);
+    // Without NODELAY shares wait for Nagle, which costs latency, not correctness.
+    if let Err(e) = tcp.set_nodelay(true) {
+        log::debug!("{addr}: TCP_NODELAY not set: {e}");
+    }
     match url.scheme {
         Scheme::Tcp => Ok(Box::new(tcp)),
         Scheme::Tls => {
