@@ -17,9 +17,11 @@ use rand::SeedableRng;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::client::{drop_share, Generations, Session, SessionContext, SessionEnd};
+use super::generations::Generations;
 use super::job::Share;
+use super::session::SessionEnd;
 use super::stats::{PoolStats, StatsHandle};
+use super::transport::{drop_share, Connection, SessionContext};
 use super::url::{PoolUrl, Scheme, UrlError};
 use super::{ClientConfig, PoolEvent, ShareOutcome};
 
@@ -94,7 +96,7 @@ pub fn spawn(config: ClientConfig) -> Result<StratumClient, ConfigError> {
         .collect::<Result<Vec<_>, _>>()?;
     let tls = if urls.iter().any(|u| u.scheme == Scheme::Tls) {
         Some(
-            super::client::tls_connector(&config.extra_root_certs)
+            super::transport::tls_connector(&config.extra_root_certs)
                 .map_err(|e| ConfigError::Tls(e.to_string()))?,
         )
     } else {
@@ -137,10 +139,10 @@ struct Runner {
 }
 
 /// Keep trying the primary every `interval` until a full handshake succeeds.
-async fn probe_primary(ctx: SessionContext, url: PoolUrl, interval: Duration) -> Session {
+async fn probe_primary(ctx: SessionContext, url: PoolUrl, interval: Duration) -> Connection {
     loop {
         tokio::time::sleep(interval).await;
-        match Session::establish(0, url.clone(), ctx.clone()).await {
+        match Connection::establish(0, url.clone(), ctx.clone()).await {
             Ok(s) => return s,
             Err(e) => {
                 log::debug!("primary pool still unavailable: {e}");
@@ -187,8 +189,8 @@ impl Runner {
         );
     }
 
-    async fn establish(&mut self, pool: usize, url: PoolUrl) -> Option<Result<Session, String>> {
-        let fut = Session::establish(pool, url, self.ctx.clone());
+    async fn establish(&mut self, pool: usize, url: PoolUrl) -> Option<Result<Connection, String>> {
+        let fut = Connection::establish(pool, url, self.ctx.clone());
         tokio::pin!(fut);
         loop {
             tokio::select! {
@@ -207,7 +209,7 @@ impl Runner {
         let mut current = 0usize;
         let mut failures = 0u32;
         let mut url_override: Option<PoolUrl> = None;
-        let mut preconnected: Option<Session> = None;
+        let mut preconnected: Option<Connection> = None;
         let mut rng = rand::rngs::StdRng::from_entropy();
         loop {
             if self.stopping() {

@@ -15,8 +15,10 @@
 //!   never sent.
 //!
 //! Layout: `message` (JSON-RPC lines, pure), `job` (header/coinbase/merkle/submit bytes),
-//! `target` (difficulty arithmetic), `url`, `client` (one pool connection), `failover`
-//! (pool list, backoff, return to primary), `stats`.
+//! `target` (difficulty arithmetic), `url`, `session` (one pool connection's protocol state
+//! machine, sans-IO), `transport` (sockets, line framing and timeouts driving a session),
+//! `generations` (work epochs shared by connections), `failover` (pool list, backoff, return
+//! to primary), `stats`.
 //!
 //! What it must never do: panic or `unwrap()` on anything from the network, send a share it
 //! knows is stale, block the engine's threads (submitting is a non-blocking channel send), or
@@ -24,12 +26,14 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-pub mod client;
 pub mod failover;
+pub mod generations;
 pub mod job;
 pub mod message;
+pub mod session;
 pub mod stats;
 pub mod target;
+pub mod transport;
 pub mod url;
 
 use std::sync::Arc;
@@ -39,11 +43,11 @@ use std::time::Duration;
 // is relative and survives the move verbatim.
 pub use crate::miner::work::{Target, Work};
 
-pub use client::ClientError;
 pub use failover::{spawn, ConfigError, StratumClient, StratumHandle, SubmitError};
 pub use job::{MiningJob, Share};
 pub use stats::{PoolStats, RejectCounts, RejectReason, StatsHandle};
 pub use target::{hash_meets_target, target_from_difficulty, DIFF1_SCRYPT, DIFF1_SHA256D, TARGET_MAX};
+pub use transport::ClientError;
 pub use url::{PoolUrl, Scheme, UrlError};
 
 /// One pool in the ordered failover list.
