@@ -37,20 +37,20 @@ impl Agent {
             );
             self.sample_every = super::interval(new.interval());
         }
-        if old.miner != new.miner {
-            if miner_service::needs_restart(&old.miner, &new.miner) {
-                log::info!("miner: algorithm, pools, kernel or priority changed; restarting the miner");
+        if old.miner != new.miner || old.tune != new.tune {
+            if miner_service::needs_restart(old, new) {
+                log::info!("miner: algorithm, pools, kernel, priority or hardware root changed; restarting the miner");
                 self.miner
-                    .restart(&new.miner)
+                    .restart(&new.miner, &new.tune)
                     .await
                     .map_err(|e| format!("miner did not restart: {e}"))?;
-            } else if !self
-                .miner
-                .send(MinerCommand::Reconfigure(Box::new(new.miner.clone())))
-                && new.miner.is_enabled()
+            } else if !self.miner.send(MinerCommand::Reconfigure {
+                tune: Box::new(new.tune.clone()),
+                miner: miner_service::miner_settings(&new.miner),
+            }) && new.miner.is_enabled()
             {
                 self.miner
-                    .restart(&new.miner)
+                    .restart(&new.miner, &new.tune)
                     .await
                     .map_err(|e| format!("miner did not start: {e}"))?;
             }
