@@ -1,7 +1,7 @@
 //! The CPU miner's settings: what it mines (algorithm, pools), with which kernel, how many
 //! threads and how big a batch when tuning does not choose, at which priority, on which CPUs.
 //! They are read from the `[miner]` table of the agent's config, which also holds the tuner's
-//! keys (`crate::config` splits the table).
+//! keys (the agent's config file loader splits the table).
 //!
 //! Must never: import the tuner or the agent's config, or accept a value the engine would
 //! refuse at start (each error names its key as written in the file, `miner.<key>`).

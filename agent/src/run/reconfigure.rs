@@ -116,4 +116,41 @@ mod tests {
         cfg.broker.password = Some("(redacted)".into());
         assert_eq!(shown, cfg, "nothing else changes");
     }
+
+    /// What the miner mines, with which kernel and priority, or where the hardware is read
+    /// restarts it; limits and tuning settings reach the running one.
+    #[test]
+    fn only_what_the_engine_or_pool_client_holds_restarts_the_miner() {
+        let base: Config = toml::from_str(
+            "site = \"s\"\nrig = \"r\"\n[[miner.pools]]\nurl = \"stratum+tcp://p:3333\"\nuser = \"w\"\n",
+        )
+        .expect("config");
+        let with = |f: &dyn Fn(&mut Config)| {
+            let mut c = base.clone();
+            f(&mut c);
+            c
+        };
+        let restarts = [
+            with(&|c| c.miner.enabled = Some(false)),
+            with(&|c| c.miner.algo = crate::miner::hash::Algo::Scrypt),
+            with(&|c| c.miner.pools[0].user = "w2".into()),
+            with(&|c| c.miner.kernel = Some("scalar".into())),
+            with(&|c| c.miner.priority = crate::miner::engine::Priority::Idle),
+            with(&|c| c.tune.hardware_root = "/elsewhere".into()),
+        ];
+        for new in &restarts {
+            assert!(miner_service::needs_restart(&base, new), "{new:?}");
+        }
+        let reconfigures = [
+            with(&|c| c.miner.mining_threads = Some(2)),
+            with(&|c| c.miner.simd_batch_size = 8),
+            with(&|c| c.miner.cpus = vec![0, 1]),
+            with(&|c| c.tune.thermal_soft_limit_c = 70.0),
+            with(&|c| c.tune.max_batch_size = 16),
+            with(&|c| c.tune.auto_tune_enabled = false),
+        ];
+        for new in &reconfigures {
+            assert!(!miner_service::needs_restart(&base, new), "{new:?}");
+        }
+    }
 }

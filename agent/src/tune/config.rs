@@ -1,7 +1,7 @@
 //! The tuner's and thermal/power control's settings: profile, auto-tune search bounds and
 //! timing, fleet hints and snapshots, NUMA placement, thermal limits, battery caps, and where
 //! the hardware is read. They are read from the `[miner]` table of the agent's config next to
-//! the CPU miner's keys (`crate::config` splits the table), so the file format is one table.
+//! the CPU miner's keys (the agent's config file loader splits the table), so the file format is one table.
 //!
 //! Must never: import the CPU miner or the agent's config (the miner's limits arrive as
 //! arguments), or accept a value control would misread (each error names its key as written in
