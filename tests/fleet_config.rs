@@ -153,7 +153,7 @@ fn in_force(spec: &AgentSpec) -> Option<Config> {
 }
 
 fn soft_limit(spec: &AgentSpec) -> Option<f32> {
-    in_force(spec).map(|c| c.miner.thermal_soft_limit_c)
+    in_force(spec).map(|c| c.tune.thermal_soft_limit_c)
 }
 
 fn signed(
@@ -223,13 +223,13 @@ fn pushes_merge_fleet_site_rig_and_reach_a_rig_that_was_offline() {
         .collect();
     assert_eq!(
         cfg.iter()
-            .map(|c| c.miner.thermal_soft_limit_c)
+            .map(|c| c.tune.thermal_soft_limit_c)
             .collect::<Vec<_>>(),
         vec![70.0, 70.0, 65.0],
         "site overrides fleet for north only, rig overrides both for s1"
     );
     assert!(
-        cfg.iter().all(|c| c.miner.max_batch_size == 16),
+        cfg.iter().all(|c| c.tune.max_batch_size == 16),
         "fleet value kept where not overridden"
     );
     assert_eq!(
@@ -437,7 +437,7 @@ fn an_agent_killed_while_committing_a_push_keeps_old_or_new_never_a_mix() {
     let (_, applied, _) = f.wait_status("k1", "fleet", "applied", 30);
     assert_eq!(applied, Some(v2));
     let c = in_force(&spec).expect("config");
-    assert_eq!((c.miner.thermal_soft_limit_c, c.miner.max_batch_size), (60.0, 8));
+    assert_eq!((c.tune.thermal_soft_limit_c, c.tune.max_batch_size), (60.0, 8));
     let log = agent_log(&spec);
     assert!(
         log.contains(&format!("config from fleet version {v1} in force")),
@@ -454,7 +454,7 @@ fn an_agent_killed_while_committing_a_push_keeps_old_or_new_never_a_mix() {
             >= 1
     }));
     let c = in_force(&spec).expect("config");
-    assert_eq!((c.miner.thermal_soft_limit_c, c.miner.max_batch_size), (60.0, 8));
+    assert_eq!((c.tune.thermal_soft_limit_c, c.tune.max_batch_size), (60.0, 8));
     a.stop(Duration::from_secs(10));
     f.hub.stop(Duration::from_secs(10));
 }

@@ -1,4 +1,5 @@
-//! The agent's TOML configuration: identity, broker, intervals, spool cap, data dir.
+//! The agent's TOML configuration: it aggregates each subsystem's section (identity, broker,
+//! intervals, spool cap, data dir, miner, tuner, fleet, ASICs, inference, watchdog) and loads it.
 //!
 //! Loading validates every value and names the bad one; an invalid file never half-applies.
 //! Unknown keys are refused so a typo cannot silently leave a default in force.
@@ -6,9 +7,10 @@
 pub use crate::fleet::config::FleetConfig;
 pub use crate::infer::config::InferenceConfig;
 pub use crate::link::config::{BrokerAddr, BrokerConfig, SpoolConfig, TelemetryConfig};
+pub use crate::miner::config::{MinerConfig, PoolEntry};
 use crate::miner::engine::Priority;
 use crate::miner::hash::Algo;
-use crate::miner::stratum::PoolUrl;
+pub use crate::tune::config::{Profile, TuneConfig, TuneMode};
 pub use hashward_protocol::ids::MAX_ID_LEN;
 use hashward_protocol::{RigId, SiteId};
 use serde::{Deserialize, Serialize};
@@ -16,271 +18,203 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "ConfigFile", into = "ConfigFile")]
 pub struct Config {
     pub site: SiteId,
     pub rig: RigId,
     /// Where the spool and other state live.
-    #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
-    #[serde(default)]
     pub broker: BrokerConfig,
-    #[serde(default)]
     pub telemetry: TelemetryConfig,
-    #[serde(default)]
     pub spool: SpoolConfig,
-    #[serde(default)]
+    /// The CPU miner's keys of `[miner]`.
     pub miner: MinerConfig,
-    #[serde(default)]
+    /// The tuner's and thermal/power control's keys of `[miner]`.
+    pub tune: TuneConfig,
     pub fleet: FleetConfig,
     /// ASIC miners on the LAN to poll (Vnish, cgminer/bmminer, stock Antminer).
-    #[serde(default)]
     pub asic: crate::asic::config::AsicSection,
-    #[serde(default)]
     pub inference: InferenceConfig,
     /// systemd watchdog gating and the stuck-miner restart rule.
-    #[serde(default)]
     pub watchdog: crate::watchdog::WatchdogConfig,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+/// The file's layout: [`Config`] with the CPU miner's and the tuner's keys in one `[miner]`
+/// table, as existing files, the example and fleet pushes (patched by key path) write them.
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct MinerConfig {
-    /// Mine at all. Default: yes when pools are listed. Enabled without pools = benchmark mode.
-    pub enabled: Option<bool>,
-    #[serde(default = "default_algo")]
-    pub algo: Algo,
-    /// Ordered: the first is the primary, the others are failover.
+struct ConfigFile {
+    site: SiteId,
+    rig: RigId,
+    #[serde(default = "default_data_dir")]
+    data_dir: PathBuf,
     #[serde(default)]
-    pub pools: Vec<PoolEntry>,
-    /// Seed 004 `mining_profile`: `laptop` (half the physical cores), `balanced` (all logical
-    /// CPUs but one on hosts with 8 or more) or `beast` (every logical CPU). Part of the perf key;
-    /// a host on battery counts as `laptop`.
+    broker: BrokerConfig,
     #[serde(default)]
-    pub mining_profile: Profile,
-    /// Hashing threads. Set: fixed (the tuner then only tunes the batch). Unset: tuned, or one
-    /// per logical CPU allowed by the profile when auto-tuning is off.
-    pub mining_threads: Option<u32>,
-    /// SIMD blocks per kernel call (one block = the kernel's lane count of nonces): the batch
-    /// used when auto-tuning is off, and the tuner's first guess when it has no data.
-    #[serde(default = "default_simd_batch")]
-    pub simd_batch_size: u32,
-    /// Seed 004 auto-tuner: hill-climbs threads x batch inside the bounds below, measuring each
-    /// point for `evaluation_window_secs`, and re-measures the chosen one every
-    /// `reeval_interval_secs` so drift is caught.
-    #[serde(default = "yes")]
-    pub auto_tune_enabled: bool,
+    telemetry: TelemetryConfig,
     #[serde(default)]
-    pub auto_tune_mode: TuneMode,
-    pub min_threads: Option<usize>,
-    pub max_threads: Option<usize>,
-    #[serde(default = "default_min_batch")]
-    pub min_batch_size: u32,
-    #[serde(default = "default_max_batch")]
-    pub max_batch_size: u32,
-    #[serde(default = "default_evaluation_window")]
-    pub evaluation_window_secs: u64,
-    #[serde(default = "default_reeval_interval")]
-    pub reeval_interval_secs: u64,
-    /// Seed 004 network-wide telemetry: publish anonymised tuning snapshots (CPU model, cores,
-    /// algorithm, profile, threads, batch, hashrate; no host name, address or wallet) to the hub,
-    /// which turns the fleet's snapshots into tuning hints. Off by default, as in the seed.
+    spool: SpoolConfig,
     #[serde(default)]
-    pub telemetry_enabled: bool,
-    /// The seed's third-party collector. hashward reports to its own hub over MQTT instead, so
-    /// only the default (none) is accepted.
-    pub telemetry_endpoint: Option<String>,
-    /// Start tuning from the hub's hint for this hardware when there is no local data.
-    #[serde(default = "yes")]
-    pub fleet_hints_enabled: bool,
-    /// Seed 004 NUMA awareness: spread threads over NUMA nodes in proportion to their CPUs and
-    /// pin them, physical cores before SMT siblings. Opt-in, as in the seed.
+    miner: MinerTable,
     #[serde(default)]
-    pub numa_aware_enabled: bool,
-    /// Kernel by name (default: the fastest this CPU supports).
-    pub kernel: Option<String>,
+    fleet: FleetConfig,
     #[serde(default)]
-    pub priority: Priority,
-    /// CPUs to pin hashing threads to; empty = no pinning.
+    asic: crate::asic::config::AsicSection,
     #[serde(default)]
-    pub cpus: Vec<usize>,
-    /// Seed 004 thermal protection: fewer threads from the soft limit, pause at the hard limit,
-    /// ramp back up one step per cooldown.
-    #[serde(default = "yes")]
-    pub thermal_protection_enabled: bool,
-    #[serde(default = "default_soft_limit")]
-    pub thermal_soft_limit_c: f32,
-    #[serde(default = "default_hard_limit")]
-    pub thermal_hard_limit_c: f32,
-    #[serde(default = "default_cooldown")]
-    pub thermal_cooldown_secs: u64,
-    /// Seed 004 power mode: cap threads and batch while on battery.
-    #[serde(default = "yes")]
-    pub power_mode_sensitivity: bool,
-    #[serde(default = "default_battery_threads")]
-    pub battery_threads_cap: usize,
-    #[serde(default = "default_battery_batch")]
-    pub battery_batch_cap: u32,
-    /// Where `sys/` and `proc/` are read for sensors, power and topology.
-    #[serde(default = "default_hardware_root")]
-    pub hardware_root: PathBuf,
+    inference: InferenceConfig,
+    #[serde(default)]
+    watchdog: crate::watchdog::WatchdogConfig,
 }
 
-/// Largest batch accepted, in SIMD blocks per kernel call.
-pub const MAX_BATCH: u32 = 4096;
-
-/// Seed 004 `mining_profile`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Profile {
-    Laptop,
-    #[default]
-    Balanced,
-    Beast,
+/// The `[miner]` table, flat. `serde(flatten)` would lose `deny_unknown_fields`, so the two
+/// sections are read through this one struct and split (and joined back to be written).
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+struct MinerTable {
+    enabled: Option<bool>,
+    algo: Algo,
+    pools: Vec<PoolEntry>,
+    mining_profile: Profile,
+    mining_threads: Option<u32>,
+    simd_batch_size: u32,
+    auto_tune_enabled: bool,
+    auto_tune_mode: TuneMode,
+    min_threads: Option<usize>,
+    max_threads: Option<usize>,
+    min_batch_size: u32,
+    max_batch_size: u32,
+    evaluation_window_secs: u64,
+    reeval_interval_secs: u64,
+    telemetry_enabled: bool,
+    telemetry_endpoint: Option<String>,
+    fleet_hints_enabled: bool,
+    numa_aware_enabled: bool,
+    kernel: Option<String>,
+    priority: Priority,
+    cpus: Vec<usize>,
+    thermal_protection_enabled: bool,
+    thermal_soft_limit_c: f32,
+    thermal_hard_limit_c: f32,
+    thermal_cooldown_secs: u64,
+    power_mode_sensitivity: bool,
+    battery_threads_cap: usize,
+    battery_batch_cap: u32,
+    hardware_root: PathBuf,
 }
 
-impl Profile {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Profile::Laptop => "laptop",
-            Profile::Balanced => "balanced",
-            Profile::Beast => "beast",
-        }
-    }
-
-    /// Most threads the profile allows on a host.
-    pub fn max_threads(self, logical: usize, physical: usize) -> usize {
-        let n = match self {
-            Profile::Laptop => physical / 2,
-            Profile::Balanced if logical >= 8 => logical - 1,
-            Profile::Balanced | Profile::Beast => logical,
-        };
-        n.max(1)
-    }
-}
-
-/// Seed 004 `auto_tune_mode`, spelled as in the seed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-pub enum TuneMode {
-    /// Physical cores only (no SMT siblings), and a move must gain 3 %.
-    Conservative,
-    /// The whole range; a move must gain 1 %.
-    #[default]
-    Normal,
-    /// The whole range with bigger first steps; a move must gain 0.5 %.
-    Aggressive,
-}
-
-fn yes() -> bool {
-    true
-}
-fn default_soft_limit() -> f32 {
-    80.0
-}
-fn default_hard_limit() -> f32 {
-    90.0
-}
-fn default_cooldown() -> u64 {
-    120
-}
-fn default_battery_threads() -> usize {
-    2
-}
-fn default_battery_batch() -> u32 {
-    4
-}
-fn default_simd_batch() -> u32 {
-    4
-}
-fn default_min_batch() -> u32 {
-    1
-}
-fn default_max_batch() -> u32 {
-    32
-}
-fn default_evaluation_window() -> u64 {
-    60
-}
-fn default_reeval_interval() -> u64 {
-    900
-}
-fn default_hardware_root() -> PathBuf {
-    PathBuf::from("/")
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PoolEntry {
-    /// `stratum+tcp://host:port` or `stratum+ssl://host:port`.
-    pub url: String,
-    /// Wallet or account, usually `wallet.worker`.
-    pub user: String,
-    #[serde(default = "default_pool_pass")]
-    pub pass: String,
-}
-
-fn default_algo() -> Algo {
-    Algo::Sha256d
-}
-fn default_pool_pass() -> String {
-    "x".into()
-}
-
-impl Default for MinerConfig {
+impl Default for MinerTable {
     fn default() -> Self {
-        MinerConfig {
-            enabled: None,
-            algo: default_algo(),
-            pools: Vec::new(),
-            mining_profile: Profile::default(),
-            mining_threads: None,
-            simd_batch_size: default_simd_batch(),
-            auto_tune_enabled: true,
-            auto_tune_mode: TuneMode::default(),
-            min_threads: None,
-            max_threads: None,
-            min_batch_size: default_min_batch(),
-            max_batch_size: default_max_batch(),
-            evaluation_window_secs: default_evaluation_window(),
-            reeval_interval_secs: default_reeval_interval(),
-            telemetry_enabled: false,
-            telemetry_endpoint: None,
-            fleet_hints_enabled: true,
-            numa_aware_enabled: false,
-            kernel: None,
-            priority: Priority::default(),
-            cpus: Vec::new(),
-            thermal_protection_enabled: true,
-            thermal_soft_limit_c: default_soft_limit(),
-            thermal_hard_limit_c: default_hard_limit(),
-            thermal_cooldown_secs: default_cooldown(),
-            power_mode_sensitivity: true,
-            battery_threads_cap: default_battery_threads(),
-            battery_batch_cap: default_battery_batch(),
-            hardware_root: default_hardware_root(),
-        }
+        MinerTable::join(MinerConfig::default(), TuneConfig::default())
     }
 }
 
-impl MinerConfig {
-    pub fn is_enabled(&self) -> bool {
-        self.enabled.unwrap_or(!self.pools.is_empty())
+impl MinerTable {
+    fn join(m: MinerConfig, t: TuneConfig) -> MinerTable {
+        MinerTable {
+            enabled: m.enabled,
+            algo: m.algo,
+            pools: m.pools,
+            mining_threads: m.mining_threads,
+            simd_batch_size: m.simd_batch_size,
+            kernel: m.kernel,
+            priority: m.priority,
+            cpus: m.cpus,
+            mining_profile: t.mining_profile,
+            auto_tune_enabled: t.auto_tune_enabled,
+            auto_tune_mode: t.auto_tune_mode,
+            min_threads: t.min_threads,
+            max_threads: t.max_threads,
+            min_batch_size: t.min_batch_size,
+            max_batch_size: t.max_batch_size,
+            evaluation_window_secs: t.evaluation_window_secs,
+            reeval_interval_secs: t.reeval_interval_secs,
+            telemetry_enabled: t.telemetry_enabled,
+            telemetry_endpoint: t.telemetry_endpoint,
+            fleet_hints_enabled: t.fleet_hints_enabled,
+            numa_aware_enabled: t.numa_aware_enabled,
+            thermal_protection_enabled: t.thermal_protection_enabled,
+            thermal_soft_limit_c: t.thermal_soft_limit_c,
+            thermal_hard_limit_c: t.thermal_hard_limit_c,
+            thermal_cooldown_secs: t.thermal_cooldown_secs,
+            power_mode_sensitivity: t.power_mode_sensitivity,
+            battery_threads_cap: t.battery_threads_cap,
+            battery_batch_cap: t.battery_batch_cap,
+            hardware_root: t.hardware_root,
+        }
     }
 
-    pub fn thermal(&self) -> Option<crate::tune::thermal::ThermalConfig> {
-        self.thermal_protection_enabled
-            .then_some(crate::tune::thermal::ThermalConfig {
-                soft_limit_c: self.thermal_soft_limit_c,
-                hard_limit_c: self.thermal_hard_limit_c,
-                cooldown_secs: self.thermal_cooldown_secs,
-            })
-    }
-
-    pub fn power(&self) -> crate::tune::power::PowerConfig {
-        crate::tune::power::PowerConfig {
+    fn split(self) -> (MinerConfig, TuneConfig) {
+        let miner = MinerConfig {
+            enabled: self.enabled,
+            algo: self.algo,
+            pools: self.pools,
+            mining_threads: self.mining_threads,
+            simd_batch_size: self.simd_batch_size,
+            kernel: self.kernel,
+            priority: self.priority,
+            cpus: self.cpus,
+        };
+        let tune = TuneConfig {
+            mining_profile: self.mining_profile,
+            auto_tune_enabled: self.auto_tune_enabled,
+            auto_tune_mode: self.auto_tune_mode,
+            min_threads: self.min_threads,
+            max_threads: self.max_threads,
+            min_batch_size: self.min_batch_size,
+            max_batch_size: self.max_batch_size,
+            evaluation_window_secs: self.evaluation_window_secs,
+            reeval_interval_secs: self.reeval_interval_secs,
+            telemetry_enabled: self.telemetry_enabled,
+            telemetry_endpoint: self.telemetry_endpoint,
+            fleet_hints_enabled: self.fleet_hints_enabled,
+            numa_aware_enabled: self.numa_aware_enabled,
+            thermal_protection_enabled: self.thermal_protection_enabled,
+            thermal_soft_limit_c: self.thermal_soft_limit_c,
+            thermal_hard_limit_c: self.thermal_hard_limit_c,
+            thermal_cooldown_secs: self.thermal_cooldown_secs,
             power_mode_sensitivity: self.power_mode_sensitivity,
             battery_threads_cap: self.battery_threads_cap,
             battery_batch_cap: self.battery_batch_cap,
+            hardware_root: self.hardware_root,
+        };
+        (miner, tune)
+    }
+}
+
+impl From<ConfigFile> for Config {
+    fn from(f: ConfigFile) -> Config {
+        let (miner, tune) = f.miner.split();
+        Config {
+            site: f.site,
+            rig: f.rig,
+            data_dir: f.data_dir,
+            broker: f.broker,
+            telemetry: f.telemetry,
+            spool: f.spool,
+            miner,
+            tune,
+            fleet: f.fleet,
+            asic: f.asic,
+            inference: f.inference,
+            watchdog: f.watchdog,
+        }
+    }
+}
+
+impl From<Config> for ConfigFile {
+    fn from(c: Config) -> ConfigFile {
+        ConfigFile {
+            site: c.site,
+            rig: c.rig,
+            data_dir: c.data_dir,
+            broker: c.broker,
+            telemetry: c.telemetry,
+            spool: c.spool,
+            miner: MinerTable::join(c.miner, c.tune),
+            fleet: c.fleet,
+            asic: c.asic,
+            inference: c.inference,
+            watchdog: c.watchdog,
         }
     }
 }
@@ -334,67 +268,11 @@ impl Config {
         section(self.broker.validate())?;
         section(self.telemetry.validate())?;
         section(self.inference.validate())?;
-        let m = &self.miner;
-        for (i, p) in m.pools.iter().enumerate() {
-            PoolUrl::parse(&p.url).map_err(|e| ConfigError::Invalid(format!("miner.pools[{i}].url: {e}")))?;
-            if p.user.is_empty() {
-                return invalid(format!("miner.pools[{i}].user is empty"));
-            }
-        }
-        let max = crate::miner::engine::MAX_THREADS as usize;
-        for (key, v) in [
-            ("mining_threads", m.mining_threads.map(|t| t as usize)),
-            ("min_threads", m.min_threads),
-            ("max_threads", m.max_threads),
-        ] {
-            if let Some(t) = v {
-                if t == 0 || t > max {
-                    return invalid(format!("miner.{key} {t} outside 1..={max}"));
-                }
-            }
-        }
-        if let (Some(lo), Some(hi)) = (m.min_threads, m.max_threads) {
-            if lo > hi {
-                return invalid(format!("miner.min_threads {lo} is above max_threads {hi}"));
-            }
-        }
-        if m.min_batch_size == 0 || m.min_batch_size > m.max_batch_size || m.max_batch_size > MAX_BATCH {
-            return invalid(format!(
-                "miner.min_batch_size {} and max_batch_size {} must satisfy 1 <= min <= max <= {MAX_BATCH}",
-                m.min_batch_size, m.max_batch_size
-            ));
-        }
-        if m.simd_batch_size == 0 || m.simd_batch_size > MAX_BATCH {
-            return invalid(format!(
-                "miner.simd_batch_size {} outside 1..={MAX_BATCH}",
-                m.simd_batch_size
-            ));
-        }
-        if !(1..=3600).contains(&m.evaluation_window_secs) {
-            return invalid(format!(
-                "miner.evaluation_window_secs {} outside 1..=3600",
-                m.evaluation_window_secs
-            ));
-        }
-        if m.reeval_interval_secs < m.evaluation_window_secs || m.reeval_interval_secs > 7 * 86_400 {
-            return invalid(format!(
-                "miner.reeval_interval_secs {} must be at least evaluation_window_secs ({}) and at most 604800",
-                m.reeval_interval_secs, m.evaluation_window_secs
-            ));
-        }
-        if let Some(e) = &m.telemetry_endpoint {
-            return invalid(format!(
-                "miner.telemetry_endpoint {e:?}: snapshots go to the hub over MQTT; remove the key \
-                 and set telemetry_enabled = true"
-            ));
-        }
-        if let Some(t) = m.thermal() {
-            t.validate()
-                .map_err(|e| ConfigError::Invalid(format!("miner thermal limits: {e}")))?;
-        }
-        m.power()
-            .validate()
-            .map_err(|e| ConfigError::Invalid(format!("miner battery caps: {e}")))?;
+        section(self.miner.validate())?;
+        section(self.tune.validate(
+            crate::miner::engine::MAX_THREADS as usize,
+            crate::miner::config::MAX_BATCH,
+        ))?;
         self.fleet.verifying_key()?;
         self.watchdog
             .validate()
@@ -431,6 +309,7 @@ impl Config {
             telemetry: TelemetryConfig::default(),
             spool: SpoolConfig::default(),
             miner: MinerConfig::default(),
+            tune: TuneConfig::default(),
             fleet: FleetConfig::default(),
             asic: Default::default(),
             inference: InferenceConfig::default(),
@@ -457,9 +336,9 @@ mod tests {
         assert_eq!(c.broker.url, "mqtt://127.0.0.1:1883");
         assert_eq!(c.telemetry.interval_ms, 10_000);
         // Seed 004's defaults.
-        let m = &c.miner;
+        assert_eq!((c.miner.mining_threads, c.miner.simd_batch_size), (None, 4));
+        let m = &c.tune;
         assert_eq!(m.mining_profile, Profile::Balanced);
-        assert_eq!((m.mining_threads, m.simd_batch_size), (None, 4));
         assert!(m.auto_tune_enabled);
         assert_eq!(m.auto_tune_mode, TuneMode::Normal);
         assert_eq!((m.min_threads, m.max_threads), (None, None));
@@ -582,5 +461,134 @@ mod tests {
         assert!(c.miner.is_enabled());
         assert_eq!(c.miner.algo, Algo::Scrypt);
         assert_eq!(c.miner.pools[0].pass, "x");
+    }
+
+    /// A `[miner]` table as files written before the split hold it: every key of the CPU miner
+    /// and of the tuner in one table.
+    const OLD_FORMAT: &str = r#"
+site = "s"
+rig = "r"
+[miner]
+enabled = true
+algo = "scrypt"
+mining_profile = "beast"
+mining_threads = 6
+simd_batch_size = 8
+auto_tune_enabled = false
+auto_tune_mode = "Aggressive"
+min_threads = 2
+max_threads = 7
+min_batch_size = 2
+max_batch_size = 64
+evaluation_window_secs = 30
+reeval_interval_secs = 600
+telemetry_enabled = true
+fleet_hints_enabled = false
+numa_aware_enabled = true
+kernel = "scalar"
+priority = "normal"
+cpus = [0, 2]
+thermal_protection_enabled = false
+thermal_soft_limit_c = 70.5
+thermal_hard_limit_c = 85.0
+thermal_cooldown_secs = 30
+power_mode_sensitivity = false
+battery_threads_cap = 3
+battery_batch_cap = 6
+hardware_root = "/tmp/fake-root"
+[[miner.pools]]
+url = "stratum+tcp://p:3333"
+user = "w.1"
+pass = "secret"
+"#;
+
+    #[test]
+    fn an_old_format_miner_table_splits_into_both_sections_and_round_trips() {
+        let cfg = Config::from_toml(OLD_FORMAT).expect("valid");
+        assert_eq!(
+            cfg.miner,
+            MinerConfig {
+                enabled: Some(true),
+                algo: Algo::Scrypt,
+                pools: vec![PoolEntry {
+                    url: "stratum+tcp://p:3333".into(),
+                    user: "w.1".into(),
+                    pass: "secret".into(),
+                }],
+                mining_threads: Some(6),
+                simd_batch_size: 8,
+                kernel: Some("scalar".into()),
+                priority: Priority::Normal,
+                cpus: vec![0, 2],
+            }
+        );
+        assert_eq!(
+            cfg.tune,
+            TuneConfig {
+                mining_profile: Profile::Beast,
+                auto_tune_enabled: false,
+                auto_tune_mode: TuneMode::Aggressive,
+                min_threads: Some(2),
+                max_threads: Some(7),
+                min_batch_size: 2,
+                max_batch_size: 64,
+                evaluation_window_secs: 30,
+                reeval_interval_secs: 600,
+                telemetry_enabled: true,
+                telemetry_endpoint: None,
+                fleet_hints_enabled: false,
+                numa_aware_enabled: true,
+                thermal_protection_enabled: false,
+                thermal_soft_limit_c: 70.5,
+                thermal_hard_limit_c: 85.0,
+                thermal_cooldown_secs: 30,
+                power_mode_sensitivity: false,
+                battery_threads_cap: 3,
+                battery_batch_cap: 6,
+                hardware_root: PathBuf::from("/tmp/fake-root"),
+            }
+        );
+        // Written out, it is still one `[miner]` table with the same keys, and reads back equal.
+        let written = toml::to_string(&cfg).expect("serialises");
+        let table: toml::Table = toml::from_str(&written).expect("toml");
+        assert!(table.get("tune").is_none(), "{written}");
+        let old: toml::Table = toml::from_str(OLD_FORMAT).expect("toml");
+        let miner = table["miner"].as_table().expect("[miner]");
+        for key in old["miner"].as_table().expect("[miner]").keys() {
+            assert!(miner.contains_key(key), "miner.{key} not written: {written}");
+        }
+        assert_eq!(Config::from_toml(&written).expect("reads back"), cfg);
+    }
+
+    #[test]
+    fn a_key_patched_by_path_lands_in_its_section() {
+        let mut value = toml::Value::try_from(Config::from_toml(OLD_FORMAT).expect("valid")).expect("value");
+        let miner = value["miner"].as_table_mut().expect("[miner]");
+        miner.insert("mining_threads".into(), toml::Value::Integer(3));
+        miner.insert("thermal_soft_limit_c".into(), toml::Value::Float(60.0));
+        let cfg: Config = value.try_into().expect("patched config");
+        assert_eq!(cfg.miner.mining_threads, Some(3));
+        assert_eq!(cfg.tune.thermal_soft_limit_c, 60.0);
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_miner_table_is_refused_by_name() {
+        for text in [
+            "site = \"s\"\nrig = \"r\"\n[miner]\nthreads = 4\n",
+            "site = \"s\"\nrig = \"r\"\n[miner]\nalgo = \"scrypt\"\nthermal_soft_limit = 70\n",
+        ] {
+            let err = Config::from_toml(text).expect_err(text).to_string();
+            let key = if text.contains("threads = 4") {
+                "`threads`"
+            } else {
+                "`thermal_soft_limit`"
+            };
+            assert!(err.contains(key), "{text:?}: {err}");
+        }
+        let tune_table = "site = \"s\"\nrig = \"r\"\n[tune]\nmining_profile = \"beast\"\n";
+        let err = Config::from_toml(tune_table)
+            .expect_err("no [tune] table")
+            .to_string();
+        assert!(err.contains("`tune`"), "{err}");
     }
 }

@@ -293,19 +293,19 @@ pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
     if args.kernel.is_some() {
         cfg.miner.kernel = args.kernel.clone();
     }
-    let m = &cfg.miner;
-    let found = hw::discover(&m.hardware_root);
+    let (m, t) = (&cfg.miner, &cfg.tune);
+    let found = hw::discover(&t.hardware_root);
     let (logical, physical) = (
         found.topology.logical_count().max(1),
         found.topology.physical_count().max(1),
     );
-    let on_battery = !found.power.state.treat_as_ac() && m.power_mode_sensitivity;
+    let on_battery = !found.power.state.treat_as_ac() && t.power_mode_sensitivity;
     let profile = if on_battery {
         crate::config::Profile::Laptop
     } else {
-        m.mining_profile
+        t.mining_profile
     };
-    let bounds = tuning_bounds(m, profile, logical, physical);
+    let bounds = tuning_bounds(t, m.mining_threads, profile, logical, physical);
     let store = if args.no_store {
         None
     } else {
@@ -347,7 +347,7 @@ pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
             kernel: m.kernel.clone(),
             priority: m.priority,
             seconds_per_point: args.seconds,
-            mode: m.auto_tune_mode,
+            mode: t.auto_tune_mode,
             bounds,
             start,
             origin,
@@ -355,7 +355,7 @@ pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
         },
         target.as_ref(),
     )?;
-    let thermal = match (m.thermal(), &found.thermal.package) {
+    let thermal = match (t.thermal(), &found.thermal.package) {
         (None, _) => None,
         (Some(t), pkg) => {
             let mut c = ThermalController::new(t, ControlTuning::default())?;
@@ -368,7 +368,7 @@ pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
     };
     let placement = if !m.cpus.is_empty() {
         Placement::Fixed(m.cpus.clone())
-    } else if m.numa_aware_enabled {
+    } else if t.numa_aware_enabled {
         Placement::Numa {
             nodes: found.numa_nodes().to_vec(),
             smt_siblings: found.topology.smt_siblings.clone(),
@@ -384,7 +384,7 @@ pub fn tune(args: TuneArgs) -> anyhow::Result<serde_json::Value> {
         logical_cpus: logical,
         thermal,
         power: found.power.state,
-        power_cfg: m.power(),
+        power_cfg: t.power(),
         placement,
         tuning: vec![format!(
             "Auto-tune: {} threads x batch {} at {} after {} measurements (started at {})",

@@ -6,10 +6,10 @@
 //! Must never: report a point it did not measure, or store a figure from a window in which the
 //! engine was not running that point.
 
-use crate::config::TuneMode;
 use crate::miner::bench::BenchJob;
 use crate::miner::engine::{Engine, EngineConfig, EngineError, Priority};
 use crate::miner::hash::Algo;
+use crate::tune::config::TuneMode;
 use crate::tune::perf_store::{PerfKey, PerfStore};
 use crate::tune::tuner::{Bounds, Origin, Phase, Point, Step, Trial, Tuner};
 use serde::Serialize;

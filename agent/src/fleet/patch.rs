@@ -97,8 +97,8 @@ mod tests {
         let site = patch("[miner]\nthermal_soft_limit_c = 78\n");
         let rig = patch("[telemetry]\ninterval_ms = 2000\n");
         let cfg = effective(&local(), &[&fleet, &site, &rig]).expect("valid");
-        assert_eq!(cfg.miner.thermal_soft_limit_c, 78.0);
-        assert_eq!(cfg.miner.max_batch_size, 16);
+        assert_eq!(cfg.tune.thermal_soft_limit_c, 78.0);
+        assert_eq!(cfg.tune.max_batch_size, 16);
         assert_eq!(cfg.telemetry.interval_ms, 2000);
         assert_eq!(cfg.miner.pools[0].url, "stratum+tcp://local:3333");
         assert_eq!((cfg.site.as_str(), cfg.rig.as_str()), ("s", "r"));

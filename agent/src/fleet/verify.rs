@@ -272,7 +272,7 @@ mod tests {
                     &Applied::default(),
                 )
                 .expect(s);
-            assert_eq!(v.config.miner.max_batch_size, 8);
+            assert_eq!(v.config.tune.max_batch_size, 8);
             assert!(!v.already_applied);
         }
     }
@@ -360,7 +360,7 @@ mod tests {
             .check_push(&payload, &scope("fleet"), &local(), &applied)
             .expect("again");
         assert!(again.already_applied);
-        assert_eq!(again.config.miner.max_batch_size, 8);
+        assert_eq!(again.config.tune.max_batch_size, 8);
     }
 
     fn command(nonce: u64, issued: u64, expires: Option<u64>, cmd: Command) -> Vec<u8> {

@@ -1,4 +1,4 @@
-//! The CPU miner: hash kernels (`hash`), the engine that runs them on OS threads (`engine`),
+//! The CPU miner: its settings (`config`), hash kernels (`hash`), the engine that runs them on OS threads (`engine`),
 //! the Stratum v1 pool client (`stratum`), benchmark mode (`bench`) and the work types they
 //! share (`work`). `run::miner_service` composes them with the tuner inside the agent; nothing
 //! here imports the tuner or the agent's config.
@@ -10,6 +10,7 @@
 pub const BUILT_IN: bool = cfg!(feature = "cpu-miner");
 
 pub mod bench;
+pub mod config;
 pub mod engine;
 pub mod hash;
 pub mod stratum;

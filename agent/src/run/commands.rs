@@ -20,7 +20,7 @@ impl Agent {
                 if !self.cfg.miner.is_enabled() {
                     return no_miner();
                 }
-                match self.miner.restart(&self.cfg.miner).await {
+                match self.miner.restart(&self.cfg.miner, &self.cfg.tune).await {
                     Ok(()) => AckOutcome::Applied,
                     Err(e) => AckOutcome::Rejected(format!("miner did not restart: {e}")),
                 }

@@ -130,7 +130,7 @@ impl Agent {
         }
         if let Some(reason) = restart {
             log::error!("watchdog: {reason}; restarting the miner");
-            if let Err(e) = self.miner.restart(&self.cfg.miner).await {
+            if let Err(e) = self.miner.restart(&self.cfg.miner, &self.cfg.tune).await {
                 log::error!("watchdog: miner did not restart: {e}");
             }
         }

@@ -5,7 +5,7 @@
 //! Must never: submit a share for a job the pool cleaned (the client drops those and counts
 //! them), or keep hashing a job from a pool connection that is gone.
 
-use crate::config::MinerConfig;
+use crate::config::{Config, MinerConfig, TuneConfig};
 use crate::hw::{self, live::LiveSensors};
 use crate::miner::bench::BenchJob;
 use crate::miner::engine::{Engine, EngineConfig, EngineError, Found, JobSource, WorkUnit};
@@ -14,7 +14,7 @@ use crate::miner::stratum::{
     self, ClientConfig, MiningJob, PoolConfig, PoolEvent, ShareOutcome, StratumHandle, DIFF1_SCRYPT,
     DIFF1_SHA256D,
 };
-use crate::tune::control::{thermal_reading, Control, EngineView, Host, CONTROL_INTERVAL_S};
+use crate::tune::control::{thermal_reading, Control, EngineView, Host, MinerSettings, CONTROL_INTERVAL_S};
 use crate::tune::decide::OptimalConfig;
 use crate::tune::perf_store::PerfStore;
 use hashward_protocol::{FleetHints, MinerTelemetry, PoolTelemetry, TuningSnapshot};
@@ -131,8 +131,11 @@ pub struct MinerLinks {
 /// What the rest of the agent can ask of a running miner.
 #[derive(Debug, Clone)]
 pub enum MinerCommand {
-    /// New limits or tuning settings (same algorithm, kernel, pools and priority).
-    Reconfigure(Box<MinerConfig>),
+    /// New limits or tuning settings (same algorithm, kernel, pools, priority and hardware root).
+    Reconfigure {
+        tune: Box<TuneConfig>,
+        miner: MinerSettings,
+    },
     /// Hold (true) or release (false) mining by operator command, whatever control decides.
     Hold(bool),
     /// Start a new tuning search now.
@@ -141,13 +144,24 @@ pub enum MinerCommand {
 
 /// Whether going from `old` to `new` needs a new engine and pool client rather than a
 /// reconfiguration of the running one.
-pub fn needs_restart(old: &MinerConfig, new: &MinerConfig) -> bool {
-    old.is_enabled() != new.is_enabled()
-        || old.algo != new.algo
-        || old.pools != new.pools
-        || old.kernel != new.kernel
-        || old.priority != new.priority
-        || old.hardware_root != new.hardware_root
+pub fn needs_restart(old: &Config, new: &Config) -> bool {
+    let (old_m, new_m) = (&old.miner, &new.miner);
+    old_m.is_enabled() != new_m.is_enabled()
+        || old_m.algo != new_m.algo
+        || old_m.pools != new_m.pools
+        || old_m.kernel != new_m.kernel
+        || old_m.priority != new_m.priority
+        || old.tune.hardware_root != new.tune.hardware_root
+}
+
+/// What of the miner's settings control must respect.
+pub fn miner_settings(cfg: &MinerConfig) -> MinerSettings {
+    MinerSettings {
+        pow_algo: cfg.algo.to_string(),
+        threads: cfg.mining_threads,
+        batch: cfg.simd_batch_size,
+        cpus: cfg.cpus.clone(),
+    }
 }
 
 fn engine_view(engine: &Engine<MinerJob>) -> EngineView {
@@ -163,6 +177,7 @@ fn engine_view(engine: &Engine<MinerJob>) -> EngineView {
 /// them. The task ends when `shutdown` turns true.
 pub fn start(
     cfg: &MinerConfig,
+    tune: &TuneConfig,
     links: MinerLinks,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(Arc<Miner>, JoinHandle<()>), MinerError> {
@@ -177,9 +192,9 @@ pub fn start(
         snapshots,
         mut commands,
     } = links;
-    let found = hw::discover(&cfg.hardware_root);
-    let sensors = LiveSensors::new(&cfg.hardware_root, &found);
-    let mut control = Control::new(cfg, Host::from_hardware(&found), perf_store)?;
+    let found = hw::discover(&tune.hardware_root);
+    let sensors = LiveSensors::new(&tune.hardware_root, &found);
+    let mut control = Control::new(tune, miner_settings(cfg), Host::from_hardware(&found), perf_store)?;
     let started = Instant::now();
     let first = control
         .tick(
@@ -209,7 +224,7 @@ pub fn start(
         found_tx,
     )?);
     engine.set_paused(!first.should_mine);
-    let control_every = Duration::from_secs(CONTROL_INTERVAL_S.min(cfg.evaluation_window_secs).max(1));
+    let control_every = Duration::from_secs(CONTROL_INTERVAL_S.min(tune.evaluation_window_secs).max(1));
     let mut client = None;
     if cfg.pools.is_empty() {
         log::warn!("miner: no pool configured, running in benchmark mode (hashes random headers)");
@@ -267,7 +282,7 @@ pub fn start(
                 }
                 _ = tick.tick() => engine.sample(),
                 Some(cmd) = commands.recv() => match cmd {
-                    MinerCommand::Reconfigure(cfg) => match control.reconfigure(&cfg) {
+                    MinerCommand::Reconfigure { tune, miner } => match control.reconfigure(&tune, miner) {
                         Ok(()) => {
                             log::info!("miner: new limits and tuning settings applied without a restart");
                             control_tick.reset_immediately();

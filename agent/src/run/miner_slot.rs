@@ -5,7 +5,7 @@
 
 use super::miner_service::{self, Miner, MinerCommand, MinerError, MinerLinks};
 use super::tasks::{joined, TaskFailed};
-use crate::config::MinerConfig;
+use crate::config::{MinerConfig, TuneConfig};
 use crate::tune::perf_store::PerfStore;
 use hashward_protocol::{FleetHints, TuningSnapshot};
 use std::path::PathBuf;
@@ -88,7 +88,7 @@ impl MinerSlot {
         }
     }
 
-    pub fn start(&mut self, cfg: &MinerConfig) -> Result<(), MinerError> {
+    pub fn start(&mut self, cfg: &MinerConfig, tune: &TuneConfig) -> Result<(), MinerError> {
         if !cfg.is_enabled() {
             log::info!("miner: disabled (no pools configured)");
             return Ok(());
@@ -114,7 +114,7 @@ impl MinerSlot {
             snapshots: self.snapshots.clone(),
             commands: commands_rx,
         };
-        let (miner, task) = miner_service::start(cfg, links, stop_rx)?;
+        let (miner, task) = miner_service::start(cfg, tune, links, stop_rx)?;
         self.running = Some(RunningMiner {
             miner,
             task,
@@ -177,9 +177,9 @@ impl MinerSlot {
 
     /// Stops and starts the miner. A panic of the old one is logged and does not stop the
     /// restart: a fresh miner is the remedy.
-    pub async fn restart(&mut self, cfg: &MinerConfig) -> Result<(), MinerError> {
+    pub async fn restart(&mut self, cfg: &MinerConfig, tune: &TuneConfig) -> Result<(), MinerError> {
         let _ = self.stop().await;
-        self.start(cfg)
+        self.start(cfg, tune)
     }
 
     pub fn send(&self, cmd: MinerCommand) -> bool {

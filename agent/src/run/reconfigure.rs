@@ -37,20 +37,20 @@ impl Agent {
             );
             self.sample_every = super::interval(new.interval());
         }
-        if old.miner != new.miner {
-            if miner_service::needs_restart(&old.miner, &new.miner) {
-                log::info!("miner: algorithm, pools, kernel or priority changed; restarting the miner");
+        if old.miner != new.miner || old.tune != new.tune {
+            if miner_service::needs_restart(old, new) {
+                log::info!("miner: algorithm, pools, kernel, priority or hardware root changed; restarting the miner");
                 self.miner
-                    .restart(&new.miner)
+                    .restart(&new.miner, &new.tune)
                     .await
                     .map_err(|e| format!("miner did not restart: {e}"))?;
-            } else if !self
-                .miner
-                .send(MinerCommand::Reconfigure(Box::new(new.miner.clone())))
-                && new.miner.is_enabled()
+            } else if !self.miner.send(MinerCommand::Reconfigure {
+                tune: Box::new(new.tune.clone()),
+                miner: miner_service::miner_settings(&new.miner),
+            }) && new.miner.is_enabled()
             {
                 self.miner
-                    .restart(&new.miner)
+                    .restart(&new.miner, &new.tune)
                     .await
                     .map_err(|e| format!("miner did not start: {e}"))?;
             }
@@ -115,5 +115,42 @@ mod tests {
         cfg.miner.pools[0].pass = "(redacted)".into();
         cfg.broker.password = Some("(redacted)".into());
         assert_eq!(shown, cfg, "nothing else changes");
+    }
+
+    /// What the miner mines, with which kernel and priority, or where the hardware is read
+    /// restarts it; limits and tuning settings reach the running one.
+    #[test]
+    fn only_what_the_engine_or_pool_client_holds_restarts_the_miner() {
+        let base: Config = toml::from_str(
+            "site = \"s\"\nrig = \"r\"\n[[miner.pools]]\nurl = \"stratum+tcp://p:3333\"\nuser = \"w\"\n",
+        )
+        .expect("config");
+        let with = |f: &dyn Fn(&mut Config)| {
+            let mut c = base.clone();
+            f(&mut c);
+            c
+        };
+        let restarts = [
+            with(&|c| c.miner.enabled = Some(false)),
+            with(&|c| c.miner.algo = crate::miner::hash::Algo::Scrypt),
+            with(&|c| c.miner.pools[0].user = "w2".into()),
+            with(&|c| c.miner.kernel = Some("scalar".into())),
+            with(&|c| c.miner.priority = crate::miner::engine::Priority::Idle),
+            with(&|c| c.tune.hardware_root = "/elsewhere".into()),
+        ];
+        for new in &restarts {
+            assert!(miner_service::needs_restart(&base, new), "{new:?}");
+        }
+        let reconfigures = [
+            with(&|c| c.miner.mining_threads = Some(2)),
+            with(&|c| c.miner.simd_batch_size = 8),
+            with(&|c| c.miner.cpus = vec![0, 1]),
+            with(&|c| c.tune.thermal_soft_limit_c = 70.0),
+            with(&|c| c.tune.max_batch_size = 16),
+            with(&|c| c.tune.auto_tune_enabled = false),
+        ];
+        for new in &reconfigures {
+            assert!(!miner_service::needs_restart(&base, new), "{new:?}");
+        }
     }
 }

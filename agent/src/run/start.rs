@@ -72,7 +72,7 @@ impl Agent {
         let (hints, hints_rx) = watch::channel(None);
         let (snapshots_tx, snapshots) = mpsc::unbounded_channel();
         let mut miner = MinerSlot::new(cfg.data_dir.clone(), hints_rx, snapshots_tx);
-        miner.start(&cfg.miner)?;
+        miner.start(&cfg.miner, &cfg.tune)?;
         let (asic_tx, asic_rx) = mpsc::channel::<AsicTelemetry>(256);
         let mut asic = AsicSlot::new(asic_tx);
         asic.start(&cfg.asic).map_err(RunError::Asic)?;
@@ -92,8 +92,8 @@ impl Agent {
             capabilities.push(Capability::AsicPoller);
         }
 
-        let sampler = HostSampler::new(cfg.miner.hardware_root.clone());
-        let hardware = sampler.hardware(&cfg.miner.hardware_root);
+        let sampler = HostSampler::new(cfg.tune.hardware_root.clone());
+        let hardware = sampler.hardware(&cfg.tune.hardware_root);
         log::info!(
             "rig {}/{} boot {boot}: {} ({} logical / {} physical cores, {} NUMA node(s))",
             cfg.site,

@@ -9,8 +9,8 @@
 //! being measured (paused, no job, throttled, not applied yet), or raise threads above what the
 //! operator configured.
 
-use crate::config::{MinerConfig, Profile, TuneMode};
 use crate::hw::{self, PowerState, SensorError};
+use crate::tune::config::{Profile, TuneConfig, TuneMode};
 use crate::tune::decide::{decide_optimal_config, DecideInput, OptimalConfig, Placement};
 use crate::tune::numa::NumaNode;
 use crate::tune::perf_store::{PerfKey, PerfStore};
@@ -80,6 +80,20 @@ pub fn thermal_reading(read: Option<Result<f32, SensorError>>) -> Reading {
     }
 }
 
+/// What the CPU miner's settings fix that tuning must respect, passed in by the caller (the
+/// tuner does not read the miner's config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinerSettings {
+    /// The hash algorithm's name as the store and the hints key it ("sha256d").
+    pub pow_algo: String,
+    /// A fixed thread count (the tuner then only tunes the batch).
+    pub threads: Option<u32>,
+    /// The batch when auto-tuning is off, and the tuner's first guess without data.
+    pub batch: u32,
+    /// CPUs the operator pinned the threads to; empty = placement is control's choice.
+    pub cpus: Vec<usize>,
+}
+
 /// An evaluation window in progress.
 struct Window {
     point: Point,
@@ -99,9 +113,8 @@ struct Session {
 pub struct Control {
     thermal: Option<ThermalController>,
     power_cfg: PowerConfig,
-    cfg: MinerConfig,
-    /// The hash algorithm's name as the store and the hints key it ("sha256d").
-    pow_algo: String,
+    cfg: TuneConfig,
+    miner: MinerSettings,
     host: Host,
     store: Option<PerfStore>,
     hints: Option<FleetHints>,
@@ -112,7 +125,8 @@ impl Control {
     /// `store` is the rig's performance store (None: tuning results are not kept, e.g. when it
     /// could not be opened; the agent says so).
     pub fn new(
-        cfg: &MinerConfig,
+        cfg: &TuneConfig,
+        miner: MinerSettings,
         host: Host,
         store: Option<PerfStore>,
     ) -> Result<Control, ThermalConfigError> {
@@ -124,7 +138,7 @@ impl Control {
             thermal,
             power_cfg: cfg.power(),
             cfg: cfg.clone(),
-            pow_algo: cfg.algo.to_string(),
+            miner,
             host,
             store,
             hints: None,
@@ -145,7 +159,7 @@ impl Control {
     /// Takes new limits and tuning settings (a config push) without restarting the engine: the
     /// thermal controller is rebuilt only when its limits changed (so a push of pools' worker
     /// names does not reset its cooldown), the search restarts only when its bounds did.
-    pub fn reconfigure(&mut self, cfg: &MinerConfig) -> Result<(), ThermalConfigError> {
+    pub fn reconfigure(&mut self, cfg: &TuneConfig, miner: MinerSettings) -> Result<(), ThermalConfigError> {
         let old = &self.cfg;
         if cfg.thermal() != old.thermal() {
             self.thermal = match cfg.thermal() {
@@ -154,8 +168,8 @@ impl Control {
             };
         }
         let tuning_changed = cfg.mining_profile != old.mining_profile
-            || cfg.mining_threads != old.mining_threads
-            || cfg.simd_batch_size != old.simd_batch_size
+            || miner.threads != self.miner.threads
+            || miner.batch != self.miner.batch
             || cfg.auto_tune_enabled != old.auto_tune_enabled
             || cfg.auto_tune_mode != old.auto_tune_mode
             || cfg.min_threads != old.min_threads
@@ -165,9 +179,10 @@ impl Control {
             || cfg.evaluation_window_secs != old.evaluation_window_secs
             || cfg.reeval_interval_secs != old.reeval_interval_secs
             || cfg.numa_aware_enabled != old.numa_aware_enabled
-            || cfg.cpus != old.cpus;
+            || miner.cpus != self.miner.cpus;
         self.power_cfg = cfg.power();
         self.cfg = cfg.clone();
+        self.miner = miner;
         if tuning_changed {
             self.session = None;
         }
@@ -238,7 +253,7 @@ impl Control {
             s.best_with_fallback(
                 &self.host.cpu_model,
                 self.cfg.mining_profile.as_str(),
-                &self.pow_algo,
+                &self.miner.pow_algo,
                 "",
             )
             .ok()
@@ -249,11 +264,17 @@ impl Control {
     }
 
     fn bounds(&self, profile: Profile) -> Bounds {
-        tuning_bounds(&self.cfg, profile, self.host.logical, self.host.physical)
+        tuning_bounds(
+            &self.cfg,
+            self.miner.threads,
+            profile,
+            self.host.logical,
+            self.host.physical,
+        )
     }
 
     fn start_session(&self, profile: Profile, bounds: Bounds) -> Session {
-        let algo = self.pow_algo.as_str();
+        let algo = self.miner.pow_algo.as_str();
         let from_store = self.store.as_ref().and_then(|s| {
             match s.best_with_fallback(&self.host.cpu_model, profile.as_str(), algo, &self.layout_hint()) {
                 Ok(found) => found,
@@ -284,7 +305,7 @@ impl Control {
             &bounds,
             Fallback {
                 physical_cores: self.host.physical,
-                batch: self.cfg.simd_batch_size,
+                batch: self.miner.batch,
             },
         );
         let note = start.note;
@@ -310,7 +331,7 @@ impl Control {
     fn layout_hint(&self) -> String {
         if self.cfg.numa_aware_enabled {
             crate::tune::numa::plan(&self.host.nodes, &self.host.smt_siblings, self.host.physical).layout()
-        } else if !self.cfg.cpus.is_empty() {
+        } else if !self.miner.cpus.is_empty() {
             String::new()
         } else {
             "unpinned".to_string()
@@ -318,8 +339,8 @@ impl Control {
     }
 
     fn placement(&self) -> Placement {
-        if !self.cfg.cpus.is_empty() {
-            Placement::Fixed(self.cfg.cpus.clone())
+        if !self.miner.cpus.is_empty() {
+            Placement::Fixed(self.miner.cpus.clone())
         } else if self.cfg.numa_aware_enabled {
             Placement::Numa {
                 nodes: self.host.nodes.clone(),
@@ -360,7 +381,7 @@ impl Control {
             None => {
                 let p = bounds.clamp(Point {
                     threads: bounds.max_threads,
-                    batch: self.cfg.simd_batch_size,
+                    batch: self.miner.batch,
                 });
                 let note = if self.cfg.auto_tune_enabled {
                     format!("Auto-tune: waiting up to {HINT_WAIT_S:.0} s for fleet hints; running {p}")
@@ -445,7 +466,7 @@ impl Control {
         let key = PerfKey {
             cpu_model: self.host.cpu_model.clone(),
             profile: profile.as_str().to_string(),
-            pow_algo: self.pow_algo.clone(),
+            pow_algo: self.miner.pow_algo.clone(),
             threads: p.threads,
             batch_size: p.batch,
             numa_layout: decided.numa_layout.clone(),
@@ -485,7 +506,7 @@ impl Control {
                     cpu_model: self.host.cpu_model.clone(),
                     logical_cores: to_u32(self.host.logical),
                     physical_cores: to_u32(self.host.physical),
-                    pow_algo: self.pow_algo.clone(),
+                    pow_algo: self.miner.pow_algo.clone(),
                     profile: profile.as_str().to_string(),
                     threads: best.threads,
                     batch_size: best.batch,
@@ -502,7 +523,13 @@ impl Control {
 
 /// The tuner's space: the operator's bounds, the profile's share of the host, physical cores
 /// only in Conservative mode, and a fixed thread count if one is configured.
-pub fn tuning_bounds(cfg: &MinerConfig, profile: Profile, logical: usize, physical: usize) -> Bounds {
+pub fn tuning_bounds(
+    cfg: &TuneConfig,
+    fixed_threads: Option<u32>,
+    profile: Profile,
+    logical: usize,
+    physical: usize,
+) -> Bounds {
     let mut hi = profile.max_threads(logical, physical);
     if cfg.auto_tune_mode == TuneMode::Conservative {
         hi = hi.min(physical.max(1));
@@ -511,7 +538,7 @@ pub fn tuning_bounds(cfg: &MinerConfig, profile: Profile, logical: usize, physic
         hi = hi.min(m);
     }
     let lo = cfg.min_threads.unwrap_or(1).min(hi);
-    let (lo, hi) = match cfg.mining_threads {
+    let (lo, hi) = match fixed_threads {
         Some(t) => (t, t),
         None => (to_u32(lo), to_u32(hi)),
     };
@@ -544,15 +571,25 @@ mod tests {
     }
 
     /// Auto-tuning off: the configured point, so only thermal and power change it.
-    fn fixed() -> MinerConfig {
-        MinerConfig {
+    fn fixed() -> TuneConfig {
+        TuneConfig {
             auto_tune_enabled: false,
-            ..MinerConfig::default()
+            ..TuneConfig::default()
         }
     }
 
-    fn control(cfg: &MinerConfig) -> Control {
-        Control::new(cfg, host(), None).expect("valid thermal limits")
+    /// The miner's defaults: threads not fixed, batch 4, no pinning.
+    fn miner() -> MinerSettings {
+        MinerSettings {
+            pow_algo: "sha256d".into(),
+            threads: None,
+            batch: 4,
+            cpus: Vec::new(),
+        }
+    }
+
+    fn control(cfg: &TuneConfig) -> Control {
+        Control::new(cfg, miner(), host(), None).expect("valid thermal limits")
     }
 
     fn running(c: &OptimalConfig, total_hashes: u64) -> EngineView {
@@ -619,7 +656,7 @@ mod tests {
 
     #[test]
     fn thermal_protection_off_ignores_the_temperature() {
-        let cfg = MinerConfig {
+        let cfg = TuneConfig {
             thermal_protection_enabled: false,
             ..fixed()
         };
@@ -642,10 +679,10 @@ mod tests {
 
     #[test]
     fn tuner_proposals_are_applied_and_measured() {
-        let cfg = MinerConfig {
+        let cfg = TuneConfig {
             fleet_hints_enabled: false,
             evaluation_window_secs: 10,
-            ..MinerConfig::default()
+            ..TuneConfig::default()
         };
         let mut c = control(&cfg);
         let first = c
@@ -667,10 +704,10 @@ mod tests {
 
     #[test]
     fn a_window_the_engine_did_not_run_is_not_counted() {
-        let cfg = MinerConfig {
+        let cfg = TuneConfig {
             fleet_hints_enabled: false,
             evaluation_window_secs: 10,
-            ..MinerConfig::default()
+            ..TuneConfig::default()
         };
         let mut c = control(&cfg);
         let first = c
@@ -688,7 +725,7 @@ mod tests {
 
     #[test]
     fn waits_for_fleet_hints_then_starts_from_one() {
-        let mut c = control(&MinerConfig::default());
+        let mut c = control(&TuneConfig::default());
         let waiting = c.tick(0.0, &EngineView::default(), Reading::Celsius(50.0), &AC);
         assert!(c.tuner().is_none());
         assert!(
@@ -719,7 +756,7 @@ mod tests {
 
     #[test]
     fn without_hints_the_search_starts_after_the_wait() {
-        let mut c = control(&MinerConfig::default());
+        let mut c = control(&TuneConfig::default());
         c.tick(0.0, &EngineView::default(), Reading::Celsius(50.0), &AC);
         assert!(c.tuner().is_none());
         c.tick(HINT_WAIT_S, &EngineView::default(), Reading::Celsius(50.0), &AC);
@@ -734,5 +771,89 @@ mod tests {
             thermal_reading(Some(Err(SensorError::NoSensor))),
             Reading::SensorLost
         );
+    }
+
+    #[test]
+    fn bounds_follow_profile_mode_operator_and_fixed_threads() {
+        let cfg = TuneConfig::default();
+        // 8 logical, 4 physical: balanced allows all but one, beast all, laptop half the cores.
+        let b = tuning_bounds(&cfg, None, Profile::Balanced, 8, 4);
+        assert_eq!((b.min_threads, b.max_threads), (1, 7));
+        assert_eq!((b.min_batch, b.max_batch), (1, 32));
+        assert_eq!(tuning_bounds(&cfg, None, Profile::Beast, 8, 4).max_threads, 8);
+        assert_eq!(tuning_bounds(&cfg, None, Profile::Laptop, 8, 4).max_threads, 2);
+        let conservative = TuneConfig {
+            auto_tune_mode: TuneMode::Conservative,
+            ..TuneConfig::default()
+        };
+        assert_eq!(
+            tuning_bounds(&conservative, None, Profile::Beast, 8, 4).max_threads,
+            4
+        );
+        let operator = TuneConfig {
+            min_threads: Some(3),
+            max_threads: Some(5),
+            min_batch_size: 2,
+            max_batch_size: 16,
+            ..TuneConfig::default()
+        };
+        let b = tuning_bounds(&operator, None, Profile::Beast, 8, 4);
+        assert_eq!(
+            (b.min_threads, b.max_threads, b.min_batch, b.max_batch),
+            (3, 5, 2, 16)
+        );
+        // The miner's fixed thread count wins over everything else; the batch is still tuned.
+        let b = tuning_bounds(&operator, Some(6), Profile::Laptop, 8, 4);
+        assert_eq!(
+            (b.min_threads, b.max_threads, b.min_batch, b.max_batch),
+            (6, 6, 2, 16)
+        );
+    }
+
+    #[test]
+    fn the_miners_fixed_threads_and_batch_are_used() {
+        let mut c = Control::new(
+            &fixed(),
+            MinerSettings {
+                threads: Some(3),
+                batch: 8,
+                ..miner()
+            },
+            host(),
+            None,
+        )
+        .expect("valid thermal limits");
+        let out = c.tick(0.0, &EngineView::default(), Reading::Celsius(50.0), &AC);
+        assert_eq!((out.config.threads, out.config.batch_size), (3, 8));
+    }
+
+    #[test]
+    fn reconfigure_restarts_the_search_only_when_tuning_changed() {
+        let cfg = TuneConfig {
+            fleet_hints_enabled: false,
+            ..TuneConfig::default()
+        };
+        let mut c = control(&cfg);
+        c.tick(0.0, &EngineView::default(), Reading::Celsius(50.0), &AC);
+        assert!(c.tuner().is_some(), "no hints awaited: searching at once");
+        // Battery caps are not a search setting.
+        let caps = TuneConfig {
+            battery_threads_cap: 1,
+            ..cfg.clone()
+        };
+        c.reconfigure(&caps, miner()).expect("valid");
+        assert!(c.tuner().is_some());
+        // The miner's batch is the search's start: a new one starts a new search.
+        c.reconfigure(&caps, MinerSettings { batch: 8, ..miner() })
+            .expect("valid");
+        assert!(c.tuner().is_none());
+        c.tick(5.0, &EngineView::default(), Reading::Celsius(50.0), &AC);
+        let window = TuneConfig {
+            evaluation_window_secs: 30,
+            ..caps
+        };
+        c.reconfigure(&window, MinerSettings { batch: 8, ..miner() })
+            .expect("valid");
+        assert!(c.tuner().is_none());
     }
 }

@@ -10,7 +10,7 @@
 //! Must never: read the clock or the engine (the caller measures and reports), propose a point
 //! outside its bounds, or measure the same point twice in one search.
 
-use crate::config::TuneMode;
+use crate::tune::config::TuneMode;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 
