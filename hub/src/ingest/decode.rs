@@ -55,6 +55,7 @@ pub fn classify(topic: &str, payload: &[u8]) -> Result<Option<(SiteId, Envelope)
         Topic::Alert { .. } => "alert",
         Topic::Ack { .. } => "ack",
         Topic::Score { .. } => "score",
+        Topic::Advice { .. } => "advice",
         // is_uplink() let only the topics above through.
         _ => return Ok(None),
     };
