@@ -134,6 +134,31 @@ mod tests {
     }
 
     #[test]
+    fn accepts_power_advice_on_its_topic_only() {
+        let body = Body::Advice(hashward_protocol::PowerAdvice {
+            asic_id: "s19-a".into(),
+            model_version: "efficiency_asic_v1".into(),
+            current: hashward_protocol::OperatingPoint {
+                frequency_mhz: 630.0,
+                voltage_v: 14.2,
+                expected_ths: 120.0,
+                expected_w: 3900.0,
+                j_per_th: 32.5,
+            },
+            suggestion: None,
+        });
+        let bytes = encode(&Envelope::new(RigId::new("r1").expect("id"), 9, 1, body)).expect("encode");
+        let (_, env) = classify("hashward/v1/s/r1/advice", &bytes)
+            .expect("ok")
+            .expect("uplink");
+        assert_eq!((env.seq, env.body.kind(), env.schema), (9, "advice", 3));
+        assert!(matches!(
+            classify("hashward/v1/s/r1/score", &bytes),
+            Err(IngestError::KindMismatch { kind: "advice", .. })
+        ));
+    }
+
+    #[test]
     fn ignores_downlink_topics() {
         assert!(classify("hashward/v1/fleet/cfg", b"whatever")
             .expect("ok")
