@@ -29,7 +29,7 @@ fn an_overclocked_miner_is_advised_down_with_gain_and_risk() {
         let Some(advice) = e.advise_asic(&t).expect("advice runs") else {
             continue;
         };
-        assert_eq!(advice.miner_id, t.miner_id);
+        assert_eq!(advice.asic_id, t.miner_id);
         assert!(advice.current.j_per_th > 0.0);
         let Some(s) = advice.suggestion else { continue };
         advised += 1;

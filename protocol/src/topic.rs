@@ -1,6 +1,6 @@
 //! The MQTT topic map, prefix `hashward/v1`, with builders and a strict parser.
 //!
-//! agent -> hub: `{site}/{rig}/state|tele|perf|alert|ack|score` and `{site}/{rig}/asic/{miner}`.
+//! agent -> hub: `{site}/{rig}/state|tele|perf|alert|ack|score|advice` and `{site}/{rig}/asic/{miner}`.
 //! hub -> agent: `{site}/{rig}/cfg`, `{site}/cfg`, `fleet/cfg`, `{site}/{rig}/cmd`, `fleet/hints`,
 //! `fleet/models`. Dashboards read JSON under [`JSON_PREFIX`]. A topic that does not parse is
 //! rejected, never guessed at. `fleet` is reserved and cannot be a site id.
@@ -11,7 +11,9 @@ pub const TOPIC_PREFIX: &str = "hashward/v1";
 pub const JSON_PREFIX: &str = "hashward/json";
 /// The levels under `{site}/{rig}/` an agent publishes to (MQTT filter syntax for the ASIC
 /// miners): what a broker ACL must let a rig write. Every uplink [`Topic`] is one of these.
-pub const UPLINK_LEAVES: [&str; 7] = ["state", "tele", "perf", "alert", "ack", "score", "asic/+"];
+pub const UPLINK_LEAVES: [&str; 8] = [
+    "state", "tele", "perf", "alert", "ack", "score", "advice", "asic/+",
+];
 
 /// Shared-subscription group hubs join when several split a clustered broker's load.
 pub const HUB_SHARE_GROUP: &str = "hashward-hub";
@@ -25,6 +27,7 @@ pub enum Topic {
     Alert { site: SiteId, rig: RigId },
     Ack { site: SiteId, rig: RigId },
     Score { site: SiteId, rig: RigId },
+    Advice { site: SiteId, rig: RigId },
     RigCfg { site: SiteId, rig: RigId },
     RigCmd { site: SiteId, rig: RigId },
     SiteCfg { site: SiteId },
@@ -55,6 +58,7 @@ impl Topic {
                 | Topic::Alert { .. }
                 | Topic::Ack { .. }
                 | Topic::Score { .. }
+                | Topic::Advice { .. }
         )
     }
 
@@ -68,6 +72,7 @@ impl Topic {
             | Topic::Alert { site, rig }
             | Topic::Ack { site, rig }
             | Topic::Score { site, rig }
+            | Topic::Advice { site, rig }
             | Topic::RigCfg { site, rig }
             | Topic::RigCmd { site, rig } => Some((site, rig)),
             _ => None,
@@ -103,6 +108,7 @@ impl Topic {
                     ["alert"] => Ok(Topic::Alert { site, rig }),
                     ["ack"] => Ok(Topic::Ack { site, rig }),
                     ["score"] => Ok(Topic::Score { site, rig }),
+                    ["advice"] => Ok(Topic::Advice { site, rig }),
                     ["cfg"] => Ok(Topic::RigCfg { site, rig }),
                     ["cmd"] => Ok(Topic::RigCmd { site, rig }),
                     ["asic", miner] if !miner.is_empty() => {
@@ -133,6 +139,7 @@ impl std::fmt::Display for Topic {
             Topic::Alert { site, rig } => write!(f, "{p}/{site}/{rig}/alert"),
             Topic::Ack { site, rig } => write!(f, "{p}/{site}/{rig}/ack"),
             Topic::Score { site, rig } => write!(f, "{p}/{site}/{rig}/score"),
+            Topic::Advice { site, rig } => write!(f, "{p}/{site}/{rig}/advice"),
             Topic::RigCfg { site, rig } => write!(f, "{p}/{site}/{rig}/cfg"),
             Topic::RigCmd { site, rig } => write!(f, "{p}/{site}/{rig}/cmd"),
             Topic::SiteCfg { site } => write!(f, "{p}/{site}/cfg"),
@@ -202,6 +209,10 @@ mod tests {
                 rig: rig.clone(),
             },
             Topic::Score {
+                site: site.clone(),
+                rig: rig.clone(),
+            },
+            Topic::Advice {
                 site: site.clone(),
                 rig: rig.clone(),
             },

@@ -239,6 +239,36 @@ fn samples() -> Vec<(&'static str, Envelope)> {
             }),
         ),
     ));
+    // Schema 3: the power advice.
+    let advice = PowerAdvice {
+        asic_id: "s19-a".into(),
+        model_version: "efficiency_asic_v1.0.0_20261122_040000".into(),
+        current: OperatingPoint {
+            frequency_mhz: 630.0,
+            voltage_v: 14.2,
+            expected_ths: 120.5,
+            expected_w: 3900.0,
+            j_per_th: 3900.0 / 120.5,
+        },
+        suggestion: Some(PowerSuggestion {
+            target: OperatingPoint {
+                frequency_mhz: 472.5,
+                voltage_v: 12.5,
+                expected_ths: 95.0,
+                expected_w: 2650.0,
+                j_per_th: 2650.0 / 95.0,
+            },
+            improvement_pct: 13.8,
+            hashrate_change_ths: -25.5,
+            power_savings_w: 1250.0,
+            risk_level: RiskLevel::Low,
+        }),
+    };
+    released.push((
+        "advice",
+        Envelope::new(rig(), 23, 1_790_000_007_000, Body::Advice(advice)),
+    ));
+    assert_eq!(released.last().map(|(_, e)| e.schema), Some(3));
     released
 }
 
@@ -327,8 +357,33 @@ fn fleet_hints_match_golden_bytes() {
 }
 
 #[test]
+fn commands_match_golden_bytes_and_round_trip() {
+    // The released commands are one byte each, their variant index: a change moves every byte.
+    let released = [
+        Command::RestartMiner,
+        Command::PauseMining,
+        Command::ResumeMining,
+        Command::Retune,
+        Command::RepollAsics,
+        Command::Diagnostics,
+    ];
+    let bytes: Vec<u8> = released
+        .iter()
+        .flat_map(|c| postcard::to_stdvec(c).expect("encode"))
+        .collect();
+    check("commands", &bytes);
+    let set = Command::SetPowerTarget {
+        asic: "s19-a".into(),
+        watts: 3250,
+    };
+    let bytes = postcard::to_stdvec(&set).expect("encode");
+    check("set_power_target", &bytes);
+    assert_eq!(postcard::from_bytes::<Command>(&bytes).expect("decode"), set);
+}
+
+#[test]
 fn newer_schema_is_refused_by_number() {
-    assert_eq!(SCHEMA, 2, "a schema bump needs a golden vector of what it added");
+    assert_eq!(SCHEMA, 3, "a schema bump needs a golden vector of what it added");
     let (_, mut env) = samples().remove(1);
     env.schema = SCHEMA + 1;
     let bytes = encode(&env).expect("encode");

@@ -1,5 +1,6 @@
-//! Control of a miner: power target (via Vnish autotune presets), pause, resume, restart.
-//! Driven by signed hub commands once fleet control exists; callable directly now.
+//! Control of an ASIC: power target (via Vnish autotune presets), pause, resume, restart. The
+//! power target is driven by the signed `set-power-target` command, pause and resume by the
+//! inference circuit breaker.
 //!
 //! The power target picks the highest *tuned* preset at or below the requested watts (pyasic's
 //! rule: never exceed the request, never run an untuned profile). Requests out of range are

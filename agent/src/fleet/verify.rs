@@ -67,7 +67,7 @@ pub struct Verified {
 }
 
 /// An accepted command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedCommand {
     pub nonce: u64,
     pub expires_ms: u64,

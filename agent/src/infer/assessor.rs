@@ -178,43 +178,8 @@ pub fn recommended_action(severity: Severity, threat: ThreatType) -> Recommended
     }
 }
 
-/// A power-target suggestion for one ASIC (docs/ARCHITECTURE.md#thresholds-inference).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PowerAdvice {
-    pub miner_id: String,
-    pub model_version: String,
-    pub current: OperatingPoint,
-    /// `None`: no preset in the model's range is expected to do better by enough to matter.
-    pub suggestion: Option<Suggestion>,
-}
-
-/// Settings and what the efficiency model expects of a healthy unit at them.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct OperatingPoint {
-    pub frequency_mhz: f64,
-    pub voltage_v: f64,
-    pub expected_ths: f64,
-    pub expected_w: f64,
-    pub j_per_th: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RiskLevel {
-    Low,
-    Medium,
-    High,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Suggestion {
-    pub target: OperatingPoint,
-    /// Efficiency gain, percent (J/TH lower by this much).
-    pub improvement_pct: f64,
-    pub hashrate_change_ths: f64,
-    pub power_savings_w: f64,
-    pub risk_level: RiskLevel,
-}
+// The advice is a wire record the hub stores (docs/ARCHITECTURE.md#thresholds-inference).
+pub use hashward_protocol::{OperatingPoint, PowerAdvice, PowerSuggestion, RiskLevel};
 
 /// Minimum efficiency gain worth a suggestion: below it, noise and the model's ~2 % error win.
 pub const MIN_ADVICE_GAIN_PCT: f64 = 3.0;
@@ -414,7 +379,7 @@ fn advise_with(eff: &EfficiencyModel, t: &AsicTelemetry) -> Result<Option<PowerA
             } else {
                 RiskLevel::Low
             };
-            Suggestion {
+            PowerSuggestion {
                 target,
                 improvement_pct,
                 hashrate_change_ths: target.expected_ths - current.expected_ths,
@@ -424,7 +389,7 @@ fn advise_with(eff: &EfficiencyModel, t: &AsicTelemetry) -> Result<Option<PowerA
         })
     });
     Ok(Some(PowerAdvice {
-        miner_id: t.miner_id.clone(),
+        asic_id: t.miner_id.clone(),
         model_version: eff.info.version.clone(),
         current,
         suggestion,

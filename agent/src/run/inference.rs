@@ -1,6 +1,6 @@
 //! What the on-device models concluded about a sample: its score and alert are published, a
 //! critical threat trips the circuit breaker (the rig's miner, or one ASIC), and power advice
-//! is logged.
+//! is spooled as a record for the hub.
 //!
 //! Must never pause a machine without a record that remembers to resume it.
 
@@ -57,10 +57,18 @@ impl Agent {
             }
         }
         if let Some(advice) = o.advice {
-            match serde_json::to_string(&advice) {
-                Ok(json) => log::info!("inference: power advice: {json}"),
-                Err(e) => log::warn!("inference: power advice for {} not shown: {e}", advice.miner_id),
+            if let Some(s) = &advice.suggestion {
+                log::info!(
+                    "inference: ASIC {}: {:.0} W at {:.0} MHz would be {:.1} % more efficient ({:?} risk)",
+                    advice.asic_id,
+                    s.target.expected_w,
+                    s.target.frequency_mhz,
+                    s.improvement_pct,
+                    s.risk_level
+                );
             }
+            let topic = self.topics.advice.clone();
+            self.spool_body(&topic, Body::Advice(advice)).await;
         }
     }
 }

@@ -71,6 +71,7 @@ struct Topics {
     ack: String,
     alert: String,
     score: String,
+    advice: String,
 }
 
 /// The watchdog and what it judges by.

@@ -175,6 +175,7 @@ impl Agent {
             ack: own(|site, rig| Topic::Ack { site, rig }),
             alert: own(|site, rig| Topic::Alert { site, rig }),
             score: own(|site, rig| Topic::Score { site, rig }),
+            advice: own(|site, rig| Topic::Advice { site, rig }),
         };
         let breakers = Breakers::load(&cfg.data_dir);
         let (breaker_done, breakers_rx) = mpsc::unbounded_channel::<BreakerSent>();

@@ -1,5 +1,5 @@
 //! `/rigs`, `/rigs/{rig}` and the record listings under `/rigs/{rig}/` (telemetry, alerts,
-//! asics, scores), each `?from=&to=` (ms since the epoch, inclusive) and `&limit=`.
+//! asics, scores, advice), each `?from=&to=` (ms since the epoch, inclusive) and `&limit=`.
 //!
 //! Must never decode a rig's other kinds of records to list one kind: listings read the store's
 //! (rig, kind, time) index.
@@ -37,7 +37,7 @@ fn param(q: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, A
 
 /// The listings: path segment, the body kind (topic leaf) listed, and the key each record's
 /// body is shown under.
-const LISTINGS: [(&str, &str, &str); 4] = [
+const LISTINGS: [(&str, &str, &str); 5] = [
     // Host and CPU-miner telemetry.
     ("telemetry", "tele", "telemetry"),
     // Anomaly alerts.
@@ -46,6 +46,8 @@ const LISTINGS: [(&str, &str, &str); 4] = [
     ("asics", "asic", "asic"),
     // One inference score per assessed sample.
     ("scores", "score", "score"),
+    // Power-target advice for the rig's ASICs, from its efficiency model.
+    ("advice", "advice", "advice"),
 ];
 
 /// The rig's records of one kind in `?from=&to=`, oldest first, at most `&limit=`; each as
@@ -81,6 +83,7 @@ pub(super) async fn listing(
                 Body::Asic(a) => json!(a),
                 Body::Alert(a) => json!(a),
                 Body::Score(sc) => json!(sc),
+                Body::Advice(a) => json!(a),
                 other => json!(other),
             };
             let mut v = json!({ "seq": r.seq, "ts_ms": r.ts_ms });

@@ -16,9 +16,15 @@ pub struct CommandArgs {
     /// The rig, `SITE/RIG`.
     #[arg(long)]
     pub rig: String,
-    /// restart-miner, pause, resume, retune, repoll-asics or diagnostics.
+    /// restart-miner, pause, resume, retune, repoll-asics, diagnostics or set-power-target.
     #[arg(long = "cmd")]
-    pub command: Command,
+    pub command: String,
+    /// set-power-target: the ASIC's id in the rig's `[asic]` section.
+    #[arg(long)]
+    pub asic: Option<String>,
+    /// set-power-target: the power target in watts (the highest tuned preset at or below it).
+    #[arg(long)]
+    pub watts: Option<u32>,
     /// How long the command stays valid.
     #[arg(long, default_value_t = 300)]
     pub ttl_secs: u64,
@@ -29,6 +35,7 @@ pub struct CommandArgs {
 }
 
 pub fn run(args: CommandArgs) -> anyhow::Result<()> {
+    let command = Command::from_parts(&args.command, args.asic.as_deref(), args.watts)?;
     let key = crate::keys::load(&args.key)?;
     let scope: Scope = format!("rig:{}", args.rig).parse()?;
     let Scope::Rig(site, rig) = scope.clone() else {
@@ -47,7 +54,7 @@ pub fn run(args: CommandArgs) -> anyhow::Result<()> {
             version: nonce,
             issued_ms: now,
             expires_ms: Some(now + ttl_ms),
-            payload: postcard::to_stdvec(&args.command)?,
+            payload: postcard::to_stdvec(&command)?,
         },
         &key,
     )?;
@@ -58,9 +65,11 @@ pub fn run(args: CommandArgs) -> anyhow::Result<()> {
         postcard::to_stdvec(&msg)?,
         false,
     ))?;
-    println!(
-        "{}",
-        serde_json::json!({"rig": args.rig, "command": args.command.name(), "nonce": nonce, "expires_ms": now + ttl_ms})
-    );
+    let mut sent = serde_json::json!({"rig": args.rig, "command": command.name(), "nonce": nonce, "expires_ms": now + ttl_ms});
+    if let Command::SetPowerTarget { asic, watts } = &command {
+        sent["asic_id"] = serde_json::json!(asic);
+        sent["watts"] = serde_json::json!(watts);
+    }
+    println!("{sent}");
     Ok(())
 }

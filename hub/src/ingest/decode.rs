@@ -55,6 +55,7 @@ pub fn classify(topic: &str, payload: &[u8]) -> Result<Option<(SiteId, Envelope)
         Topic::Alert { .. } => "alert",
         Topic::Ack { .. } => "ack",
         Topic::Score { .. } => "score",
+        Topic::Advice { .. } => "advice",
         // is_uplink() let only the topics above through.
         _ => return Ok(None),
     };
@@ -130,6 +131,31 @@ mod tests {
             .expect("ok")
             .expect("uplink");
         assert_eq!((site.as_str(), env.seq), ("s", 3));
+    }
+
+    #[test]
+    fn accepts_power_advice_on_its_topic_only() {
+        let body = Body::Advice(hashward_protocol::PowerAdvice {
+            asic_id: "s19-a".into(),
+            model_version: "efficiency_asic_v1".into(),
+            current: hashward_protocol::OperatingPoint {
+                frequency_mhz: 630.0,
+                voltage_v: 14.2,
+                expected_ths: 120.0,
+                expected_w: 3900.0,
+                j_per_th: 32.5,
+            },
+            suggestion: None,
+        });
+        let bytes = encode(&Envelope::new(RigId::new("r1").expect("id"), 9, 1, body)).expect("encode");
+        let (_, env) = classify("hashward/v1/s/r1/advice", &bytes)
+            .expect("ok")
+            .expect("uplink");
+        assert_eq!((env.seq, env.body.kind(), env.schema), (9, "advice", 3));
+        assert!(matches!(
+            classify("hashward/v1/s/r1/score", &bytes),
+            Err(IngestError::KindMismatch { kind: "advice", .. })
+        ));
     }
 
     #[test]

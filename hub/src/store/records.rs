@@ -167,3 +167,76 @@ pub(super) fn drop_kind_index(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(LAYOUT)?.remove(KIND_INDEX)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Incoming, RecordsRead, Store};
+    use hashward_protocol::RigId;
+    use hashward_protocol::{
+        Body, Envelope, OperatingPoint, PowerAdvice, Score, Severity, SiteId, ThreatType,
+    };
+
+    fn incoming(seq: u64, ts: u64, body: Body) -> Incoming {
+        let envelope = Envelope::new(RigId::new("r1").expect("id"), seq, ts, body);
+        let bytes = hashward_protocol::encode(&envelope).expect("encode");
+        Incoming {
+            site: SiteId::new("s").expect("id"),
+            envelope,
+            bytes,
+            received_ms: ts,
+        }
+    }
+
+    fn advice(asic: &str, j_per_th: f64) -> Body {
+        Body::Advice(PowerAdvice {
+            asic_id: asic.into(),
+            model_version: "efficiency_asic_v1".into(),
+            current: OperatingPoint {
+                frequency_mhz: 630.0,
+                voltage_v: 14.2,
+                expected_ths: 120.0,
+                expected_w: 120.0 * j_per_th,
+                j_per_th,
+            },
+            suggestion: None,
+        })
+    }
+
+    #[test]
+    fn advice_is_stored_once_and_listed_by_its_kind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(&dir.path().join("hub.redb")).expect("open");
+        let score = Body::Score(Score {
+            subject: "s19-a".into(),
+            score: 0.1,
+            threat_type: ThreatType::Overheat,
+            severity: Severity::Low,
+            model_version: "sentinel_asic_v1".into(),
+            sample_ts_ms: 100,
+        });
+        let batch = [
+            incoming(1, 100, advice("s19-a", 32.5)),
+            incoming(2, 100, score),
+            incoming(3, 200, advice("s19-b", 30.0)),
+        ];
+        s.ingest(&batch).expect("ingest");
+        // A replay of the same records changes nothing.
+        s.ingest(&batch).expect("ingest again");
+        let listed = s.records_of_kind("r1", "advice", 0, u64::MAX, 10).expect("list");
+        let got: Vec<(u64, u64, &str)> = listed
+            .iter()
+            .map(|r| match &r.body {
+                Body::Advice(a) => (r.seq, r.ts_ms, a.asic_id.as_str()),
+                other => panic!("not advice: {other:?}"),
+            })
+            .collect();
+        assert_eq!(got, vec![(1, 100, "s19-a"), (3, 200, "s19-b")]);
+        assert_eq!(listed[1].body, advice("s19-b", 30.0));
+        assert_eq!(
+            s.records_of_kind("r1", "advice", 150, u64::MAX, 10)
+                .expect("list")
+                .len(),
+            1
+        );
+    }
+}

@@ -4,12 +4,14 @@
 //! A new kind of message is a new variant at the end of [`Body`] and a bump of [`crate::SCHEMA`].
 
 mod ack;
+mod advice;
 mod alert;
 mod asic;
 mod rig;
 mod tuning;
 
 pub use ack::*;
+pub use advice::*;
 pub use alert::*;
 pub use asic::*;
 pub use rig::*;
@@ -34,6 +36,8 @@ pub enum Body {
     Ack(Ack),
     /// A sentinel's score for one sample (schema 2).
     Score(Score),
+    /// Power-target advice for one ASIC (schema 3).
+    Advice(PowerAdvice),
 }
 
 impl Body {
@@ -41,6 +45,7 @@ impl Body {
     pub fn schema(&self) -> u16 {
         match self {
             Body::Score(_) => 2,
+            Body::Advice(_) => 3,
             _ => 1,
         }
     }
@@ -55,6 +60,7 @@ impl Body {
             Body::Alert(_) => "alert",
             Body::Ack(_) => "ack",
             Body::Score(_) => "score",
+            Body::Advice(_) => "advice",
         }
     }
 }
