@@ -335,7 +335,7 @@ mod tests {
         let c = Config::from_toml("site = \"s\"\nrig = \"r\"\n").expect("valid");
         assert_eq!(c.broker.url, "mqtt://127.0.0.1:1883");
         assert_eq!(c.telemetry.interval_ms, 10_000);
-        // Seed 004's defaults.
+        // The documented defaults (docs/ARCHITECTURE.md#thresholds-tuner).
         assert_eq!((c.miner.mining_threads, c.miner.simd_batch_size), (None, 4));
         let m = &c.tune;
         assert_eq!(m.mining_profile, Profile::Balanced);

@@ -1,4 +1,5 @@
-//! Anomaly alert (seed 000 Sentinel): score, threat type, severity and the recommended action;
+//! Anomaly alert (docs/ARCHITECTURE.md#thresholds-alerts): score, threat type, severity and the
+//! recommended action; and the score of every assessed sample, alert or not, for dashboards.
 //! and the score of every assessed sample, alert or not, for dashboards.
 
 use serde::{Deserialize, Serialize};
@@ -46,7 +47,8 @@ pub enum ThreatType {
     Unknown,
 }
 
-/// Seed 000 thresholds: score > 0.9 critical, > 0.7 high, > 0.5 medium, else low.
+/// Score > 0.9 critical, > 0.7 high, > 0.5 medium, else low
+/// (docs/ARCHITECTURE.md#thresholds-alerts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {

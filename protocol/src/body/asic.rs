@@ -1,4 +1,5 @@
-//! One ASIC miner's telemetry, normalised (seed 002 section 4.1): hashrate in H/s whatever the
+//! One ASIC's telemetry, normalised (docs/ARCHITECTURE.md#thresholds-normalisation): hashrate
+//! in H/s whatever the source unit, temperatures in Celsius, power in watts, efficiency in J/TH.
 //! source unit, temperatures in Celsius, power in watts, efficiency in J/TH.
 //!
 //! Readings a source sent that are impossible are listed in `invalid`, never averaged in.

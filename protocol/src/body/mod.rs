@@ -28,9 +28,9 @@ pub enum Body {
     Tele(RigTelemetry),
     /// One ASIC miner's normalised telemetry.
     Asic(AsicTelemetry),
-    /// Anonymised tuning snapshot (seed 004 `TelemSnapshot`).
+    /// Anonymised tuning snapshot (docs/ARCHITECTURE.md#thresholds-hints).
     Perf(TuningSnapshot),
-    /// Anomaly alert (seed 000 threat type / severity).
+    /// Anomaly alert (threat type, severity: docs/ARCHITECTURE.md#thresholds-alerts).
     Alert(Alert),
     /// Outcome of a config push or command.
     Ack(Ack),

@@ -1,4 +1,5 @@
-//! Anonymised tuning snapshot (seed 004 `TelemSnapshot`), the input of fleet tuning hints.
+//! Anonymised tuning snapshot, the input of fleet tuning hints
+//! (docs/ARCHITECTURE.md#thresholds-hints).
 //! Carries no host name, address or wallet: only what identifies a class of hardware.
 
 use serde::{Deserialize, Serialize};
@@ -30,7 +31,7 @@ pub struct FleetHints {
     pub hints: Vec<TuningHint>,
 }
 
-/// The best known configuration for one class of hardware (seed 004 `TelemSuggestion`).
+/// The best known configuration for one class of hardware (docs/ARCHITECTURE.md#thresholds-hints).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TuningHint {
     pub cpu_model: String,
