@@ -65,7 +65,7 @@ fn garbage_on_every_topic_is_counted_and_skipped() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mqtt, http) = (free_port(), free_port());
     let mut hub = hub(dir.path(), http, None, mqtt);
-    wait_for_http(http);
+    wait_for_ingest(http);
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     let leaves = ["state", "tele", "perf", "alert", "ack", "asic/s19-a"];
@@ -110,17 +110,22 @@ fn garbage_on_every_topic_is_counted_and_skipped() {
     }
     publish_all(mqtt, &msgs);
 
+    // The counters move as each message is decoded, the seqs when its batch commits: wait for
+    // all of them together, since the last garbage is decoded before the last mismatch and
+    // before the valid records behind it.
+    let settled = || {
+        metric(http, "hashward_hub_decode_errors_total") == Some(garbage)
+            && metric(http, "hashward_hub_mismatched_total") == Some(mismatched)
+            && hub_seqs(http, "r1") == vec![1, 2, 3, 4, 5]
+    };
     assert!(
-        wait_until(Duration::from_secs(20), || metric(
-            http,
-            "hashward_hub_decode_errors_total"
-        ) == Some(garbage)),
-        "decode errors {:?}, expected {garbage}; hub log:\n{}",
+        wait_until(Duration::from_secs(20), settled),
+        "decode errors {:?} (expected {garbage}), mismatched {:?} (expected {mismatched}), r1 seqs {:?}; hub log:\n{}",
         metric(http, "hashward_hub_decode_errors_total"),
+        metric(http, "hashward_hub_mismatched_total"),
+        hub_seqs(http, "r1"),
         std::fs::read_to_string(dir.path().join("hub.log")).unwrap_or_default()
     );
-    assert_eq!(metric(http, "hashward_hub_mismatched_total"), Some(mismatched));
-    assert_eq!(hub_seqs(http, "r1"), vec![1, 2, 3, 4, 5]);
     assert!(
         get_json(&format!("http://127.0.0.1:{http}/rigs/r2")).is_none(),
         "spoofed rig was registered"
@@ -138,7 +143,7 @@ fn hub_http_rejects_bad_queries_with_json_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mqtt, http) = (free_port(), free_port());
     let _hub = hub(dir.path(), http, None, mqtt);
-    wait_for_http(http);
+    wait_for_ingest(http);
     publish_all(mqtt, &[("hashward/v1/s/r1/tele".to_string(), tele("r1", 1))]);
     assert!(wait_until(Duration::from_secs(10), || hub_seqs(http, "r1") == vec![1]));
     for (path, status) in [

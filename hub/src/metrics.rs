@@ -2,7 +2,7 @@
 //! Counters only go up; gauges (rigs online, gaps, store size) are computed at render time.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -15,6 +15,10 @@ pub struct Metrics {
     pub state_messages: AtomicU64,
     pub store_errors: AtomicU64,
     pub summaries_published: AtomicU64,
+    /// The broker acknowledged the ingest's subscription on the current connection: records
+    /// published from now on reach the hub (before it, a broker without a session for the hub
+    /// drops them). `/health` reports it, so a publisher can wait for it.
+    pub ingest_subscribed: AtomicBool,
 }
 
 /// Values computed from the store when `/metrics` is read.
@@ -86,6 +90,12 @@ impl Metrics {
             "counter",
             "JSON dashboard summaries published.",
             c(&self.summaries_published),
+        );
+        metric(
+            "hashward_hub_ingest_subscribed",
+            "gauge",
+            "1 while the broker has acknowledged the ingest's subscription, else 0.",
+            u64::from(self.ingest_subscribed.load(Ordering::Relaxed)),
         );
         metric(
             "hashward_hub_gaps",

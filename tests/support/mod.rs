@@ -13,12 +13,30 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A loopback port for a server the test starts later. Not `bind(0)`: that hands out ports from
+/// the ephemeral range, where the kernel also picks the source ports of outgoing connections
+/// (agents, publishers, HTTP reads of this very test), and may hand the same number to a test
+/// running in parallel once the probe socket is closed; either can take the port before the
+/// server binds it. These come from below the ephemeral range (Linux: 32768-60999), each at most
+/// once per test process, starting at an offset drawn from the pid so concurrent processes differ.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id().wrapping_mul(2_654_435_761)) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {LOW}..{}", LOW + SPAN)
 }
 
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
@@ -245,6 +263,21 @@ pub fn wait_for_http(http: u16) {
         ))
         .is_some()),
         "hub HTTP on {http} did not come up"
+    );
+}
+
+/// Waits until the hub's HTTP answers and its ingest holds an acknowledged subscription. A
+/// test that publishes to the broker itself (not through an agent, which spools and resends)
+/// must wait for this: before the subscription, a broker with no session for the hub drops
+/// what it is sent, and the test would count records that never had a chance.
+pub fn wait_for_ingest(http: u16) {
+    wait_for_http(http);
+    assert!(
+        wait_until(Duration::from_secs(20), || get_json(&format!(
+            "http://127.0.0.1:{http}/health"
+        ))
+        .is_some_and(|h| h["ingest_subscribed"] == true)),
+        "hub on {http} did not subscribe to the agents' topics"
     );
 }
 

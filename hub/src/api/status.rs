@@ -1,7 +1,8 @@
 //! `/health`, `/version` and `/metrics` (Prometheus text; the gauges are computed from the
 //! registry at read time).
 //!
-//! Must never fail `/health` on a store error: it says the process serves, nothing more.
+//! Must never fail `/health` on a store error: it says the process serves (and whether the ingest
+//! is subscribed), nothing more.
 
 use super::{ApiError, AppState};
 use crate::metrics::Gauges;
@@ -12,8 +13,17 @@ use axum::Json;
 use serde_json::json;
 
 pub(super) async fn health(State(s): State<AppState>) -> Response {
-    Json(json!({ "status": "ok", "uptime_s": s.started.elapsed().as_secs(), "version": env!("CARGO_PKG_VERSION") }))
-        .into_response()
+    let subscribed = s
+        .metrics
+        .ingest_subscribed
+        .load(std::sync::atomic::Ordering::Relaxed);
+    Json(json!({
+        "status": "ok",
+        "uptime_s": s.started.elapsed().as_secs(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "ingest_subscribed": subscribed,
+    }))
+    .into_response()
 }
 
 pub(super) async fn version() -> Response {

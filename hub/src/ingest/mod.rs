@@ -14,7 +14,10 @@ use crate::metrics::Metrics;
 use crate::store::{Incoming, Outcome, Store};
 use decode::classify;
 use hashward_protocol::topic::hub_uplink_filter;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport};
+use rumqttc::{
+    AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode, TlsConfiguration, Transport,
+};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -64,7 +67,7 @@ pub async fn run(
     let summaries = tokio::spawn(summary::run(
         client.clone(),
         store,
-        metrics,
+        metrics.clone(),
         cfg.summary_interval,
         shutdown.clone(),
     ));
@@ -84,6 +87,13 @@ pub async fn run(
                         log::error!("subscribing: {e}");
                     }
                 }
+                Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                    let granted = ack.return_codes.iter().all(|c| matches!(c, SubscribeReasonCode::Success(_)));
+                    if !granted {
+                        log::error!("the broker refused the ingest subscription: {:?}", ack.return_codes);
+                    }
+                    metrics.ingest_subscribed.store(granted, Ordering::Relaxed);
+                }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     if tx.send(p).await.is_err() {
                         break;
@@ -91,6 +101,7 @@ pub async fn run(
                 }
                 Ok(_) => {}
                 Err(e) => {
+                    metrics.ingest_subscribed.store(false, Ordering::Relaxed);
                     let delay = retry.next_delay(&mut rand::thread_rng());
                     log::warn!("hub broker link: {e}; retrying in {} ms", delay.as_millis());
                     tokio::select! {
