@@ -19,6 +19,51 @@ pub struct Metrics {
     /// published from now on reach the hub (before it, a broker without a session for the hub
     /// drops them). `/health` reports it, so a publisher can wait for it.
     pub ingest_subscribed: AtomicBool,
+    /// From a record's `ts_ms` (the agent's sample time) to the hub's commit of it: clock skew
+    /// between rig and hub shows here, and so does a backlog replayed after an outage.
+    pub ingest_lag: Histogram,
+}
+
+/// Upper bounds of the ingest-lag buckets, in milliseconds.
+const LAG_BUCKETS_MS: [u64; 14] = [
+    5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000,
+];
+
+/// A Prometheus histogram with fixed millisecond buckets, lock-free to observe.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Per bucket (not cumulative), the last one being +Inf.
+    counts: [AtomicU64; LAG_BUCKETS_MS.len() + 1],
+    sum_ms: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe_ms(&self, ms: u64) {
+        let i = LAG_BUCKETS_MS
+            .iter()
+            .position(|&le| ms <= le)
+            .unwrap_or(LAG_BUCKETS_MS.len());
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} histogram\n");
+        let mut cumulative = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            cumulative += c.load(Ordering::Relaxed);
+            match LAG_BUCKETS_MS.get(i) {
+                Some(le) => {
+                    let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+                }
+                None => {
+                    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+                }
+            }
+        }
+        let _ = writeln!(out, "{name}_sum {}", self.sum_ms.load(Ordering::Relaxed));
+        let _ = writeln!(out, "{name}_count {cumulative}");
+    }
 }
 
 /// Values computed from the store when `/metrics` is read.
@@ -121,6 +166,46 @@ impl Metrics {
             "Size of the hub store file.",
             g.store_bytes,
         );
+        self.ingest_lag.render(
+            "hashward_hub_ingest_lag_ms",
+            "Milliseconds from a record's sample time to its commit in the hub's store.",
+            &mut out,
+        );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lag_histogram_is_cumulative_with_an_inf_bucket() {
+        let m = Metrics::default();
+        for ms in [3, 5, 6, 400, 1_000_000] {
+            m.ingest_lag.observe_ms(ms);
+        }
+        let text = m.render(&Gauges {
+            rigs_total: 0,
+            rigs_online: 0,
+            gaps: 0,
+            store_bytes: 0,
+        });
+        let bucket = |le: &str| -> Option<u64> {
+            text.lines().find_map(|l| {
+                l.strip_prefix(&format!("hashward_hub_ingest_lag_ms_bucket{{le=\"{le}\"}} "))?
+                    .parse()
+                    .ok()
+            })
+        };
+        // 3 and 5 are <= 5 (le is inclusive), 6 falls in le=10, 400 in le=500, 1e6 only in +Inf.
+        assert_eq!(bucket("5"), Some(2));
+        assert_eq!(bucket("10"), Some(3));
+        assert_eq!(bucket("250"), Some(3));
+        assert_eq!(bucket("500"), Some(4));
+        assert_eq!(bucket("300000"), Some(4));
+        assert_eq!(bucket("+Inf"), Some(5));
+        assert!(text.contains("hashward_hub_ingest_lag_ms_count 5\n"));
+        assert!(text.contains("hashward_hub_ingest_lag_ms_sum 1000414\n"));
     }
 }

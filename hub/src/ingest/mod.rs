@@ -62,7 +62,13 @@ pub async fn run(
         opts.set_transport(Transport::Tls(TlsConfiguration::Rustls(tls.clone())));
     }
     let (client, mut events) = AsyncClient::new(opts, 1024);
-    let (tx, rx) = mpsc::channel::<Publish>(4096);
+    // Unbounded on purpose: this loop must keep polling the event loop whatever the writer is
+    // doing, since the writer's acknowledgements go out through it. With a bounded channel, a
+    // full channel parked this loop in `send` while the writer waited on `ack` for the request
+    // queue only this loop drains: ingest stopped for good under load (fleet simulator, 10,000
+    // rigs at 1 s). What waits here is bounded by the broker's in-flight window for the hub,
+    // since nothing is acknowledged before its commit.
+    let (tx, rx) = mpsc::unbounded_channel::<Publish>();
     let writer = tokio::spawn(write_loop(rx, client.clone(), store.clone(), metrics.clone()));
     let summaries = tokio::spawn(summary::run(
         client.clone(),
@@ -95,7 +101,7 @@ pub async fn run(
                     metrics.ingest_subscribed.store(granted, Ordering::Relaxed);
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if tx.send(p).await.is_err() {
+                    if tx.send(p).is_err() {
                         break;
                     }
                 }
@@ -130,7 +136,7 @@ pub async fn run(
 }
 
 async fn write_loop(
-    mut rx: mpsc::Receiver<Publish>,
+    mut rx: mpsc::UnboundedReceiver<Publish>,
     client: AsyncClient,
     store: Arc<Store>,
     metrics: Arc<Metrics>,
@@ -174,6 +180,7 @@ async fn write_loop(
                 }
             }
         }
+        let sampled_ms: Vec<u64> = batch.iter().map(|m| m.envelope.ts_ms).collect();
         let store2 = store.clone();
         let result = tokio::task::spawn_blocking(move || {
             for (scope, push) in &pushes {
@@ -184,9 +191,15 @@ async fn write_loop(
         .await;
         match result {
             Ok(Ok(outcomes)) => {
-                for o in outcomes {
+                let committed_ms = hashward_common::now_ms();
+                for (o, sampled) in outcomes.into_iter().zip(sampled_ms) {
                     match o {
-                        Outcome::Stored => Metrics::inc(&metrics.stored),
+                        Outcome::Stored => {
+                            Metrics::inc(&metrics.stored);
+                            metrics
+                                .ingest_lag
+                                .observe_ms(committed_ms.saturating_sub(sampled));
+                        }
                         Outcome::Duplicate => Metrics::inc(&metrics.duplicates),
                         Outcome::State => Metrics::inc(&metrics.state_messages),
                     }

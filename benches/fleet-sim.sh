@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Load run of one hub under a simulated fleet (issue: hub under a real fleet's load):
+#   benches/fleet-sim.sh --rigs N --interval-ms I --seconds S [--ramp-s R]
+#       [--churn-pct-per-min C] [--hub-args "ARGS"] [--json]
+# Builds the release hub and the simulator, starts its own mosquitto and hub on free loopback
+# ports (data in a temporary dir), runs the simulator, stops both and prints the simulator's JSON
+# report as the last line (with --json, nothing else on stdout). Needs mosquitto (Debian package).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sim_args=()
+hub_args=""
+json=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --hub-args) hub_args="$2"; shift 2 ;;
+        --json) json=1; shift ;;
+        --rigs|--interval-ms|--seconds|--ramp-s|--churn-pct-per-min|--sites|--drain-s)
+            sim_args+=("$1" "$2"); shift 2 ;;
+        *) echo "fleet-sim.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+say() { if [ "$json" = 1 ]; then echo "$@" >&2; else echo "$@"; fi; }
+
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+[ -x "$MOSQUITTO" ] || { echo "fleet-sim.sh: mosquitto not installed (apt-get install mosquitto)" >&2; exit 2; }
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hashward-bench-target}"
+say "== building the release hub and simulator"
+cargo build --release -q -p hashward-hub -p hashward-fleet-sim >&2
+bin="$CARGO_TARGET_DIR/release"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+work=$(mktemp -d)
+mport=$(free_port); hport=$(free_port)
+# 100,000 connections: one descriptor each, in mosquitto and in the simulator.
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# max_inflight_messages: the hub acknowledges a batch after its store commit; mosquitto's default
+# of 20 unacknowledged messages per client would cap every batch (and so the rate) at 20.
+cat > "$work/mosquitto.conf" <<CONF
+listener $mport 127.0.0.1
+allow_anonymous true
+persistence false
+max_connections -1
+max_inflight_messages 1000
+max_queued_messages 1000000
+log_dest file $work/mosquitto.log
+CONF
+cleanup() {
+    [ -n "${hub_pid:-}" ] && kill "$hub_pid" 2>/dev/null && wait "$hub_pid" 2>/dev/null
+    [ -n "${mq_pid:-}" ] && kill "$mq_pid" 2>/dev/null && wait "$mq_pid" 2>/dev/null
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+"$MOSQUITTO" -c "$work/mosquitto.conf" >/dev/null 2>&1 &
+mq_pid=$!
+# shellcheck disable=SC2086
+RUST_LOG="${HUB_LOG:-warn}" "${HUB_BIN:-$bin/hashward-hub}" serve --broker "mqtt://127.0.0.1:$mport" --http "127.0.0.1:$hport" \
+    --data-dir "$work/hub" $hub_args >"$work/hub.log" 2>&1 &
+hub_pid=$!
+for _ in $(seq 1 100); do
+    if python3 - "$hport" <<'PY' 2>/dev/null; then break; fi
+import json, sys, urllib.request
+h = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=1))
+sys.exit(0 if h.get("ingest_subscribed") else 1)
+PY
+    sleep 0.2
+done
+say "== hub pid $hub_pid on :$hport, mosquitto on :$mport; simulating ${sim_args[*]}"
+set +e
+"$bin/fleet-sim" --broker "127.0.0.1:$mport" --hub-http "127.0.0.1:$hport" --hub-pid "$hub_pid" \
+    "${sim_args[@]}" >"$work/report.json"
+status=$?
+set -e
+if [ "$status" != 0 ]; then
+    echo "fleet-sim.sh: simulator failed ($status); hub log tail:" >&2
+    tail -20 "$work/hub.log" >&2
+fi
+tail -1 "$work/report.json"
+exit "$status"
