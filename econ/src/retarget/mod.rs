@@ -74,7 +74,7 @@ pub fn next_epoch_bits(
         RetargetRule::Epoch { interval } => interval,
         RetargetRule::PerBlock => return Err(RetargetError::PerBlock { coin, height }),
     };
-    if height == 0 || height % interval != 0 {
+    if height == 0 || !height.is_multiple_of(interval) {
         return Err(RetargetError::NotARetarget {
             coin,
             height,
@@ -86,10 +86,10 @@ pub fn next_epoch_bits(
     let old = Target::from_compact(prev_bits)?;
     let limit = pow_limit(coin);
     let shift = coin == Coin::Litecoin && old.bits() > limit.bits() - 1;
-    let mut new = if shift { old.shr(1) } else { old };
+    let mut new = if shift { old.shr_bits(1) } else { old };
     new = new.mul_u64(actual).truncate_256().div_u64(span as u64);
     if shift {
-        new = new.shl(1).truncate_256();
+        new = new.shl_bits(1).truncate_256();
     }
     Ok(new.min(limit).to_compact())
 }

@@ -36,7 +36,7 @@ impl Target {
             word >>= 8 * (3 - size);
             Target([u64::from(word), 0, 0, 0, 0])
         } else {
-            Target([u64::from(word), 0, 0, 0, 0]).shl(8 * (size - 3))
+            Target([u64::from(word), 0, 0, 0, 0]).shl_bits(8 * (size - 3))
         };
         if word != 0 && bits & 0x0080_0000 != 0 {
             return Err(CompactError::Negative(bits));
@@ -56,7 +56,7 @@ impl Target {
         let mut compact = if size <= 3 {
             (self.0[0] << (8 * (3 - size))) as u32
         } else {
-            self.shr(8 * (size - 3)).0[0] as u32
+            self.shr_bits(8 * (size - 3)).0[0] as u32
         };
         if compact & 0x0080_0000 != 0 {
             compact >>= 8;
@@ -75,7 +75,7 @@ impl Target {
         0
     }
 
-    pub fn shl(self, n: u32) -> Target {
+    pub fn shl_bits(self, n: u32) -> Target {
         let mut out = [0u64; 5];
         let (words, rem) = ((n / 64) as usize, n % 64);
         for i in (0..5).rev() {
@@ -90,7 +90,7 @@ impl Target {
         Target(out)
     }
 
-    pub fn shr(self, n: u32) -> Target {
+    pub fn shr_bits(self, n: u32) -> Target {
         let mut out = [0u64; 5];
         let (words, rem) = ((n / 64) as usize, n % 64);
         for (i, slot) in out.iter_mut().enumerate() {
@@ -169,7 +169,7 @@ mod tests {
     fn compact_round_trips_and_known_difficulties() {
         // Genesis 0x1d00ffff: target 0xffff << 208, difficulty exactly 1.
         let g = Target::from_compact(0x1d00_ffff).expect("genesis");
-        assert_eq!(g, Target([0xffff, 0, 0, 0, 0]).shl(208));
+        assert_eq!(g, Target([0xffff, 0, 0, 0, 0]).shl_bits(208));
         assert_eq!(g.difficulty(), 1.0);
         assert_eq!(g.to_compact(), 0x1d00_ffff);
         // btc_retargets.csv row 794,304: bits 0x1705606d, difficulty 52,350,439,455,487.47.
@@ -182,7 +182,7 @@ mod tests {
             0.000244140625
         );
         // A mantissa with the sign bit set is stored one byte longer: 0x00800000 at size 4.
-        let t = Target([0x80, 0, 0, 0, 0]).shl(8 * 3);
+        let t = Target([0x80, 0, 0, 0, 0]).shl_bits(8 * 3);
         assert_eq!(t.to_compact(), 0x0500_8000);
         assert_eq!(Target::from_compact(0x0500_8000), Ok(t));
         // Small sizes shift right: 0x02123456 is 0x1234.
@@ -213,10 +213,10 @@ mod tests {
         let g = Target::from_compact(0x1d00_ffff).expect("g");
         assert_eq!(g.mul_u64(1_209_600).div_u64(1_209_600), g);
         assert_eq!(g.mul_u64(4).bits(), g.bits() + 2);
-        assert_eq!(g.shl(3).shr(3), g);
-        assert!(g.shr(1) < g);
+        assert_eq!(g.shl_bits(3).shr_bits(3), g);
+        assert!(g.shr_bits(1) < g);
         // 2^255 x 2 lands in the fifth limb and truncates to zero as uint256 would.
-        let top = Target([1, 0, 0, 0, 0]).shl(255);
+        let top = Target([1, 0, 0, 0, 0]).shl_bits(255);
         assert_eq!(top.mul_u64(2).truncate_256(), Target::ZERO);
         assert_eq!(top.mul_u64(2).bits(), 257);
     }
