@@ -11,6 +11,8 @@
 pub mod coin;
 pub mod derived;
 pub mod economics;
+pub mod forecast;
+pub mod history;
 pub mod retarget;
 pub mod revenue;
 pub mod units;
