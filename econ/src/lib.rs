@@ -13,6 +13,7 @@ pub mod derived;
 pub mod economics;
 pub mod forecast;
 pub mod history;
+pub mod optimise;
 pub mod retarget;
 pub mod revenue;
 pub mod units;

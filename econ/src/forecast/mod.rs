@@ -4,6 +4,7 @@
 //!
 //! Must never read past the forecast's origin.
 
+pub mod difficulty;
 pub mod earnings;
 
 pub use earnings::{backtest, forecast, Backtest, EarningsForecast, ForecastError, RevenueSeries};
