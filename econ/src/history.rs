@@ -165,6 +165,27 @@ pub fn day_number(date: &str) -> Option<i64> {
     Some(era * 146_097 + doe - 719_468)
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` of a Unix time in seconds (the inverse of [`day_number`] plus the
+/// time of day), for timestamps in JSON.
+pub fn iso_utc(unix_s: i64) -> String {
+    let (days, secs) = (unix_s.div_euclid(86_400), unix_s.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 /// Reads the daily table of `coin`: price from `cg_price_usd`, else `cm_price_usd`; difficulty
 /// `cm_difficulty_mean`; fees `bc_fees_btc` (Bitcoin), else `cm_fees_<sym>`; blocks
 /// `cm_block_count`, else (Bitcoin) `bv_block_subsidy_btc` / the subsidy of that day's era.
@@ -234,6 +255,10 @@ mod tests {
         assert_eq!(day_number("1970-01-01"), Some(0));
         assert_eq!(day_number("2023-06-15"), Some(19_523));
         assert_eq!(day_number("2023-13-01"), None);
+        // btc_retargets.csv genesis: 1231006505 = 2009-01-03T18:15:05Z.
+        assert_eq!(iso_utc(1_231_006_505), "2009-01-03T18:15:05Z");
+        assert_eq!(iso_utc(19_523 * 86_400), "2023-06-15T00:00:00Z");
+        assert_eq!(iso_utc(951_782_400), "2000-02-29T00:00:00Z");
         let text = "height,time_utc,unix_time,block_hash,bits,difficulty,epoch_mean_block_time_s,source\n\
             0,x,1231006505,h,0x1d00ffff,1.0,1020.35,\"a, b\"\n\
             2016,x,,h,0x1d00ffff,1.0,,c\n";

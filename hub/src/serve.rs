@@ -197,6 +197,12 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         log::info!("serving models from {}", dir.display());
         app = app.merge(crate::models::router(dir.clone()));
     }
+    // Economics and forecasts; live market and network inputs answer 503 until the collectors
+    // feed `EconInputs` (the lead wires their store here).
+    app = app.merge(api::econ::router(api::econ::EconState {
+        inputs: Arc::new(crate::econ::NoMarketData),
+        now_s: || hashward_common::clock::now_s() as i64,
+    }));
     let http = Service::new("http", {
         let mut stopped = stop.subscribe();
         async move {
