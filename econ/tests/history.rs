@@ -143,7 +143,12 @@ fn backtest_coin(coin: Coin, daily: &str, retargets: &str, hashrate_hs: f64, to:
     let s = RevenueSeries::build(coin, &daily, &retargets).expect("series");
     let from = day_number("2019-01-01").expect("day");
     let to = day_number(to).expect("day");
-    let b = backtest(&s, hashrate_hs, from, to).expect("backtest");
+    let b = backtest(&s, hashrate_hs, from, to, None).expect("backtest");
+    let flat = backtest(&s, hashrate_hs, from, to, Some(0.0)).expect("reference");
+    println!(
+        "{coin} reference (no difficulty growth): {}",
+        serde_json::to_string(&flat).expect("json")
+    );
     println!(
         "{coin} earnings backtest: {}",
         serde_json::to_string(&b).expect("json")

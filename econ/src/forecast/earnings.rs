@@ -282,13 +282,16 @@ pub struct Backtest {
     pub coverage_30d_pct: f64,
 }
 
+/// `growth`: the difficulty growth per day to assume (None: the trailing drift, as
+/// [`forecast`] without a model; Some(0.0): the flat reference, today's revenue x 30).
 pub fn backtest(
     s: &RevenueSeries,
     hashrate_hs: f64,
     from_day: i64,
     to_day: i64,
+    growth: Option<f64>,
 ) -> Result<Backtest, ForecastError> {
-    let p = points(s, None);
+    let p = points(s, growth);
     let (mut n, mut e1, mut e30, mut c1, mut c30) = (0usize, 0.0, 0.0, 0usize, 0usize);
     for i in 0..s.days.len() {
         if s.days[i] < from_day || s.days[i] > to_day {
@@ -356,7 +359,7 @@ mod tests {
                 && f.next_24h.estimated_usd <= f.next_24h.upper_usd
         );
         assert!(f.confidence > 0.9, "{}", f.confidence);
-        let b = backtest(&s, 1e14, 450, 760).expect("backtest");
+        let b = backtest(&s, 1e14, 450, 760, None).expect("backtest");
         assert!(b.mape_24h_pct < 3.0 && b.mape_30d_pct < 3.0, "{b:?}");
         assert!(b.coverage_24h_pct > 60.0, "{b:?}");
     }
