@@ -152,6 +152,10 @@ impl ServeArgs {
         if share_group.as_deref().is_some_and(str::is_empty) {
             bail!("share_group must not be empty{source}");
         }
+        let economics = file.economics.clone().unwrap_or_default();
+        if let Err(e) = economics.validate() {
+            bail!("{e}{source}");
+        }
         Ok(ServeOptions {
             data_dir: self
                 .data_dir
@@ -166,6 +170,7 @@ impl ServeArgs {
             summary_interval: Duration::from_millis(summary_interval_ms),
             share_group,
             models_dir: self.models_dir.clone().or(file.models_dir),
+            economics,
         })
     }
 }

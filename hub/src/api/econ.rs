@@ -330,9 +330,19 @@ fn miner_economics(s: &EconState, kind: MinerKind, id: &str) -> Result<Json<Valu
         ))
     })?;
     let e = day_of(s, &m)?;
-    Ok(Json(
-        json!({"id": m.id, "site": m.site, "economics": e, "generated_at": iso_now(s)}),
-    ))
+    // Payback from today: the hardware's cost over today's profit (none when it loses money
+    // or no cost is configured).
+    let cost = s.inputs.hardware_cost_usd(&m.id).ok();
+    let payback = cost
+        .and_then(|c| hashward_econ::economics::break_even_days(Usd::new(c).ok()?, 0.0, e.profit_usd_day));
+    Ok(Json(json!({
+        "id": m.id,
+        "site": m.site,
+        "economics": e,
+        "hardware_cost_usd": cost,
+        "payback_days": payback,
+        "generated_at": iso_now(s),
+    })))
 }
 
 async fn rig_economics(

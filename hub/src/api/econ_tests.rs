@@ -39,6 +39,9 @@ impl EconInputs for Inputs {
     fn fleet(&self) -> Result<Vec<MinerSnapshot>, Unavailable> {
         Ok(vec![self.miner(MinerKind::Rig, "r1")?.expect("r1"); 2])
     }
+    fn hardware_cost_usd(&self, _: &str) -> Result<f64, Unavailable> {
+        Ok(2000.0)
+    }
 }
 
 async fn serve(inputs: Arc<dyn EconInputs>) -> String {
@@ -113,6 +116,26 @@ async fn without_market_data_every_live_endpoint_says_what_is_missing() {
     assert!(v["detail"].as_str().expect("d").contains("bitcoin"), "{v}");
 }
 
+#[test]
+fn configured_inputs_give_tariffs_and_nothing_else() {
+    let c = crate::econ::ConfiguredInputs {
+        config: toml::from_str("tariff_usd_kwh = 0.06\nhardware_cost_usd = 2500.0\n").expect("toml"),
+    };
+    assert_eq!(c.tariff_usd_kwh("any"), Ok(0.06));
+    assert_eq!(c.hardware_cost_usd("r1"), Ok(2500.0));
+    assert!(c
+        .price_usd(Coin::Bitcoin)
+        .expect_err("no market")
+        .0
+        .contains("bitcoin"));
+    let none = crate::econ::ConfiguredInputs::default();
+    assert!(none
+        .tariff_usd_kwh("farm")
+        .expect_err("none")
+        .0
+        .contains("tariff_usd_kwh"));
+}
+
 #[tokio::test]
 async fn difficulty_and_miner_economics_from_given_inputs() {
     let base = serve(Arc::new(Inputs)).await;
@@ -144,6 +167,8 @@ async fn difficulty_and_miner_economics_from_given_inputs() {
     assert_eq!(st, 200, "{v}");
     assert!(close(&v["economics"]["revenue_usd_day"], 6.29747, 1e-4), "{v}");
     assert!(close(&v["economics"]["profit_usd_day"], 1.61747, 1e-4), "{v}");
+    // 2,000 USD / 1.61747 USD/day = 1,236.49 days.
+    assert!(close(&v["payback_days"], 1236.49, 0.01), "{v}");
     let (st, _) = call("GET", format!("{base}/rigs/nope/economics"), None).await;
     assert_eq!(st, 404);
     let (st, v) = call("GET", format!("{base}/fleet/economics"), None).await;

@@ -47,6 +47,12 @@ pub trait EconInputs: Send + Sync {
     /// `Ok(None)`: no such miner.
     fn miner(&self, kind: MinerKind, id: &str) -> Result<Option<MinerSnapshot>, Unavailable>;
     fn fleet(&self) -> Result<Vec<MinerSnapshot>, Unavailable>;
+    /// What the miner's hardware cost (for payback); unavailable unless configured.
+    fn hardware_cost_usd(&self, _id: &str) -> Result<f64, Unavailable> {
+        Err(Unavailable(
+            "no hardware cost configured ([economics] hardware_cost_usd)".into(),
+        ))
+    }
 }
 
 /// What the hub has until the market, pool and network collectors store their data.
@@ -78,5 +84,39 @@ impl EconInputs for NoMarketData {
         Err(Unavailable(
             "no fleet hashrate and power for the economics yet: not wired to the telemetry store".into(),
         ))
+    }
+}
+
+/// The hub's inputs today: tariffs and hardware cost from hub.toml's `[economics]`, the market,
+/// network and miner state not yet (the collectors' store replaces those answers).
+#[derive(Debug, Clone, Default)]
+pub struct ConfiguredInputs {
+    pub config: super::EconomicsConfig,
+}
+
+impl EconInputs for ConfiguredInputs {
+    fn price_usd(&self, coin: Coin) -> Result<f64, Unavailable> {
+        NoMarketData.price_usd(coin)
+    }
+    fn network(&self, coin: Coin) -> Result<NetworkState, Unavailable> {
+        NoMarketData.network(coin)
+    }
+    fn tariff_usd_kwh(&self, site: &str) -> Result<f64, Unavailable> {
+        self.config.tariff(site).ok_or_else(|| {
+            Unavailable(format!(
+                "no electricity tariff for site {site:?}: set [economics] tariff_usd_kwh or site_tariffs_usd_kwh"
+            ))
+        })
+    }
+    fn miner(&self, kind: MinerKind, id: &str) -> Result<Option<MinerSnapshot>, Unavailable> {
+        NoMarketData.miner(kind, id)
+    }
+    fn fleet(&self) -> Result<Vec<MinerSnapshot>, Unavailable> {
+        NoMarketData.fleet()
+    }
+    fn hardware_cost_usd(&self, _id: &str) -> Result<f64, Unavailable> {
+        self.config
+            .hardware_cost_usd
+            .ok_or_else(|| Unavailable("no hardware cost configured ([economics] hardware_cost_usd)".into()))
     }
 }

@@ -5,8 +5,12 @@
 //!
 //! Must never answer with a number made up for missing data: no input, no figure.
 
+pub mod config;
 pub mod difficulty_model;
 pub mod inputs;
 
+pub use config::EconomicsConfig;
 pub use difficulty_model::{DifficultyModel, ModelError};
-pub use inputs::{EconInputs, MinerKind, MinerSnapshot, NetworkState, NoMarketData, Unavailable};
+pub use inputs::{
+    ConfiguredInputs, EconInputs, MinerKind, MinerSnapshot, NetworkState, NoMarketData, Unavailable,
+};
