@@ -10,6 +10,10 @@
 //!   limit. None when T_limit <= ambient (no headroom defined).
 //! - uptime % = 100 x samples mining and reachable / samples expected (period / poll interval),
 //!   so a gap in the samples counts as down; capped at 100.
+//! - anomaly roll-up (seed 002 §4.4 `anomaly_scores`): the highest agent score in the period per
+//!   group of threats: hashrate <- {hashrate_drop, board_loss}; temperature <- {overheat,
+//!   fan_failure}; power <- power_anomaly; shares <- {rejection_surge, pool_change}; overall =
+//!   the highest of all (`unknown` counts only there). None for a group without a score.
 //!
 //! Must never treat a gap in samples as uptime, or average over NaN.
 
@@ -46,6 +50,32 @@ pub fn thermal_margin(limit_c: f64, mean_max_chip_c: f64, ambient_c: f64) -> Opt
     Some(((limit_c - mean_max_chip_c) / (limit_c - ambient_c)).clamp(0.0, 1.0))
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct AnomalyRollup {
+    pub hashrate: Option<f32>,
+    pub temperature: Option<f32>,
+    pub power: Option<f32>,
+    pub shares: Option<f32>,
+    pub overall: Option<f32>,
+}
+
+/// `scores`: (threat type as the protocol spells it, score in 0..1); non-finite scores ignored.
+pub fn anomaly_rollup<'a>(scores: impl IntoIterator<Item = (&'a str, f32)>) -> AnomalyRollup {
+    let mut r = AnomalyRollup::default();
+    let bump = |slot: &mut Option<f32>, s: f32| *slot = Some(slot.map_or(s, |m| m.max(s)));
+    for (threat, s) in scores.into_iter().filter(|(_, s)| s.is_finite()) {
+        match threat {
+            "hashrate_drop" | "board_loss" => bump(&mut r.hashrate, s),
+            "overheat" | "fan_failure" => bump(&mut r.temperature, s),
+            "power_anomaly" => bump(&mut r.power, s),
+            "rejection_surge" | "pool_change" => bump(&mut r.shares, s),
+            _ => {}
+        }
+        bump(&mut r.overall, s);
+    }
+    r
+}
+
 pub fn uptime_pct(samples_up: u64, period_s: f64, poll_interval_s: f64) -> Result<f64, InputError> {
     let period = quantity("period_s", period_s)?;
     let poll = quantity("poll_interval_s", poll_interval_s)?;
@@ -75,6 +105,23 @@ mod tests {
         assert_eq!(hashrate_stability(&[0.0, 0.0, 300.0]), Some(0.0));
         assert_eq!(hashrate_stability(&[]), None);
         assert_eq!(hashrate_stability(&[1.0, f64::NAN]), None);
+    }
+
+    #[test]
+    fn anomaly_rollup_by_threat_group() {
+        let r = anomaly_rollup([
+            ("overheat", 0.4),
+            ("fan_failure", 0.8),
+            ("board_loss", 0.3),
+            ("unknown", 0.95),
+            ("pool_change", f32::NAN),
+        ]);
+        assert_eq!(
+            (r.temperature, r.hashrate, r.power, r.shares),
+            (Some(0.8), Some(0.3), None, None)
+        );
+        assert_eq!(r.overall, Some(0.95), "unknown counts in overall only");
+        assert_eq!(anomaly_rollup([]), AnomalyRollup::default());
     }
 
     #[test]

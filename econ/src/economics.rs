@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn bitcoin_on_2023_06_15_golden() {
-        // ../shared/data on 2023-06-15: difficulty 52,350,439,455,487.47 (btc_retargets row
+        // ../shared/data on 2023-06-15 (price: data provided by CoinGecko; fees: blockchain.com): difficulty 52,350,439,455,487.47 (btc_retargets row
         // 794,304, in force from 2023-06-14 11:27 to 06-28); cg_price_usd 25,107.75;
         // bc_fees_btc 41.0213 over 148 blocks (bv_block_subsidy_btc 925 / 6.25) = 0.277171 BTC per
         // block; subsidy 6.25 (height 794,500 < 840,000).
