@@ -205,6 +205,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         inputs: Arc::new(crate::econ::ConfiguredInputs {
             config: opts.economics.clone(),
         }),
+        store: store.clone() as Arc<dyn StoreRead>,
         now_s: || hashward_common::clock::now_s() as i64,
     }));
     let http = Service::new("http", {

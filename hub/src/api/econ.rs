@@ -6,7 +6,9 @@
 //! Must never answer a missing input with a made-up figure, or a bad body with a 500. Nothing
 //! here writes anything.
 
+use crate::econ::derived::{period_ms, rig_derived, Sample, PERIODS};
 use crate::econ::{EconInputs, MinerKind, MinerSnapshot, Unavailable};
+use crate::store::StoreRead;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -16,6 +18,7 @@ use axum::{Json, Router};
 use hashward_econ::optimise::{optimise, WorkerState};
 use hashward_econ::retarget::EpochEstimate;
 use hashward_econ::{Coin, DailyEconomics, Difficulty, Hashrate, MinerDay, Usd, Watts};
+use hashward_protocol::Body;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -27,6 +30,8 @@ pub const MAX_BATCH: usize = 1000;
 #[derive(Clone)]
 pub struct EconState {
     pub inputs: Arc<dyn EconInputs>,
+    /// The stored telemetry and scores the derived metrics read.
+    pub store: Arc<dyn StoreRead>,
     /// Seconds since the epoch; a function so tests pin the clock.
     pub now_s: fn() -> i64,
 }
@@ -40,6 +45,7 @@ pub fn router(state: EconState) -> Router {
         .route("/rigs/{rig}/economics", get(rig_economics))
         .route("/asics/{id}/economics", get(asic_economics))
         .route("/fleet/economics", get(fleet_economics))
+        .route("/rigs/{rig}/derived", get(rig_derived_metrics))
         .with_state(state)
 }
 
@@ -378,6 +384,98 @@ async fn fleet_economics(State(s): State<EconState>) -> Result<Json<Value>, Econ
         "power_w": watts,
         "each": each,
         "generated_at": iso_now(&s),
+    })))
+}
+
+/// Most records one derived-metrics request reads per kind (a week at one sample every 10 s
+/// is 60,480).
+const MAX_RECORDS: usize = 100_000;
+
+async fn rig_derived_metrics(
+    State(s): State<EconState>,
+    Path(rig): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, EconError> {
+    let period = q.get("period").map_or("24h", String::as_str);
+    let Some(len) = period_ms(period) else {
+        let known: Vec<&str> = PERIODS.iter().map(|(n, _)| *n).collect();
+        return Err(EconError::field(
+            StatusCode::BAD_REQUEST,
+            "period",
+            format!("{period:?} is not one of {}", known.join(", ")),
+        ));
+    };
+    let store = s.store.clone();
+    let now_ms = (s.now_s)().max(0) as u64 * 1000;
+    let from = now_ms.saturating_sub(len);
+    let r = rig.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        if store.rig(&r)?.is_none() {
+            return Ok(None);
+        }
+        let tele = store.records_of_kind(&r, "tele", from, now_ms, MAX_RECORDS)?;
+        let scores = store.records_of_kind(&r, "score", from, now_ms, MAX_RECORDS)?;
+        Ok::<_, crate::store::StoreError>(Some((tele, scores)))
+    })
+    .await
+    .map_err(|e| EconError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        detail: format!("reading the store: {e}"),
+        field: None,
+    })?;
+    let (tele, scores) = match read {
+        Ok(Some(v)) => v,
+        Ok(None) => return Err(EconError::not_found(format!("no rig {rig:?}"))),
+        Err(e) => {
+            log::error!("derived metrics of {rig}: {e}");
+            return Err(EconError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                detail: "the store could not be read".into(),
+                field: None,
+            });
+        }
+    };
+    let samples: Vec<Sample> = tele
+        .iter()
+        .filter_map(|rec| match &rec.body {
+            Body::Tele(t) => Some(Sample {
+                ts_ms: rec.ts_ms,
+                hashrate_hs: t.miner.as_ref().map(|m| m.hashrate_60s.hs()),
+                mining: t
+                    .miner
+                    .as_ref()
+                    .is_some_and(|m| !m.paused && m.hashrate_10s.hs() > 0.0),
+            }),
+            _ => None,
+        })
+        .collect();
+    let scores: Vec<(String, f32)> = scores
+        .iter()
+        .filter_map(|rec| match &rec.body {
+            Body::Score(sc) => {
+                let threat = serde_json::to_value(sc.threat_type).ok()?.as_str()?.to_string();
+                Some((threat, sc.score))
+            }
+            _ => None,
+        })
+        .collect();
+    let d = rig_derived(period, len, &samples, &scores);
+    Ok(Json(json!({
+        "rig": rig,
+        "from_ms": from,
+        "to_ms": now_ms,
+        "operational_efficiency": {
+            "hashrate_stability": d.hashrate_stability,
+            "mean_hashrate_hs": d.mean_hashrate_hs,
+            "uptime_percentage": d.uptime_percentage,
+            // CPU rigs report no wall power and the hub has no thermal limit per rig yet.
+            "power_efficiency_j_per_th": null,
+            "thermal_efficiency": null,
+        },
+        "samples": d.samples,
+        "sample_interval_ms": d.sample_interval_ms,
+        "period": d.period,
+        "anomaly_scores": d.anomaly_scores,
     })))
 }
 

@@ -44,9 +44,23 @@ impl EconInputs for Inputs {
     }
 }
 
-async fn serve(inputs: Arc<dyn EconInputs>) -> String {
+/// An empty store in a directory the caller keeps.
+fn empty_store() -> (tempfile::TempDir, Arc<crate::store::Store>) {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Arc::new(crate::store::Store::open(&dir.path().join("hub.redb")).expect("store"));
+    (dir, store)
+}
+
+/// The server's address and its store's directory (removed when the caller drops it).
+async fn serve(inputs: Arc<dyn EconInputs>) -> (String, tempfile::TempDir) {
+    let (dir, store) = empty_store();
+    (serve_with(inputs, store).await, dir)
+}
+
+async fn serve_with(inputs: Arc<dyn EconInputs>, store: Arc<crate::store::Store>) -> String {
     let app = router(EconState {
         inputs,
+        store,
         now_s: || NOW,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -82,7 +96,7 @@ fn close(v: &Value, want: f64, tol: f64) -> bool {
 
 #[tokio::test]
 async fn without_market_data_every_live_endpoint_says_what_is_missing() {
-    let base = serve(Arc::new(NoMarketData)).await;
+    let (base, _dir) = serve(Arc::new(NoMarketData)).await;
     let (st, v) = call(
         "GET",
         format!("{base}/api/v1/predict/difficulty?coin=bitcoin"),
@@ -138,7 +152,7 @@ fn configured_inputs_give_tariffs_and_nothing_else() {
 
 #[tokio::test]
 async fn difficulty_and_miner_economics_from_given_inputs() {
-    let base = serve(Arc::new(Inputs)).await;
+    let (base, _dir) = serve(Arc::new(Inputs)).await;
     let (st, v) = call("GET", format!("{base}/api/v1/predict/difficulty"), None).await;
     assert_eq!(st, 200, "{v}");
     // +11.2214 % of 52,350,439,455,487.47 = 58,225,005,... ; 1,008 blocks x 540 s = 151.2 h.
@@ -179,7 +193,7 @@ async fn difficulty_and_miner_economics_from_given_inputs() {
 
 #[tokio::test]
 async fn earnings_with_a_history_and_bad_bodies() {
-    let base = serve(Arc::new(NoMarketData)).await;
+    let (base, _dir) = serve(Arc::new(NoMarketData)).await;
     let url = format!("{base}/api/v1/predict/earnings");
     // Explicit inputs: no live data needed. History 90, 100, 110 TH/s: mean 100 -> 6.29747 USD;
     // 10th percentile 92 TH/s -> 5.793672, 90th 108 -> 6.801268; confidence = stability
@@ -235,7 +249,7 @@ async fn earnings_with_a_history_and_bad_bodies() {
 
 #[tokio::test]
 async fn optimize_one_worker_and_a_batch() {
-    let base = serve(Arc::new(NoMarketData)).await;
+    let (base, _dir) = serve(Arc::new(NoMarketData)).await;
     let worker = r#"{"worker_id":"rig1/asic0","current_hashrate_ths":100,"current_power_w":3250,
         "current_temp_c":70,"max_temp_c":90,"expected_hashrate_ths":104,"expected_power_w":3200,
         "advice":{"target_power_w":2900,"target_hashrate_ths":96,"risk_level":"low"},
@@ -291,6 +305,7 @@ async fn merges_with_the_main_router() {
     })
     .merge(router(EconState {
         inputs: Arc::new(Inputs),
+        store: Arc::new(crate::store::Store::open(&dir.path().join("other.redb")).expect("store")),
         now_s: || NOW,
     }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -303,4 +318,104 @@ async fn merges_with_the_main_router() {
         st, 404,
         "the rig is not in this empty store; the listing route still answers"
     );
+}
+
+fn incoming(seq: u64, ts_ms: u64, body: hashward_protocol::Body) -> crate::store::Incoming {
+    use hashward_protocol::{Envelope, RigId, SiteId};
+    let envelope = Envelope::new(RigId::new("r1").expect("id"), seq, ts_ms, body);
+    let bytes = hashward_protocol::encode(&envelope).expect("encode");
+    crate::store::Incoming {
+        site: SiteId::new("s").expect("id"),
+        envelope,
+        bytes,
+        received_ms: ts_ms,
+    }
+}
+
+fn tele(seq: u64, ts_ms: u64, hashrate_hs: f64) -> crate::store::Incoming {
+    use hashward_protocol::{AgentCounters, Body, MinerTelemetry, RigTelemetry};
+    let rate = hashward_protocol::Hashrate(hashrate_hs);
+    incoming(
+        seq,
+        ts_ms,
+        Body::Tele(RigTelemetry {
+            uptime_s: seq,
+            load_1m: 0.0,
+            load_5m: 0.0,
+            load_15m: 0.0,
+            cpu_usage_pct: 1.0,
+            memory_used_bytes: 1,
+            memory_total_bytes: 2,
+            temperatures: vec![],
+            miner: Some(MinerTelemetry {
+                algo: "sha256d".into(),
+                kernel: "sha256d-generic".into(),
+                threads: 1,
+                batch: 1,
+                paused: false,
+                hashrate_10s: rate,
+                hashrate_60s: rate,
+                hashrate_15m: rate,
+                pool: None,
+                constraints: vec![],
+            }),
+            agent: AgentCounters::default(),
+        }),
+    )
+}
+
+/// Derived metrics from telemetry and scores ingested into a real store: the last hour has
+/// samples every 10 s for its first 30 min, alternating 90 / 110 MH/s (uptime 50 %,
+/// stability 0.9, as in econ::derived's golden test), and a fan-failure score of 0.8.
+#[tokio::test]
+async fn derived_metrics_from_the_store() {
+    use hashward_protocol::{Body, Score, Severity, ThreatType};
+    let (_dir, store) = empty_store();
+    let start_ms = (NOW as u64 - 3600) * 1000;
+    let mut batch: Vec<_> = (0..180u64)
+        .map(|i| {
+            tele(
+                i + 1,
+                start_ms + i * 10_000 + 1,
+                if i % 2 == 0 { 90e6 } else { 110e6 },
+            )
+        })
+        .collect();
+    batch.push(incoming(
+        181,
+        start_ms + 5_000,
+        Body::Score(Score {
+            subject: "rig".into(),
+            score: 0.8,
+            threat_type: ThreatType::FanFailure,
+            severity: Severity::from_score(0.8),
+            model_version: "sentinel_rig_v1.0.0_20261122_080000".into(),
+            sample_ts_ms: start_ms + 5_000,
+        }),
+    ));
+    // Before the hour: not counted.
+    batch.push(tele(182, start_ms - 50_000, 1.0));
+    store.ingest(&batch).expect("ingest");
+    let base = serve_with(Arc::new(NoMarketData), store).await;
+    let (st, v) = call("GET", format!("{base}/rigs/r1/derived?period=1h"), None).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["samples"].as_u64(), v["sample_interval_ms"].as_u64()),
+        (Some(180), Some(10_000)),
+        "{v}"
+    );
+    assert!(
+        close(&v["operational_efficiency"]["uptime_percentage"], 50.0, 1e-9),
+        "{v}"
+    );
+    assert!(
+        close(&v["operational_efficiency"]["hashrate_stability"], 0.9, 1e-9),
+        "{v}"
+    );
+    assert!(close(&v["anomaly_scores"]["temperature"], 0.8, 1e-6), "{v}");
+    assert!(v["anomaly_scores"]["power"].is_null(), "{v}");
+    let (st, v) = call("GET", format!("{base}/rigs/r1/derived?period=2w"), None).await;
+    assert_eq!((st, v["field"].as_str()), (400, Some("period")), "{v}");
+    let (st, _) = call("GET", format!("{base}/rigs/nope/derived"), None).await;
+    assert_eq!(st, 404);
 }

@@ -6,6 +6,7 @@
 //! Must never answer with a number made up for missing data: no input, no figure.
 
 pub mod config;
+pub mod derived;
 pub mod difficulty_model;
 pub mod inputs;
 
