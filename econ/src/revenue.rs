@@ -39,8 +39,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bitcoin_at_a_real_retarget() {
-        // Difficulty after the retarget at block 782,208 (2023-03-24), subsidy 6.25 BTC.
+    fn bitcoin_at_72e12_difficulty() {
+        // A difficulty of 72,006,146,478,567.1 (Bitcoin's in early 2024), subsidy 6.25 BTC.
         // By hand: 1e14 * 86400 * 6.25 = 5.4e19; 72,006,146,478,567.1 * 2^32 = 3.09263e26;
         // 5.4e19 / 3.09263e26 = 1.74608e-4 BTC/day for 100 TH/s.
         let coins = expected_coins_per_day(

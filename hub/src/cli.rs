@@ -35,6 +35,10 @@ pub enum Command {
     AnnounceModels(crate::cmd::announce_models::AnnounceArgs),
     /// Show each scope's pushed version and, per rig, applied / pending / rejected (with why).
     RolloutStatus(crate::cmd::rollout_status::RolloutArgs),
+    /// A miner's revenue, cost, profit and hashprice per day from given values.
+    Economics(crate::cmd::economics::EconomicsArgs),
+    /// Difficulty (next N retargets) and earnings (24 h, 30 d) forecasts from history tables.
+    Forecast(crate::cmd::forecast::ForecastArgs),
 }
 
 /// Defaults of the `serve` settings given neither as a flag nor in the config file.
@@ -148,6 +152,10 @@ impl ServeArgs {
         if share_group.as_deref().is_some_and(str::is_empty) {
             bail!("share_group must not be empty{source}");
         }
+        let economics = file.economics.clone().unwrap_or_default();
+        if let Err(e) = economics.validate() {
+            bail!("{e}{source}");
+        }
         Ok(ServeOptions {
             data_dir: self
                 .data_dir
@@ -162,6 +170,7 @@ impl ServeArgs {
             summary_interval: Duration::from_millis(summary_interval_ms),
             share_group,
             models_dir: self.models_dir.clone().or(file.models_dir),
+            economics,
         })
     }
 }
@@ -174,6 +183,8 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         Command::Command(args) => crate::cmd::command::run(args),
         Command::RolloutStatus(args) => crate::cmd::rollout_status::run(args),
         Command::AnnounceModels(args) => crate::cmd::announce_models::run(args),
+        Command::Economics(args) => crate::cmd::economics::run(args),
+        Command::Forecast(args) => crate::cmd::forecast::run(args),
         Command::Serve(args) => {
             let opts = args.options()?;
             let rt = tokio::runtime::Builder::new_multi_thread()

@@ -24,6 +24,8 @@ pub struct HubConfig {
     pub summary_interval_ms: Option<u64>,
     pub share_group: Option<String>,
     pub models_dir: Option<PathBuf>,
+    /// `[economics]`: tariffs and hardware cost.
+    pub economics: Option<crate::econ::EconomicsConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +76,11 @@ mod tests {
         let all = HubConfig::parse(&uncommented).expect("every documented key parses");
         assert!(all.broker.is_some() && all.ca_file.is_some() && all.username.is_some());
         assert!(all.password.is_some() && all.share_group.is_some() && all.models_dir.is_some());
+        let econ = all.economics.expect("[economics]");
+        assert_eq!(
+            (econ.tariff("farm2"), econ.hardware_cost_usd),
+            (Some(0.045), Some(2500.0))
+        );
     }
 
     #[test]

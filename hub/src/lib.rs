@@ -15,6 +15,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod domain;
+pub mod econ;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;

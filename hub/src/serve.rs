@@ -45,6 +45,8 @@ pub struct ServeOptions {
     pub share_group: Option<String>,
     /// Serve `/models/*` (the model registry the agents update from) from this directory.
     pub models_dir: Option<PathBuf>,
+    /// `[economics]` of hub.toml (tariffs, hardware cost).
+    pub economics: crate::econ::EconomicsConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +199,15 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         log::info!("serving models from {}", dir.display());
         app = app.merge(crate::models::router(dir.clone()));
     }
+    // Economics and forecasts; live market and network inputs answer 503 until the collectors
+    // feed `EconInputs` (the lead wires their store here).
+    app = app.merge(api::econ::router(api::econ::EconState {
+        inputs: Arc::new(crate::econ::ConfiguredInputs {
+            config: opts.economics.clone(),
+        }),
+        store: store.clone() as Arc<dyn StoreRead>,
+        now_s: || hashward_common::clock::now_s() as i64,
+    }));
     let http = Service::new("http", {
         let mut stopped = stop.subscribe();
         async move {
