@@ -245,6 +245,7 @@ fn config(cg: SocketAddr, cmc: SocketAddr, chart_s: f64) -> CollectConfig {
 
 struct Hub {
     http: SocketAddr,
+    mqtt: (String, u16),
     stop: watch::Sender<bool>,
     running: tokio::task::JoinHandle<Result<(), serve::ServeError>>,
 }
@@ -270,6 +271,7 @@ async fn start_hub(dir: &FsPath, collect: CollectConfig) -> Result<Hub, serve::S
     let http = running.http_addr;
     Ok(Hub {
         http,
+        mqtt: (running.mqtt_host.clone(), running.mqtt_port),
         stop,
         running: tokio::spawn(running.wait()),
     })
@@ -363,6 +365,13 @@ async fn sources_fail_every_way_the_other_takes_over_and_both_recover() {
         "{agreement}"
     );
     assert!(cmcf.keys_seen.lock().expect("lock").to_owned() > 0);
+    // Dashboards get the same record, retained, on hashward/json/market/bitcoin.
+    let retained = retained_market(&hub, "bitcoin").await;
+    assert_eq!(
+        (retained["coin"]["id"].as_str(), retained["source"].as_str()),
+        (Some("bitcoin"), Some("coingecko"))
+    );
+    assert!(retained["quality"]["score"].is_f64(), "{retained}");
 
     // Each way CoinGecko can fail: counted by kind, CoinMarketCap serves meanwhile.
     for (mode, kind) in [
@@ -446,6 +455,29 @@ async fn sources_fail_every_way_the_other_takes_over_and_both_recover() {
     let g = hub.json("/market/global").await;
     assert_eq!(g["btc_dominance_pct"], 57.2);
     hub.stop().await;
+}
+
+/// The retained JSON on `hashward/json/market/{coin}`, read by a fresh subscriber.
+async fn retained_market(hub: &Hub, coin: &str) -> Value {
+    let mut opts = rumqttc::MqttOptions::new("collect-test-dashboard", hub.mqtt.0.clone(), hub.mqtt.1);
+    opts.set_keep_alive(Duration::from_secs(5));
+    let (client, mut events) = rumqttc::AsyncClient::new(opts, 16);
+    client
+        .subscribe(format!("hashward/json/market/{coin}"), rumqttc::QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(1), events.poll()).await {
+            Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))) => {
+                client.try_disconnect().ok();
+                return serde_json::from_slice(&p.payload).expect("JSON");
+            }
+            Ok(Ok(_)) | Err(_) => {}
+            Ok(Err(e)) => panic!("dashboard link: {e}"),
+        }
+    }
+    panic!("no retained market record for {coin}");
 }
 
 async fn bitcoin_opt(hub: &Hub) -> Option<Value> {

@@ -12,6 +12,13 @@
 //! - `coins`: the coin-id reconciliation table (CoinGecko id / symbol / CoinMarketCap id).
 //! - `coingecko`, `coinmarketcap`: one file per market backend.
 //! - `scheduler`: runs every poll source (one task each) with the policy above.
+//! - `market`, `view`, `indicators`: building, choosing and scoring the served market record.
+//! - `tariff`: electricity price per site (flat, time of day, feed).
+//! - `import`: the daily history CSVs (`hashward-hub import`).
+//! - `service`: builds it all from the config; the state the API reads; the intake and pruner.
+//! - `api`: `/market`, `/market/{coin}/history`, `/sources`, `/tariffs`; `publish`: the retained
+//!   `hashward/json/market/{coin}` topics.
+//! - `dates`: UTC calendar arithmetic.
 //!
 //! Must never block hub start on a source: an unreachable source is a state in `/sources`,
 //! never a start-up error (a misconfiguration, such as an over-quota budget, is).
@@ -27,6 +34,7 @@ pub mod import;
 pub mod indicators;
 pub mod market;
 pub mod policy;
+pub mod publish;
 pub mod scheduler;
 pub mod service;
 pub mod source;

@@ -57,6 +57,8 @@ pub struct CollectCounters {
     pub pruned_hourly: AtomicU64,
     pub pruned_daily: AtomicU64,
     pub pruned_global: AtomicU64,
+    /// Retained market topics published.
+    pub published: AtomicU64,
 }
 
 #[derive(Default)]
@@ -161,7 +163,11 @@ impl CollectState {
             |name: &str, kind: &str, help: &str, rows: &mut dyn Iterator<Item = (String, f64)>| {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
                 for (labels, v) in rows {
-                    let _ = writeln!(out, "{name}{{{labels}}} {v}");
+                    let _ = if labels.is_empty() {
+                        writeln!(out, "{name} {v}")
+                    } else {
+                        writeln!(out, "{name}{{{labels}}} {v}")
+                    };
                 }
             };
         family(
@@ -257,6 +263,12 @@ impl CollectState {
             "counter",
             "Observations delivered by the sources.",
             &mut std::iter::once((String::new(), c(&counters.observations))),
+        );
+        family(
+            "hashward_hub_market_topics_published_total",
+            "counter",
+            "Retained hashward/json/market/{coin} messages published.",
+            &mut std::iter::once((String::new(), c(&counters.published))),
         );
         family(
             "hashward_hub_collect_store_errors_total",
