@@ -331,6 +331,22 @@ where
     panic!("timed out waiting for: {what}");
 }
 
+/// Polls `get` until it gives a value (bounded: 20 s).
+async fn until_some<F, Fut>(what: &str, mut get: F) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Some(v) = get().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
 async fn bitcoin(hub: &Hub) -> Value {
     hub.json("/market/bitcoin").await["market_data"].clone()
 }
@@ -348,14 +364,16 @@ async fn sources_fail_every_way_the_other_takes_over_and_both_recover() {
         .await
         .expect("hub starts");
 
-    until("both sources ok and bitcoin served from coingecko", || async {
-        let b = bitcoin_opt(&hub).await;
-        hub.source("coingecko").await["state"] == "ok"
-            && hub.source("coinmarketcap").await["state"] == "ok"
-            && b.is_some_and(|b| b["source"] == "coingecko" && b["stale"] == false)
+    let b = until_some("both sources ok and bitcoin served from coingecko", || async {
+        let ok = hub.source("coingecko").await["state"] == "ok"
+            && hub.source("coinmarketcap").await["state"] == "ok";
+        // Agreement is measured against the other source while it is fresh (its last fetch under
+        // 3 intervals old), which a loaded machine can miss for a moment.
+        bitcoin_opt(&hub).await.filter(|b| {
+            ok && b["source"] == "coingecko" && b["stale"] == false && b["quality"]["agreement"] != 1.0
+        })
     })
     .await;
-    let b = bitcoin(&hub).await;
     assert_eq!(b["price"]["usd"], 100000.0);
     // Merged from simple_price and markets; 100 000 vs 100 500 is 0.5 % apart: agreement 0.9.
     assert_eq!(b["price_change"]["percent_7d"], 4.0);
@@ -608,5 +626,65 @@ async fn unreachable_sources_are_listed_with_the_reason_and_the_hub_serves() {
     assert_eq!(hub.get("/market/monero").await.0, 404);
     assert_eq!(hub.get("/market/bitcoin/history?interval=5m").await.0, 400);
     assert_eq!(hub.get("/health").await.0, 200);
+    hub.stop().await;
+}
+
+async fn tariff_feed(State(f): State<Fake>, h: HeaderMap) -> Response {
+    if let Some(r) = misbehave(&f, "tariff", &h).await {
+        return r;
+    }
+    json(r#"{"data":[{"region":"north","price":"95.5","unit":"USD/MWh"}]}"#.into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_sites_tariff_is_served_and_a_feed_failure_is_a_source_error() {
+    let (feed, feedf) = start_fake(Router::new().route("/price", get(tariff_feed))).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sites: BTreeMap<String, hashward_hub::collect::tariff::SiteConfig> = toml::from_str(&format!(
+        r#"[barn.tariff]
+           kind = "flat"
+           usd_per_kwh = 0.07
+           [dc.tariff]
+           kind = "feed"
+           url = "http://{feed}/price"
+           json_path = "data.0.price"
+           scale = 0.001
+           interval_s = 0.2"#
+    ))
+    .expect("sites");
+    let cfg = CollectConfig {
+        sites,
+        stagger_s: Some(0.0),
+        ..CollectConfig::all_disabled()
+    };
+    let hub = start_hub(dir.path(), cfg).await.expect("hub starts");
+    let tariff = |v: &Value, site: &str| {
+        v["tariffs"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|t| t["site"] == site)
+            .cloned()
+            .expect("site")
+    };
+    until("the feed's price", || async {
+        tariff(&hub.json("/tariffs").await, "dc")["usd_per_kwh"].is_f64()
+    })
+    .await;
+    let t = hub.json("/tariffs").await;
+    assert_eq!(tariff(&t, "barn")["usd_per_kwh"], 0.07);
+    let dc = tariff(&t, "dc");
+    assert!(
+        (dc["usd_per_kwh"].as_f64().expect("price") - 0.0955).abs() < 1e-12,
+        "{dc}"
+    );
+    assert_eq!(dc["kind"], "feed");
+    feedf.set(Mode::Changed);
+    until("the feed's changed schema counted", || async {
+        errors(&hub.source("tariff").await, "decode") > 0
+    })
+    .await;
+    // The last price is still served, with its age.
+    assert!(tariff(&hub.json("/tariffs").await, "dc")["age_s"].is_u64());
     hub.stop().await;
 }

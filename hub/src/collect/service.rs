@@ -361,7 +361,9 @@ pub fn build(
             coingecko::CoinGecko::new(&cg_cfg, coins.clone(), http.clone()).map_err(CollectError::Config)?,
         ));
     } else {
-        cg_status.lock().state = SourceState::Disabled;
+        let mut s = cg_status.lock();
+        s.state = SourceState::Disabled;
+        s.note = Some("enabled = false in [collect.coingecko]".into());
     }
     let cmc_cfg: SourceConfig = cfg.coinmarketcap.clone().unwrap_or_default();
     let cmc_status = registry.register(coinmarketcap::NAME);
@@ -379,7 +381,9 @@ pub fn build(
             }
         }
     } else {
-        cmc_status.lock().state = SourceState::Disabled;
+        let mut s = cmc_status.lock();
+        s.state = SourceState::Disabled;
+        s.note = Some("enabled = false in [collect.coinmarketcap]".into());
     }
     let mut sites = BTreeMap::new();
     for (name, site) in &cfg.sites {
