@@ -401,20 +401,21 @@ async fn sources_fail_every_way_the_other_takes_over_and_both_recover() {
     ] {
         let before = errors(&hub.source("coingecko").await, kind);
         cgf.set(mode);
-        until(
+        // Read in one poll: a request sent under the previous mode may still end after this one.
+        let s = until_some(
             &format!("coingecko {mode:?} counted as {kind}, coinmarketcap serving"),
             || async {
                 let s = hub.source("coingecko").await;
                 let b = bitcoin(&hub).await;
-                errors(&s, kind) > before
+                (errors(&s, kind) > before
                     && s["state"] != "ok"
+                    && s["last_error"]["kind"] == kind
                     && b["source"] == "coinmarketcap"
-                    && b["stale"] == false
+                    && b["stale"] == false)
+                    .then_some(s)
             },
         )
         .await;
-        let s = hub.source("coingecko").await;
-        assert_eq!(s["last_error"]["kind"], kind, "{s}");
         if mode == Mode::Limited {
             assert!(
                 s["last_error"]["message"]
@@ -429,6 +430,32 @@ async fn sources_fail_every_way_the_other_takes_over_and_both_recover() {
             assert!(cgf.hits("simple_price") <= hits + 1, "polled during Retry-After");
         }
     }
+
+    // CoinGecko back; now CoinMarketCap fails each way, counted, while CoinGecko serves.
+    cgf.set(Mode::Ok);
+    for (mode, kind) in [
+        (Mode::Garbage, "decode"),
+        (Mode::Changed, "decode"),
+        (Mode::Slow, "timeout"),
+        (Mode::Limited, "rate_limited"),
+    ] {
+        let before = errors(&hub.source("coinmarketcap").await, kind);
+        cmcf.set(mode);
+        until_some(
+            &format!("coinmarketcap {mode:?} counted as {kind}, coingecko serving"),
+            || async {
+                let s = hub.source("coinmarketcap").await;
+                let b = bitcoin(&hub).await;
+                (errors(&s, kind) > before
+                    && s["last_error"]["kind"] == kind
+                    && b["source"] == "coingecko"
+                    && b["stale"] == false)
+                    .then_some(s)
+            },
+        )
+        .await;
+    }
+    cgf.set(Mode::Down);
 
     // Both down: the last good value is served, stale, with its age.
     cmcf.set(Mode::Down);
@@ -448,7 +475,6 @@ async fn sources_fail_every_way_the_other_takes_over_and_both_recover() {
         "hashward_hub_collect_errors_total{source=\"coingecko\",kind=\"rate_limited\"}",
         "hashward_hub_collect_requests_total{source=\"coinmarketcap\"}",
         "hashward_hub_collect_budget_used{source=\"coinmarketcap\"}",
-        "hashward_hub_collect_staleness_seconds{source=\"coingecko\"}",
     ] {
         let line = metrics
             .lines()
@@ -456,6 +482,10 @@ async fn sources_fail_every_way_the_other_takes_over_and_both_recover() {
             .unwrap_or_else(|| panic!("{needle} in {metrics}"));
         assert!(!line.ends_with(" 0"), "{line}");
     }
+    assert!(
+        metrics.contains("hashward_hub_collect_staleness_seconds{source=\"coingecko\"} "),
+        "{metrics}"
+    );
     // The key is never shown.
     let (_, sources) = hub.get("/sources").await;
     assert!(!sources.contains(CMC_KEY) && !metrics.contains(CMC_KEY));

@@ -110,7 +110,13 @@ pub async fn run_source(
     }
     let mut bucket = TokenBucket::per_minute(limits.per_minute, start);
     let mut breaker = Breaker::new(opts.breaker_failures, opts.breaker_cooldown);
-    let mut budget = checkpoints.load_budget(name).unwrap_or_default();
+    let mut budget = checkpoints
+        .load_budget(name)
+        .filter(|b| b.month == dates::month(start))
+        .unwrap_or_else(|| BudgetUse {
+            month: dates::month(start),
+            used: 0,
+        });
     let mut rng = rand::rngs::StdRng::from_entropy();
     {
         let mut s = status.lock();

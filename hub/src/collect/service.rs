@@ -207,7 +207,7 @@ impl CollectState {
                 s.last_success_ms.map(|t| {
                     (
                         format!("source=\"{}\"", s.name),
-                        (now.saturating_sub(t) / 1000) as f64,
+                        now.saturating_sub(t) as f64 / 1000.0,
                     )
                 })
             }),
