@@ -486,6 +486,10 @@ async fn sources_fail_every_way_the_other_takes_over_and_both_recover() {
         metrics.contains("hashward_hub_collect_staleness_seconds{source=\"coingecko\"} "),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("hashward_hub_market_pruned_rows_total{tier=\"raw\"} "),
+        "{metrics}"
+    );
     // The key is never shown.
     let (_, sources) = hub.get("/sources").await;
     assert!(!sources.contains(CMC_KEY) && !metrics.contains(CMC_KEY));
@@ -559,6 +563,9 @@ async fn a_restarted_hub_resumes_from_its_checkpoints() {
         .expect("points")
         .len();
     assert!((364..=366).contains(&days), "{days} daily points");
+    let hourly = hub.json("/market/bitcoin/history?interval=1h").await;
+    assert_eq!(hourly["interval"], "1h");
+    assert!(hourly["points"][0]["high_usd"].is_f64(), "{hourly}");
     let raw = raw_rows(&hub, "bitcoin").await;
     // Unchanged source timestamps: re-polls added no row (one per source).
     assert_eq!(raw, 2);
