@@ -446,6 +446,19 @@ async fn an_over_quota_config_is_refused_with_the_arithmetic() {
          over the plan's 10000; raise the intervals or the plan's monthly_quota"
     );
     assert!(!e.contains(CMC_KEY));
+    let bad = CollectConfig {
+        market_priority: Some(vec!["coinmarketcap".into(), "coinbase".into()]),
+        ..CollectConfig::all_disabled()
+    };
+    let e = start_hub(dir.path(), bad)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert_eq!(
+        e,
+        "collect config: collect.market_priority: unknown source \"coinbase\" (market sources: coingecko, coinmarketcap)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

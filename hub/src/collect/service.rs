@@ -224,6 +224,11 @@ pub fn build(
         .coins
         .clone()
         .unwrap_or_else(|| coins::DEFAULT_COINS.iter().map(|s| s.to_string()).collect());
+    if coin_ids.is_empty() {
+        return Err(CollectError::Config(
+            "collect.coins: empty; name at least one coin".into(),
+        ));
+    }
     let coins = coins::resolve(&coin_ids).map_err(CollectError::Config)?;
     let http = HttpClient::new()?;
     let registry = Arc::new(Registry::default());
@@ -288,6 +293,18 @@ pub fn build(
             s.name().to_string(),
             u64::try_from(shortest.as_millis()).unwrap_or(u64::MAX),
         );
+    }
+    let known = [coingecko::NAME, coinmarketcap::NAME];
+    if let Some(bad) = cfg
+        .market_priority
+        .iter()
+        .flatten()
+        .find(|p| !known.contains(&p.as_str()))
+    {
+        return Err(CollectError::Config(format!(
+            "collect.market_priority: unknown source {bad:?} (market sources: {})",
+            known.join(", ")
+        )));
     }
     let priority = cfg
         .market_priority
