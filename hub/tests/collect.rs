@@ -384,6 +384,10 @@ async fn a_restarted_hub_resumes_from_its_checkpoints() {
         b["technical_indicators"]["ma_200"].is_f64() && b["technical_indicators"]["rsi_14"].is_f64(),
         "{b}"
     );
+    let credits = hub.source("coinmarketcap").await["budget"]["used"]
+        .as_u64()
+        .expect("budget");
+    assert!(credits > 0);
     hub.stop().await;
     let fetched_before = cgf.chart_days.lock().expect("lock").clone();
     assert_eq!(
@@ -394,6 +398,11 @@ async fn a_restarted_hub_resumes_from_its_checkpoints() {
     let hub = start_hub(dir.path(), config(cg, cmc, 2.0))
         .await
         .expect("hub restarts");
+    // The month's credits carry over the restart.
+    let after = hub.source("coinmarketcap").await["budget"]["used"]
+        .as_u64()
+        .expect("budget");
+    assert!(after >= credits, "{after} < {credits}");
     // Right after the restart the last values are served (stale until a source answers).
     let b = bitcoin_opt(&hub)
         .await
