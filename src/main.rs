@@ -65,6 +65,9 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
                     .is_dir()
                     .then(|| "models".into()),
                 economics: Default::default(),
+                collect: hashward_hub::collect::config::CollectConfig::unless_disabled_by_env(
+                    Default::default(),
+                ),
             },
             shutdown.clone(),
         )

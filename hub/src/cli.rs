@@ -39,6 +39,9 @@ pub enum Command {
     Economics(crate::cmd::economics::EconomicsArgs),
     /// Difficulty (next N retargets) and earnings (24 h, 30 d) forecasts from history tables.
     Forecast(crate::cmd::forecast::ForecastArgs),
+    /// Load a coin's daily price history (a `*_daily.csv`) into the store; re-importing adds
+    /// nothing. Run it while the hub is stopped.
+    Import(crate::cmd::import::ImportArgs),
 }
 
 /// Defaults of the `serve` settings given neither as a flag nor in the config file.
@@ -171,6 +174,12 @@ impl ServeArgs {
             share_group,
             models_dir: self.models_dir.clone().or(file.models_dir),
             economics,
+            collect: crate::collect::config::CollectConfig::unless_disabled_by_env(
+                crate::collect::config::CollectConfig {
+                    sites: file.sites.unwrap_or_default(),
+                    ..file.collect.unwrap_or_default()
+                },
+            ),
         })
     }
 }
@@ -182,6 +191,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         Command::PushConfig(args) => crate::cmd::push_config::run(args),
         Command::Command(args) => crate::cmd::command::run(args),
         Command::RolloutStatus(args) => crate::cmd::rollout_status::run(args),
+        Command::Import(args) => crate::cmd::import::run(args),
         Command::AnnounceModels(args) => crate::cmd::announce_models::run(args),
         Command::Economics(args) => crate::cmd::economics::run(args),
         Command::Forecast(args) => crate::cmd::forecast::run(args),

@@ -26,6 +26,10 @@ pub struct HubConfig {
     pub models_dir: Option<PathBuf>,
     /// `[economics]`: tariffs and hardware cost.
     pub economics: Option<crate::econ::EconomicsConfig>,
+    /// `[collect]` and `[collect.SOURCE]`: market (and later pool and network) data sources.
+    pub collect: Option<crate::collect::config::CollectConfig>,
+    /// `[sites.NAME]`: per-site settings (`[sites.NAME.tariff]`, the electricity price).
+    pub sites: Option<std::collections::BTreeMap<String, crate::collect::tariff::SiteConfig>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +85,23 @@ mod tests {
             (econ.tariff("farm2"), econ.hardware_cost_usd),
             (Some(0.045), Some(2500.0))
         );
+    }
+
+    #[test]
+    fn the_example_tariffs_parse() {
+        // The example shows them indented under comments; every one of them must be real.
+        let block: String = EXAMPLE
+            .lines()
+            .skip_while(|l| !l.starts_with("#   [sites.barn.tariff]"))
+            .filter_map(|l| l.strip_prefix("#   "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cfg = HubConfig::parse(&block).expect("the example tariffs parse");
+        let sites = cfg.sites.expect("sites");
+        assert_eq!(sites.len(), 3);
+        for (name, site) in &sites {
+            site.tariff.as_ref().expect("tariff").check(name).expect("valid");
+        }
     }
 
     #[test]

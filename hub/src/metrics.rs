@@ -22,6 +22,36 @@ pub struct Metrics {
     /// From a record's `ts_ms` (the agent's sample time) to the hub's commit of it: clock skew
     /// between rig and hub shows here, and so does a backlog replayed after an outage.
     pub ingest_lag: Histogram,
+    /// Series other parts of the hub append (the collectors).
+    pub sections: Sections,
+}
+
+/// Renderers other parts of the hub register, each appending its own series to `/metrics`.
+#[derive(Default)]
+pub struct Sections(std::sync::Mutex<Vec<Section>>);
+
+type Section = std::sync::Arc<dyn Fn(&mut String) + Send + Sync>;
+
+impl Sections {
+    pub fn add(&self, render: impl Fn(&mut String) + Send + Sync + 'static) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(std::sync::Arc::new(render));
+    }
+
+    fn render(&self, out: &mut String) {
+        let sections = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for s in sections {
+            s(out);
+        }
+    }
+}
+
+impl std::fmt::Debug for Sections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sections")
+    }
 }
 
 /// Upper bounds of the ingest-lag buckets, in milliseconds.
@@ -171,6 +201,7 @@ impl Metrics {
             "Milliseconds from a record's sample time to its commit in the hub's store.",
             &mut out,
         );
+        self.sections.render(&mut out);
         out
     }
 }

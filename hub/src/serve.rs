@@ -47,6 +47,8 @@ pub struct ServeOptions {
     pub models_dir: Option<PathBuf>,
     /// `[economics]` of hub.toml (tariffs, hardware cost).
     pub economics: crate::econ::EconomicsConfig,
+    /// The collectors (`[collect]`); the default follows CoinGecko keyless.
+    pub collect: crate::collect::config::CollectConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,8 @@ pub enum ServeError {
     Http(SocketAddr, std::io::Error),
     #[error("broker TLS: {0}")]
     Tls(#[from] ingest::tls::TlsError),
+    #[error(transparent)]
+    Collect(#[from] crate::collect::service::CollectError),
     #[error("service {name} stopped the hub: {reason}")]
     Service { name: &'static str, reason: String },
 }
@@ -190,6 +194,18 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             stop.send_replace(true);
         });
     }
+    // Before anything listens: a collector config that cannot work (over its monthly budget,
+    // an unknown coin) refuses the start; an unreachable source never does.
+    let collect = crate::collect::service::build(
+        &opts.collect,
+        store.clone(),
+        &stop,
+        crate::collect::service::PrunerOptions::default(),
+    )?;
+    {
+        let state = collect.state.clone();
+        metrics.sections.add(move |out| state.render_metrics(out));
+    }
     let mut app = api::router(AppState {
         store: store.clone() as Arc<dyn StoreRead>,
         metrics: metrics.clone(),
@@ -208,6 +224,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         store: store.clone() as Arc<dyn StoreRead>,
         now_s: || hashward_common::clock::now_s() as i64,
     }));
+    app = app.merge(crate::collect::api::router(collect.state.clone()));
     let http = Service::new("http", {
         let mut stopped = stop.subscribe();
         async move {
@@ -230,6 +247,18 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         share_group: opts.share_group.clone(),
         tls,
     };
+    let market_topics = crate::collect::publish::MqttTarget {
+        host: ingest_cfg.host.clone(),
+        port: ingest_cfg.port,
+        client_id: format!("{}-market", ingest_cfg.client_id),
+        username: ingest_cfg.username.clone(),
+        password: ingest_cfg.password.clone(),
+        tls: ingest_cfg.tls.clone(),
+    };
+    let market_topics = Service::new(
+        "market topics",
+        crate::collect::publish::run(market_topics, collect.state.clone(), stop.subscribe()),
+    );
     let ingest = Service::new("ingest", {
         let stopped = stop.subscribe();
         async move {
@@ -238,6 +267,13 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         }
     });
     let mut services = vec![http, ingest];
+    services.push(market_topics);
+    services.extend(
+        collect
+            .tasks
+            .into_iter()
+            .map(|(name, run)| Service::new(name, run)),
+    );
     if let Some(broker_stopped) = embedded {
         let mut stopped = stop.subscribe();
         services.push(Service::new("embedded broker", async move {

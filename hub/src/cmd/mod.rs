@@ -10,6 +10,7 @@ pub mod broker_acl;
 pub mod command;
 pub mod economics;
 pub mod forecast;
+pub mod import;
 pub mod keygen;
 pub mod push_config;
 pub mod rollout_status;

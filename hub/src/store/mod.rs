@@ -8,6 +8,7 @@
 //! after it commits, so an accepted record is never lost. Must never store a record twice.
 
 mod hints;
+pub mod market;
 mod pushes;
 mod records;
 mod rigs;
@@ -108,6 +109,7 @@ impl Store {
         rigs::create(&tx)?;
         hints::create(&tx)?;
         pushes::create(&tx)?;
+        market::create(&tx)?;
         tx.commit()?;
         Ok(Store {
             db,
