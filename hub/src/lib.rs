@@ -13,6 +13,7 @@ pub mod api;
 pub mod broker;
 pub mod cli;
 pub mod cmd;
+pub mod collect;
 pub mod config;
 pub mod domain;
 pub mod ingest;

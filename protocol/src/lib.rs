@@ -12,6 +12,7 @@ pub mod command;
 pub mod envelope;
 pub mod ids;
 pub mod models;
+pub mod pool;
 pub mod signed;
 pub mod topic;
 pub mod units;

@@ -8,6 +8,8 @@
 //! after it commits, so an accepted record is never lost. Must never store a record twice.
 
 mod hints;
+pub mod network;
+pub mod pools;
 mod pushes;
 mod records;
 mod rigs;
@@ -108,6 +110,8 @@ impl Store {
         rigs::create(&tx)?;
         hints::create(&tx)?;
         pushes::create(&tx)?;
+        pools::create(&tx)?;
+        network::create(&tx)?;
         tx.commit()?;
         Ok(Store {
             db,
