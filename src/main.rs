@@ -64,6 +64,9 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
                 models_dir: std::path::Path::new("models/sentinel_rig")
                     .is_dir()
                     .then(|| "models".into()),
+                collect: hashward_hub::collect::config::CollectConfig::unless_disabled_by_env(
+                    Default::default(),
+                ),
             },
             shutdown.clone(),
         )

@@ -106,6 +106,7 @@ fn agent_and_hub_over_tls_with_the_fleet_ca_and_not_with_another() {
     let hub_log = root.join("hub.log");
     let log = std::fs::File::create(&hub_log).expect("log");
     let child = Command::new(env!("CARGO_BIN_EXE_hashward"))
+        .env("HASHWARD_NO_COLLECTORS", "1")
         .args(["hub", "serve", "--broker", &url, "--ca-file"])
         .arg(&ca_file)
         .args(["--http", &format!("127.0.0.1:{http}"), "--data-dir"])

@@ -36,6 +36,7 @@ fn all_in_one_broker_listens_on_loopback_only() {
     let (mqtt, http) = (free_port(), free_port());
     let log = std::fs::File::create(dir.path().join("aio.log")).expect("log");
     let child = Command::new(env!("CARGO_BIN_EXE_hashward"))
+        .env("HASHWARD_NO_COLLECTORS", "1")
         .args(["--mqtt-listen", &format!("127.0.0.1:{mqtt}")])
         .args(["--http", &format!("127.0.0.1:{http}")])
         .current_dir(dir.path())

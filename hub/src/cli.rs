@@ -35,6 +35,9 @@ pub enum Command {
     AnnounceModels(crate::cmd::announce_models::AnnounceArgs),
     /// Show each scope's pushed version and, per rig, applied / pending / rejected (with why).
     RolloutStatus(crate::cmd::rollout_status::RolloutArgs),
+    /// Load a coin's daily price history (a `*_daily.csv`) into the store; re-importing adds
+    /// nothing. Run it while the hub is stopped.
+    Import(crate::cmd::import::ImportArgs),
 }
 
 /// Defaults of the `serve` settings given neither as a flag nor in the config file.
@@ -162,6 +165,12 @@ impl ServeArgs {
             summary_interval: Duration::from_millis(summary_interval_ms),
             share_group,
             models_dir: self.models_dir.clone().or(file.models_dir),
+            collect: crate::collect::config::CollectConfig::unless_disabled_by_env(
+                crate::collect::config::CollectConfig {
+                    sites: file.sites.unwrap_or_default(),
+                    ..file.collect.unwrap_or_default()
+                },
+            ),
         })
     }
 }
@@ -173,6 +182,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         Command::PushConfig(args) => crate::cmd::push_config::run(args),
         Command::Command(args) => crate::cmd::command::run(args),
         Command::RolloutStatus(args) => crate::cmd::rollout_status::run(args),
+        Command::Import(args) => crate::cmd::import::run(args),
         Command::AnnounceModels(args) => crate::cmd::announce_models::run(args),
         Command::Serve(args) => {
             let opts = args.options()?;

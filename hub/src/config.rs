@@ -24,6 +24,10 @@ pub struct HubConfig {
     pub summary_interval_ms: Option<u64>,
     pub share_group: Option<String>,
     pub models_dir: Option<PathBuf>,
+    /// `[collect]` and `[collect.SOURCE]`: market (and later pool and network) data sources.
+    pub collect: Option<crate::collect::config::CollectConfig>,
+    /// `[sites.NAME]`: per-site settings (`[sites.NAME.tariff]`, the electricity price).
+    pub sites: Option<std::collections::BTreeMap<String, crate::collect::tariff::SiteConfig>>,
 }
 
 #[derive(Debug, thiserror::Error)]

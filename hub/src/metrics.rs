@@ -15,6 +15,36 @@ pub struct Metrics {
     pub state_messages: AtomicU64,
     pub store_errors: AtomicU64,
     pub summaries_published: AtomicU64,
+    /// Series other parts of the hub append (the collectors).
+    pub sections: Sections,
+}
+
+/// Renderers other parts of the hub register, each appending its own series to `/metrics`.
+#[derive(Default)]
+pub struct Sections(std::sync::Mutex<Vec<Section>>);
+
+type Section = std::sync::Arc<dyn Fn(&mut String) + Send + Sync>;
+
+impl Sections {
+    pub fn add(&self, render: impl Fn(&mut String) + Send + Sync + 'static) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(std::sync::Arc::new(render));
+    }
+
+    fn render(&self, out: &mut String) {
+        let sections = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for s in sections {
+            s(out);
+        }
+    }
+}
+
+impl std::fmt::Debug for Sections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sections")
+    }
 }
 
 /// Values computed from the store when `/metrics` is read.
@@ -111,6 +141,7 @@ impl Metrics {
             "Size of the hub store file.",
             g.store_bytes,
         );
+        self.sections.render(&mut out);
         out
     }
 }

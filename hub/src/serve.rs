@@ -45,6 +45,8 @@ pub struct ServeOptions {
     pub share_group: Option<String>,
     /// Serve `/models/*` (the model registry the agents update from) from this directory.
     pub models_dir: Option<PathBuf>,
+    /// The collectors (`[collect]`); the default follows CoinGecko keyless.
+    pub collect: crate::collect::config::CollectConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,8 @@ pub enum ServeError {
     Http(SocketAddr, std::io::Error),
     #[error("broker TLS: {0}")]
     Tls(#[from] ingest::tls::TlsError),
+    #[error(transparent)]
+    Collect(#[from] crate::collect::service::CollectError),
     #[error("service {name} stopped the hub: {reason}")]
     Service { name: &'static str, reason: String },
 }
@@ -188,6 +192,18 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             stop.send_replace(true);
         });
     }
+    // Before anything listens: a collector config that cannot work (over its monthly budget,
+    // an unknown coin) refuses the start; an unreachable source never does.
+    let collect = crate::collect::service::build(
+        &opts.collect,
+        store.clone(),
+        &stop,
+        crate::collect::service::PrunerOptions::default(),
+    )?;
+    {
+        let state = collect.state.clone();
+        metrics.sections.add(move |out| state.render_metrics(out));
+    }
     let mut app = api::router(AppState {
         store: store.clone() as Arc<dyn StoreRead>,
         metrics: metrics.clone(),
@@ -197,6 +213,11 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         log::info!("serving models from {}", dir.display());
         app = app.merge(crate::models::router(dir.clone()));
     }
+    app = app.merge(crate::collect::api::router(collect.state.clone()));
+    app = app.merge(api::pools::router(api::pools::PoolsApi {
+        store: store.clone(),
+        sources: collect.state.registry.clone(),
+    }));
     let http = Service::new("http", {
         let mut stopped = stop.subscribe();
         async move {
@@ -227,6 +248,12 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         }
     });
     let mut services = vec![http, ingest];
+    services.extend(
+        collect
+            .tasks
+            .into_iter()
+            .map(|(name, run)| Service::new(name, run)),
+    );
     if let Some(broker_stopped) = embedded {
         let mut stopped = stop.subscribe();
         services.push(Service::new("embedded broker", async move {

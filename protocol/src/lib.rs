@@ -11,6 +11,7 @@ pub mod codec;
 pub mod command;
 pub mod envelope;
 pub mod ids;
+pub mod market;
 pub mod models;
 pub mod pool;
 pub mod signed;

@@ -2,11 +2,13 @@
 //! network snapshot (seed 002 §4.3 `mining_metrics` plus height, reward split and retarget),
 //! as the hub serves them on HTTP (`/pools`, `/network/{coin}`) and on its retained JSON topics.
 //! JSON only (never postcard): field names are the seed's, each record carries `source`,
-//! `fetched_at` and a data-quality score `quality` in [0, 1]. Timestamps are milliseconds since
-//! the Unix epoch (UTC). Hashrates are H/s (`hashrate.unit` says so).
+//! `fetched_at` and a data-quality score `quality` (the same [`Quality`] as `market_data`).
+//! Timestamps are RFC 3339 UTC strings as the seed's `TIMESTAMP`, each with a `*_ms` twin (Unix
+//! milliseconds) for machines. Hashrates are H/s (`hashrate.unit` says so).
 //!
 //! Must never hold a credential (an API key is never part of a record).
 
+pub use crate::market::Quality;
 use serde::{Deserialize, Serialize};
 
 /// The canonical hashrate unit of every record.
@@ -16,8 +18,9 @@ pub const PROFITABILITY_UNIT: &str = "USD/TH/day";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PoolPerformance {
-    /// When the pool reported this (ms since the epoch, UTC).
-    pub timestamp: u64,
+    /// When the pool reported this.
+    pub timestamp: String,
+    pub timestamp_ms: u64,
     /// `prohashing`, ...
     pub pool_id: String,
     /// The pool's worker name (Prohashing `miner_name`).
@@ -34,10 +37,10 @@ pub struct PoolPerformance {
     pub status: String,
     /// `prohashing_wamp`, `prohashing_http`, ...
     pub source: String,
-    /// When the hub received it (ms since the epoch, UTC).
-    pub fetched_at: u64,
-    /// Completeness x freshness x agreement, in [0, 1].
-    pub quality: f64,
+    /// When the hub received it.
+    pub fetched_at: String,
+    pub fetched_at_ms: u64,
+    pub quality: Quality,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,11 +97,13 @@ pub struct AlgorithmProfitability {
     pub btc_per_th_day: Option<f64>,
     pub max_usd_per_th_day: Option<f64>,
     pub percentile_usd_per_th_day: Option<f64>,
-    /// The pool's own data timestamp (ms since the epoch).
-    pub timestamp: u64,
+    /// The pool's own data time.
+    pub timestamp: String,
+    pub timestamp_ms: u64,
     pub source: String,
-    pub fetched_at: u64,
-    pub quality: f64,
+    pub fetched_at: String,
+    pub fetched_at_ms: u64,
+    pub quality: Quality,
 }
 
 /// A coin's chain as last observed (seed 002 §4.3 `mining_metrics`, plus what difficulty and
@@ -121,10 +126,13 @@ pub struct NetworkSnapshot {
     pub mining_algorithm: String,
     /// Blocks until the next difficulty retarget (None for per-block retargeting chains).
     pub blocks_to_retarget: Option<u64>,
+    /// The tip block's own time, when the source gives it.
+    pub tip_time_ms: Option<u64>,
     /// `node_rpc`, `explorer`.
     pub source: String,
-    pub fetched_at: u64,
-    pub quality: f64,
+    pub fetched_at: String,
+    pub fetched_at_ms: u64,
+    pub quality: Quality,
 }
 
 #[cfg(test)]
@@ -134,7 +142,8 @@ mod tests {
     #[test]
     fn pool_performance_uses_the_seed_field_names() {
         let p = PoolPerformance {
-            timestamp: 1,
+            timestamp: "1970-01-01T00:00:00Z".into(),
+            timestamp_ms: 1,
             pool_id: "prohashing".into(),
             worker_id: "acct.rig1".into(),
             algorithm: "SHA-256".into(),
@@ -150,8 +159,9 @@ mod tests {
             difficulty: Some(65536.0),
             status: "online".into(),
             source: "prohashing_wamp".into(),
-            fetched_at: 2,
-            quality: 1.0,
+            fetched_at: "1970-01-01T00:00:00Z".into(),
+            fetched_at_ms: 2,
+            quality: Quality::default(),
         };
         let v = serde_json::to_value(&p).expect("json");
         for key in [

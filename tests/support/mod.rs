@@ -80,6 +80,8 @@ fn spawn_env(name: &str, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Pro
         .args(args)
         .envs(env.iter().copied())
         .env("RUST_LOG", "info,rumqttd=off,tracing::span=off")
+        // Tests never reach the internet: the hub's collectors stay off.
+        .env("HASHWARD_NO_COLLECTORS", "1")
         .stdout(out.try_clone().expect("clone"))
         .stderr(out)
         .stdin(Stdio::null())

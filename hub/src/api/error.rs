@@ -51,6 +51,11 @@ impl ApiError {
         .with("known", known.to_vec())
     }
 
+    /// A 404 for a named thing (`coin`, `pool`...) that is not known; the value in its field.
+    pub fn not_found(what: &'static str, value: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {what} {value:?}")).with(what, value)
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }

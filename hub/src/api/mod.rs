@@ -8,6 +8,7 @@
 
 mod error;
 mod fleet;
+pub mod pools;
 mod rigs;
 mod status;
 

@@ -148,32 +148,31 @@ async fn network(State(s): State<PoolsApi>, Path(coin): Path<String>) -> Result<
         return Err(ApiError::not_found("coin", &coin));
     };
     let now = now_ms();
-    let sources = [node_source(c), explorer_source(c)];
-    let Some(snap) = s.store.network_latest()?.into_iter().find(|n| n.coin == c.as_str()) else {
+    let sources = [
+        crate::collect::node_rpc::source_name(c),
+        crate::collect::explorer::source_name(c),
+    ];
+    let Some(snap) = s
+        .store
+        .network_latest()?
+        .into_iter()
+        .find(|n| n.coin == c.as_str())
+    else {
         // Known coin, nothing received yet: say which sources were asked and how they fare.
-        let statuses: Vec<_> = s.sources.all().into_iter().filter(|st| sources.contains(&st.name)).collect();
-        return Ok(Json(json!({ "coin": c.as_str(), "no_data_yet": true, "sources": statuses })).into_response());
+        let statuses: Vec<_> = s
+            .sources
+            .all()
+            .into_iter()
+            .filter(|st| sources.contains(&st.name))
+            .collect();
+        return Ok(
+            Json(json!({ "coin": c.as_str(), "no_data_yet": true, "sources": statuses })).into_response(),
+        );
     };
     let mut v = serde_json::to_value(&snap).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.insert("stale".into(), json!(!live(&s.sources, &sources)));
-        m.insert("age_s".into(), json!(age_s(now, snap.fetched_at)));
+        m.insert("age_s".into(), json!(age_s(now, snap.fetched_at_ms)));
     }
     Ok(Json(v).into_response())
-}
-
-pub fn node_source(c: Coin) -> &'static str {
-    match c {
-        Coin::Bitcoin => "node_bitcoin",
-        Coin::Litecoin => "node_litecoin",
-        Coin::Dogecoin => "node_dogecoin",
-    }
-}
-
-pub fn explorer_source(c: Coin) -> &'static str {
-    match c {
-        Coin::Bitcoin => "explorer_bitcoin",
-        Coin::Litecoin => "explorer_litecoin",
-        Coin::Dogecoin => "explorer_dogecoin",
-    }
 }

@@ -8,6 +8,7 @@ pub mod announce_models;
 mod broker;
 pub mod broker_acl;
 pub mod command;
+pub mod import;
 pub mod keygen;
 pub mod push_config;
 pub mod rollout_status;

@@ -4,6 +4,7 @@
 //!
 //! Must never guess for a coin it does not know: [`Coin::parse`] refuses it by name.
 
+use hashward_protocol::market::Quality;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -115,9 +116,25 @@ impl Coin {
     }
 }
 
-/// Completeness x freshness of a network snapshot, in [0, 1]: the share of the optional fields
-/// known, times 1 while the tip is younger than 4 block times, falling to 0 at 24 block times.
-pub fn network_quality(coin: Coin, known_optional: usize, optional: usize, tip_age_s: Option<u64>) -> f64 {
+/// A single-source quality: `score = completeness x freshness` (agreement is 1: one source per
+/// coin at a time).
+pub fn quality(completeness: f64, freshness: f64) -> Quality {
+    Quality {
+        score: completeness * freshness,
+        completeness,
+        freshness,
+        agreement: 1.0,
+    }
+}
+
+/// The quality of a network snapshot: completeness is the share of the optional fields known;
+/// freshness is 1 while the tip is younger than 4 block times, falling to 0 at 24 block times.
+pub fn network_quality(
+    coin: Coin,
+    known_optional: usize,
+    optional: usize,
+    tip_age_s: Option<u64>,
+) -> Quality {
     let completeness = if optional == 0 {
         1.0
     } else {
@@ -131,7 +148,7 @@ pub fn network_quality(coin: Coin, known_optional: usize, optional: usize, tip_a
             (1.0 - ((age as f64 - full) / (zero - full)).clamp(0.0, 1.0)).clamp(0.0, 1.0)
         }
     };
-    completeness * freshness
+    quality(completeness, freshness)
 }
 
 #[cfg(test)]
@@ -175,10 +192,10 @@ mod tests {
 
     #[test]
     fn quality_falls_with_missing_fields_and_age() {
-        assert_eq!(network_quality(Coin::Bitcoin, 2, 2, Some(60)), 1.0);
-        assert_eq!(network_quality(Coin::Bitcoin, 1, 2, Some(60)), 0.5);
-        assert_eq!(network_quality(Coin::Bitcoin, 2, 2, Some(24 * 600)), 0.0);
-        let mid = network_quality(Coin::Bitcoin, 2, 2, Some(14 * 600));
+        assert_eq!(network_quality(Coin::Bitcoin, 2, 2, Some(60)).score, 1.0);
+        assert_eq!(network_quality(Coin::Bitcoin, 1, 2, Some(60)).score, 0.5);
+        assert_eq!(network_quality(Coin::Bitcoin, 2, 2, Some(24 * 600)).score, 0.0);
+        let mid = network_quality(Coin::Bitcoin, 2, 2, Some(14 * 600)).freshness;
         assert!((mid - 0.5).abs() < 1e-9, "{mid}");
     }
 }

@@ -1,6 +1,6 @@
 //! A coin's network data from a mempool.space-style explorer (mempool.space for bitcoin,
 //! litecoinspace.org for litecoin; any instance of the same API by `base_url`), used when no
-//! full node is configured for the coin: `/api/blocks/tip/height` (text), 
+//! full node is configured for the coin: `/api/blocks/tip/height` (text),
 //! `/api/v1/difficulty-adjustment` (`remainingBlocks`), `/api/v1/mining/hashrate/3d`
 //! (`currentHashrate`, `currentDifficulty`) and, for the fees, `/api/v1/blocks` (the recent
 //! blocks with `extras.totalFees` in the smallest unit; an instance without it leaves the fees
@@ -54,8 +54,12 @@ pub fn recent_fees(coin: Coin, blocks: &Value) -> Option<(f64, u64)> {
         .filter_map(|b| b.get("extras")?.get("totalFees")?.as_f64())
         .collect();
     let newest = list.iter().filter_map(|b| b.get("timestamp")?.as_u64()).max()?;
-    (!fees.is_empty() && fees.len() == list.len())
-        .then(|| (fees.iter().sum::<f64>() / fees.len() as f64 / coin.units_per_coin(), newest))
+    (!fees.is_empty() && fees.len() == list.len()).then(|| {
+        (
+            fees.iter().sum::<f64>() / fees.len() as f64 / coin.units_per_coin(),
+            newest,
+        )
+    })
 }
 
 /// The pure part: the answers in, the snapshot out.
@@ -85,7 +89,9 @@ pub fn snapshot(
         // The explorer's own count for chains it retargets; the schedule's for the others.
         blocks_to_retarget: coin.retarget_interval().map(|_| remaining),
         source: "explorer".into(),
-        fetched_at: now_ms,
+        tip_time_ms: fees.map(|f| f.1 * 1000),
+        fetched_at: super::dates::rfc3339(now_ms),
+        fetched_at_ms: now_ms,
         quality: network_quality(
             coin,
             usize::from(mean_fees.is_some()),
@@ -93,6 +99,15 @@ pub fn snapshot(
             fees.map(|f| (now_ms / 1000).saturating_sub(f.1)),
         ),
     })
+}
+
+/// The `/sources` name of a coin's explorer.
+pub fn source_name(coin: Coin) -> &'static str {
+    match coin {
+        Coin::Bitcoin => "explorer_bitcoin",
+        Coin::Litecoin => "explorer_litecoin",
+        Coin::Dogecoin => "explorer_dogecoin",
+    }
 }
 
 pub struct Explorer {
@@ -110,11 +125,7 @@ impl Explorer {
             .base_url
             .clone()
             .or_else(|| default_base_url(coin).map(str::to_string))?;
-        let name = match coin {
-            Coin::Bitcoin => "explorer_bitcoin",
-            Coin::Litecoin => "explorer_litecoin",
-            Coin::Dogecoin => "explorer_dogecoin",
-        };
+        let name = source_name(coin);
         Some(Explorer {
             coin,
             name,
@@ -131,7 +142,10 @@ impl Explorer {
             async move { http.get_ok(&url, &[]).await }
         };
         let height = tip_height(&get("/api/blocks/tip/height").await?)?;
-        let adjustment = decode("difficulty-adjustment", &get("/api/v1/difficulty-adjustment").await?)?;
+        let adjustment = decode(
+            "difficulty-adjustment",
+            &get("/api/v1/difficulty-adjustment").await?,
+        )?;
         let hashrate = decode("mining/hashrate", &get("/api/v1/mining/hashrate/3d").await?)?;
         // Optional: only a missing endpoint is tolerated; anything else is the source failing.
         let fees = match get("/api/v1/blocks").await {
@@ -197,11 +211,21 @@ mod tests {
         ]);
         let fees = recent_fees(Coin::Bitcoin, &blocks);
         assert_eq!(fees, Some((0.2, 1_800_000_000)));
-        let s = snapshot(Coin::Bitcoin, tip_height(b"870000\n").expect("h"), &adj, &hr, fees, 1_800_000_100_000)
-            .expect("snap");
-        assert_eq!((s.height, s.blocks_to_retarget, s.network_difficulty), (870000, Some(912), 9.0e13));
+        let s = snapshot(
+            Coin::Bitcoin,
+            tip_height(b"870000\n").expect("h"),
+            &adj,
+            &hr,
+            fees,
+            1_800_000_100_000,
+        )
+        .expect("snap");
+        assert_eq!(
+            (s.height, s.blocks_to_retarget, s.network_difficulty),
+            (870000, Some(912), 9.0e13)
+        );
         assert!((s.block_reward - 3.325).abs() < 1e-12);
-        assert_eq!(s.quality, 1.0);
+        assert_eq!(s.quality.score, 1.0);
         // Blocks without extras: fees unknown.
         assert_eq!(recent_fees(Coin::Bitcoin, &json!([{"timestamp": 1}])), None);
     }
@@ -209,8 +233,15 @@ mod tests {
     #[test]
     fn changed_schema_and_garbage_are_decode_errors() {
         assert!(matches!(tip_height(b"<html>"), Err(SourceError::Decode(_))));
-        let e = snapshot(Coin::Bitcoin, 1, &json!({"remaining_blocks": 3}), &json!({}), None, 0)
-            .expect_err("renamed");
+        let e = snapshot(
+            Coin::Bitcoin,
+            1,
+            &json!({"remaining_blocks": 3}),
+            &json!({}),
+            None,
+            0,
+        )
+        .expect_err("renamed");
         assert!(e.to_string().contains("remainingBlocks"), "{e}");
         assert!(matches!(decode("x", b"{"), Err(SourceError::Decode(_))));
     }

@@ -24,8 +24,9 @@ use std::time::Duration;
 pub struct NodeConfig {
     /// Default true when the section is present.
     pub enabled: Option<bool>,
-    /// `http://127.0.0.1:8332` (bitcoind), `:9332` (litecoind), `:22555` (dogecoind).
-    pub url: String,
+    /// Default the node's own RPC port on loopback: `http://127.0.0.1:8332` (bitcoind),
+    /// `:9332` (litecoind), `:22555` (dogecoind).
+    pub url: Option<String>,
     /// The node's `.cookie` file; takes precedence over user/password.
     pub cookie_file: Option<PathBuf>,
     pub user: Option<String>,
@@ -40,12 +41,51 @@ pub struct NodeConfig {
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 
+/// The node's RPC URL on loopback at its default port.
+pub fn default_url(coin: Coin) -> &'static str {
+    match coin {
+        Coin::Bitcoin => "http://127.0.0.1:8332/",
+        Coin::Litecoin => "http://127.0.0.1:9332/",
+        Coin::Dogecoin => "http://127.0.0.1:22555/",
+    }
+}
+
+impl NodeConfig {
+    pub fn enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
+
+    /// Refuses values that cannot work, naming the key.
+    pub fn check(&self, coin: &str) -> Result<(), String> {
+        if let Some(u) = &self.url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(format!(
+                    "collect.node.{coin}.url: must start with http:// or https://"
+                ));
+            }
+        }
+        for (key, v) in [("interval_s", self.interval_s), ("timeout_s", self.timeout_s)] {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(format!("collect.node.{coin}.{key}: must be above 0, not {v}"));
+                }
+            }
+        }
+        if self.fee_blocks.is_some_and(|n| n == 0 || n > 144) {
+            return Err(format!("collect.node.{coin}.fee_blocks: must be 1 to 144"));
+        }
+        if self.password.is_some() && self.user.is_none() && self.cookie_file.is_none() {
+            return Err(format!("collect.node.{coin}.password: given without user"));
+        }
+        Ok(())
+    }
+}
+
 /// The `Authorization` header value, read fresh (the cookie changes at every node start).
 fn authorization(cfg: &NodeConfig) -> Result<Option<String>, SourceError> {
     let creds = if let Some(path) = &cfg.cookie_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            SourceError::Connect(format!("cookie file {}: {}", path.display(), e.kind()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SourceError::Connect(format!("cookie file {}: {}", path.display(), e.kind())))?;
         let text = text.trim().to_string();
         if !text.contains(':') {
             return Err(SourceError::Connect(format!(
@@ -112,7 +152,10 @@ pub fn snapshot(
 ) -> Result<NetworkSnapshot, SourceError> {
     let height = num(chain, "getblockchaininfo", "blocks")? as u64;
     let difficulty = num(chain, "getblockchaininfo", "difficulty")?;
-    let hashrate = mining.get("networkhashps").and_then(Value::as_f64).filter(|h| *h > 0.0);
+    let hashrate = mining
+        .get("networkhashps")
+        .and_then(Value::as_f64)
+        .filter(|h| *h > 0.0);
     let tip_time = num(header, "getblockheader", "time")? as u64;
     let mean_fees = match fees {
         Some(list) if !list.is_empty() => {
@@ -138,27 +181,41 @@ pub fn snapshot(
         mining_algorithm: coin.algorithm().into(),
         blocks_to_retarget: coin.blocks_to_retarget(height),
         source: "node_rpc".into(),
-        fetched_at: now_ms,
+        tip_time_ms: Some(tip_time * 1000),
+        fetched_at: super::dates::rfc3339(now_ms),
+        fetched_at_ms: now_ms,
         quality: network_quality(coin, known, 2, Some((now_ms / 1000).saturating_sub(tip_time))),
     })
+}
+
+/// The `/sources` name of a coin's node.
+pub fn source_name(coin: Coin) -> &'static str {
+    match coin {
+        Coin::Bitcoin => "node_bitcoin",
+        Coin::Litecoin => "node_litecoin",
+        Coin::Dogecoin => "node_dogecoin",
+    }
 }
 
 /// The node as a poll source: one job, `network`.
 pub struct NodeRpc {
     coin: Coin,
     name: &'static str,
+    url: String,
     cfg: NodeConfig,
     http: HttpClient,
 }
 
 impl NodeRpc {
     pub fn new(coin: Coin, cfg: NodeConfig, http: HttpClient) -> NodeRpc {
-        let name = match coin {
-            Coin::Bitcoin => "node_bitcoin",
-            Coin::Litecoin => "node_litecoin",
-            Coin::Dogecoin => "node_dogecoin",
-        };
-        NodeRpc { coin, name, cfg, http }
+        let url = cfg.url.clone().unwrap_or_else(|| default_url(coin).to_string());
+        NodeRpc {
+            coin,
+            name: source_name(coin),
+            url,
+            cfg,
+            http,
+        }
     }
 
     async fn call(&self, auth: &Option<String>, method: &str, params: Value) -> Result<Value, SourceError> {
@@ -167,7 +224,10 @@ impl NodeRpc {
         if let Some(a) = auth {
             headers.push(("authorization", a.as_str()));
         }
-        let r = self.http.post(&self.cfg.url, &headers, body.to_string().into_bytes()).await?;
+        let r = self
+            .http
+            .post(&self.url, &headers, body.to_string().into_bytes())
+            .await?;
         rpc_result(r.status, &r.body)
     }
 
@@ -228,7 +288,10 @@ impl PollSource for NodeRpc {
         Limits {
             per_minute: 60,
             monthly_quota: None,
-            timeout: self.cfg.timeout_s.map_or(Duration::from_secs(10), super::config::secs),
+            timeout: self
+                .cfg
+                .timeout_s
+                .map_or(Duration::from_secs(10), super::config::secs),
         }
     }
 
@@ -259,24 +322,44 @@ mod tests {
         let mining = json!({"blocks": 870000, "difficulty": 9.0e13, "networkhashps": 6.5e20});
         let header = json!({"height": 870000, "time": 1_800_000_000u64});
         let fees = [json!({"totalfee": 20_000_000}), json!({"totalfee": 40_000_000})];
-        let s = snapshot(Coin::Bitcoin, &chain, &mining, &header, Some(&fees), 1_800_000_060_000).expect("ok");
+        let s = snapshot(
+            Coin::Bitcoin,
+            &chain,
+            &mining,
+            &header,
+            Some(&fees),
+            1_800_000_060_000,
+        )
+        .expect("ok");
         assert_eq!((s.height, s.blocks_to_retarget), (870000, Some(912)));
         assert_eq!((s.subsidy_coins, s.mean_fees_coins), (3.125, Some(0.3)));
         assert!((s.block_reward - 3.425).abs() < 1e-12);
-        assert_eq!((s.network_hashrate, s.quality), (Some(6.5e20), 1.0));
+        assert_eq!((s.network_hashrate, s.quality.score), (Some(6.5e20), 1.0));
         // No getblockstats: fees unknown, reward is the subsidy, quality says so.
         let s = snapshot(Coin::Bitcoin, &chain, &mining, &header, None, 1_800_000_060_000).expect("ok");
-        assert_eq!((s.mean_fees_coins, s.block_reward, s.quality), (None, 3.125, 0.5));
+        assert_eq!(
+            (s.mean_fees_coins, s.block_reward, s.quality.score),
+            (None, 3.125, 0.5)
+        );
     }
 
     #[test]
     fn node_errors_and_changed_replies_are_errors_by_kind() {
         assert_eq!(rpc_result(401, b""), Err(SourceError::HttpStatus { status: 401 }));
-        let e = rpc_result(500, br#"{"result":null,"error":{"code":-28,"message":"Loading block index..."},"id":"x"}"#)
-            .expect_err("warming up");
-        assert_eq!(e, SourceError::Api("RPC error -28: Loading block index...".into()));
+        let e = rpc_result(
+            500,
+            br#"{"result":null,"error":{"code":-28,"message":"Loading block index..."},"id":"x"}"#,
+        )
+        .expect_err("warming up");
+        assert_eq!(
+            e,
+            SourceError::Api("RPC error -28: Loading block index...".into())
+        );
         assert!(matches!(rpc_result(200, b"<html>"), Err(SourceError::Decode(_))));
-        assert!(matches!(rpc_result(502, b"<html>"), Err(SourceError::HttpStatus { status: 502 })));
+        assert!(matches!(
+            rpc_result(502, b"<html>"),
+            Err(SourceError::HttpStatus { status: 502 })
+        ));
         let e = snapshot(
             Coin::Bitcoin,
             &json!({"blocks": "870000", "difficulty": 1.0}),
@@ -295,19 +378,22 @@ mod tests {
         let cookie = dir.path().join(".cookie");
         std::fs::write(&cookie, "__cookie__:abc123\n").expect("write");
         let cfg = NodeConfig {
-            url: "http://127.0.0.1:8332".into(),
+            url: Some("http://127.0.0.1:8332".into()),
             cookie_file: Some(cookie.clone()),
             ..NodeConfig::default()
         };
         assert_eq!(
             authorization(&cfg).expect("auth"),
-            Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("__cookie__:abc123")))
+            Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode("__cookie__:abc123")
+            ))
         );
         std::fs::write(&cookie, "garbage").expect("write");
         let e = authorization(&cfg).expect_err("bad cookie").to_string();
         assert!(!e.contains("garbage") && e.contains(".cookie"), "{e}");
         let cfg = NodeConfig {
-            url: "http://x".into(),
+            url: Some("http://x".into()),
             user: Some("rpc".into()),
             password: Some(ApiKey::new("s3cret")),
             ..NodeConfig::default()

@@ -102,7 +102,8 @@ mod tests {
 
     fn worker(id: &str, effective: f64) -> PoolPerformance {
         PoolPerformance {
-            timestamp: 1,
+            timestamp: "1970-01-01T00:00:00Z".into(),
+            timestamp_ms: 1,
             pool_id: "prohashing".into(),
             worker_id: id.into(),
             algorithm: "SHA-256".into(),
@@ -121,8 +122,9 @@ mod tests {
             difficulty: None,
             status: "online".into(),
             source: "prohashing_wamp".into(),
-            fetched_at: 1,
-            quality: 1.0,
+            fetched_at: "1970-01-01T00:00:00Z".into(),
+            fetched_at_ms: 1,
+            quality: hashward_protocol::market::Quality::default(),
         }
     }
 

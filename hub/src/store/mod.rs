@@ -8,6 +8,7 @@
 //! after it commits, so an accepted record is never lost. Must never store a record twice.
 
 mod hints;
+pub mod market;
 pub mod network;
 pub mod pools;
 mod pushes;
@@ -110,6 +111,7 @@ impl Store {
         rigs::create(&tx)?;
         hints::create(&tx)?;
         pushes::create(&tx)?;
+        market::create(&tx)?;
         pools::create(&tx)?;
         network::create(&tx)?;
         tx.commit()?;

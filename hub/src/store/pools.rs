@@ -38,7 +38,7 @@ impl Store {
             let mut profit = tx.open_table(PROFIT)?;
             for p in state.profitability(received_ms) {
                 let json = serde_json::to_vec(&p).map_err(|e| json_err(pool, e))?;
-                let key = (pool, p.algorithm_id.as_str(), p.timestamp);
+                let key = (pool, p.algorithm_id.as_str(), p.timestamp_ms);
                 if profit.insert(key, json.as_slice())?.is_none() {
                     new_rows += 1;
                 }

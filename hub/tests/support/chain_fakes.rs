@@ -117,25 +117,45 @@ async fn rpc(State(c): State<Arc<Control>>, headers: HeaderMap, body: String) ->
         return r;
     }
     let Ok(req) = serde_json::from_str::<Value>(&body) else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, json!({"result": null, "error": {"code": -32700, "message": "Parse error"}, "id": null}).to_string()).into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"result": null, "error": {"code": -32700, "message": "Parse error"}, "id": null})
+                .to_string(),
+        )
+            .into_response();
     };
     let id = req["id"].clone();
     let tip = c.tip.load(Ordering::Relaxed).max(TIP);
     let changed = c.mode() == Mode::ChangedSchema;
     let result = match req["method"].as_str() {
-        Some("getblockchaininfo") if changed => json!({"chain": "main", "height": tip, "bestblockhash": "00aa", "difficulty": 9.0e13}),
-        Some("getblockchaininfo") => json!({"chain": "main", "blocks": tip, "headers": tip, "bestblockhash": format!("{tip:064x}"), "difficulty": 9.0e13, "mediantime": 1_799_999_000u64, "verificationprogress": 0.9999, "initialblockdownload": false}),
-        Some("getmininginfo") => json!({"blocks": tip, "difficulty": 9.0e13, "networkhashps": 6.5e20, "pooledtx": 1200, "chain": "main", "warnings": ""}),
-        Some("getblockheader") => json!({"hash": req["params"][0], "confirmations": 1, "height": tip, "version": 536870912, "time": hashward_common::clock::now_s(), "mediantime": 1_799_999_000u64, "nonce": 1, "bits": "17034219", "difficulty": 9.0e13, "nTx": 3000}),
+        Some("getblockchaininfo") if changed => {
+            json!({"chain": "main", "height": tip, "bestblockhash": "00aa", "difficulty": 9.0e13})
+        }
+        Some("getblockchaininfo") => {
+            json!({"chain": "main", "blocks": tip, "headers": tip, "bestblockhash": format!("{tip:064x}"), "difficulty": 9.0e13, "mediantime": 1_799_999_000u64, "verificationprogress": 0.9999, "initialblockdownload": false})
+        }
+        Some("getmininginfo") => {
+            json!({"blocks": tip, "difficulty": 9.0e13, "networkhashps": 6.5e20, "pooledtx": 1200, "chain": "main", "warnings": ""})
+        }
+        Some("getblockheader") => {
+            json!({"hash": req["params"][0], "confirmations": 1, "height": tip, "version": 536870912, "time": hashward_common::clock::now_s(), "mediantime": 1_799_999_000u64, "nonce": 1, "bits": "17034219", "difficulty": 9.0e13, "nTx": 3000})
+        }
         Some("getblockstats") => {
             let h = req["params"][0].as_u64().unwrap_or(0);
             json!({"height": h, "totalfee": 10_000_000 + (h % 2) * 20_000_000})
         }
         _ => {
-            return (StatusCode::NOT_FOUND, json!({"result": null, "error": {"code": -32601, "message": "Method not found"}, "id": id}).to_string()).into_response();
+            return (
+                StatusCode::NOT_FOUND,
+                json!({"result": null, "error": {"code": -32601, "message": "Method not found"}, "id": id})
+                    .to_string(),
+            )
+                .into_response();
         }
     };
-    json!({"result": result, "error": null, "id": id}).to_string().into_response()
+    json!({"result": result, "error": null, "id": id})
+        .to_string()
+        .into_response()
 }
 
 pub async fn bitcoind(addr: SocketAddr) -> Fake {
@@ -167,7 +187,9 @@ async fn difficulty_adjustment(State(c): State<Arc<Control>>) -> Response {
     let tip = c.tip.load(Ordering::Relaxed).max(TIP);
     let remaining = 2016 - tip % 2016;
     if c.mode() == Mode::ChangedSchema {
-        return json!({"progress": 54.7, "remaining_blocks": remaining}).to_string().into_response();
+        return json!({"progress": 54.7, "remaining_blocks": remaining})
+            .to_string()
+            .into_response();
     }
     json!({"progressPercent": 54.76, "difficultyChange": 1.21, "estimatedRetargetDate": 1_800_500_000_000u64,
         "remainingBlocks": remaining, "remainingTime": 547_200_000u64, "previousRetarget": -0.35,

@@ -28,7 +28,8 @@ mod tests {
 
     #[test]
     fn recorded_body_parses_and_garbage_is_a_decode_error() {
-        let body = br#"{"1": {"algorithm_name": "Scrypt", "usd": 0.0025041009705167, "btc": 6.8628068694276e-7,
+        let body =
+            br#"{"1": {"algorithm_name": "Scrypt", "usd": 0.0025041009705167, "btc": 6.8628068694276e-7,
             "max_usd": 0.0052676028280028, "percentile_usd": 0.0023765266674273,
             "data_timestamp": 1547510680.4959, "server_timestamp": 1547510683.3438, "server_id": 4}}"#;
         let q = parse(body).expect("parses");

@@ -10,11 +10,15 @@
 use super::config::{Feed, ProhashingConfig};
 use super::payload::{self, PayloadError};
 use super::state::{PoolState, POOL_ID};
+use crate::collect::config::CollectConfig;
 use crate::collect::http::HttpClient;
-use crate::collect::source::{Observation, Sink, SourceError, SourceState, StatusHandle};
+use crate::collect::service::Task;
+use crate::collect::source::{Delivery, Observation, Registry, Sink, SourceError, SourceState, StatusHandle};
 use crate::collect::wamp::{self, ClientConfig, ClientError, Update};
+use crate::store::Store;
 use hashward_common::clock::now_ms;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
@@ -60,6 +64,54 @@ pub fn apply(
         (Feed::Profitability, _) => state.apply_quotes(payload::profitability(args)?, cfg_units, now, SRC),
     }
     Ok(())
+}
+
+/// The Prohashing task when `[collect.prohashing]` is present and enabled (else both of its
+/// `/sources` entries say `disabled`, and why). A config that cannot work is an error naming
+/// its key.
+pub fn task(
+    cfg: &CollectConfig,
+    store: Arc<Store>,
+    http: HttpClient,
+    registry: &Registry,
+    tx: mpsc::Sender<Delivery>,
+    stop: &watch::Sender<bool>,
+) -> Result<Option<Task>, String> {
+    let wamp_status = registry.register(SOURCE_WAMP);
+    let http_status = registry.register(SOURCE_HTTP);
+    let Some(p) = cfg.prohashing.clone().filter(ProhashingConfig::enabled) else {
+        for h in [&wamp_status, &http_status] {
+            let mut s = h.lock();
+            s.state = SourceState::Disabled;
+            s.note = Some("no [collect.prohashing] section (or enabled = false)".into());
+        }
+        return Ok(None);
+    };
+    p.check()?;
+    if p.api_key.is_none() {
+        wamp_status.lock().note = Some("no api_key: the public profitability feed only".into());
+    }
+    // Where the last run left off: served (stale) until the pool answers again.
+    let state = match store.pool_states() {
+        Ok(all) => all
+            .into_iter()
+            .find(|(id, _, _)| id == POOL_ID)
+            .map(|(_, _, s)| s)
+            .unwrap_or_default(),
+        Err(e) => {
+            log::warn!("collector {SOURCE_WAMP}: last state not loaded: {e}");
+            PoolState::default()
+        }
+    };
+    let sink = Sink::new(SOURCE_WAMP, tx);
+    let run = run(p, state, http, sink, wamp_status, http_status, stop.subscribe());
+    Ok(Some((
+        SOURCE_WAMP,
+        Box::pin(async move {
+            run.await;
+            Ok(())
+        }),
+    )))
 }
 
 /// Runs until `stop`. `state` is where a restarted hub left off (from the store), if anywhere.

@@ -7,6 +7,8 @@
 //! Must never log or serve the API key: it rides in call arguments and topic names only.
 
 pub mod config;
+pub mod http;
+pub mod live;
 pub mod normalise;
 pub mod payload;
 pub mod state;

@@ -7,6 +7,8 @@
 
 use super::normalise::{ProfitUnits, TH};
 use super::payload::{AlgoQuote, BalanceDelta, MinerFields};
+use crate::collect::chain::quality;
+use crate::collect::dates::rfc3339;
 use hashward_protocol::pool::{
     AlgorithmProfitability, PoolHashrate, PoolPerformance, PoolShares, Profitability, HASHRATE_UNIT,
     PROFITABILITY_UNIT,
@@ -165,8 +167,11 @@ impl PoolState {
                     unit: PROFITABILITY_UNIT.into(),
                     time_period: "24h".into(),
                 });
+                let completeness = w.completeness();
+                let fresh = freshness(now_ms.saturating_sub(w.updated_ms));
                 PoolPerformance {
-                    timestamp: w.updated_ms,
+                    timestamp: rfc3339(w.updated_ms),
+                    timestamp_ms: w.updated_ms,
                     pool_id: POOL_ID.into(),
                     worker_id: w.miner_name.clone().unwrap_or_else(|| w.uuid.clone()),
                     algorithm,
@@ -190,8 +195,9 @@ impl PoolState {
                         "offline".into()
                     },
                     source: w.source.clone(),
-                    fetched_at: w.updated_ms,
-                    quality: w.completeness() * freshness(now_ms.saturating_sub(w.updated_ms)),
+                    fetched_at: rfc3339(w.updated_ms),
+                    fetched_at_ms: w.updated_ms,
+                    quality: quality(completeness, fresh),
                 }
             })
             .collect()
@@ -209,10 +215,12 @@ impl PoolState {
                 btc_per_th_day: q.btc_per_th_day,
                 max_usd_per_th_day: q.max_usd_per_th_day,
                 percentile_usd_per_th_day: q.percentile_usd_per_th_day,
-                timestamp: q.data_ms,
+                timestamp: rfc3339(q.data_ms),
+                timestamp_ms: q.data_ms,
                 source: q.source.clone(),
-                fetched_at: q.updated_ms,
-                quality: freshness(now_ms.saturating_sub(q.data_ms.min(q.updated_ms))),
+                fetched_at: rfc3339(q.updated_ms),
+                fetched_at_ms: q.updated_ms,
+                quality: quality(1.0, freshness(now_ms.saturating_sub(q.data_ms.min(q.updated_ms)))),
             })
             .collect()
     }
@@ -263,13 +271,13 @@ mod tests {
         let p = r1.profitability.as_ref().expect("profit joined by algorithm");
         assert!((p.per_hash_rate - 0.13292067065643).abs() < 1e-12);
         assert_eq!(p.unit, "USD/TH/day");
-        assert_eq!(r1.quality, 1.0);
+        assert_eq!(r1.quality.score, 1.0);
         assert_eq!(recs[1].status, "offline");
         assert!(recs[1].profitability.is_none(), "no Scrypt quote yet");
         assert!((s.total_ths() - 10.0).abs() < 1e-9);
 
         // Half an hour later the same record scores 0 freshness.
-        assert_eq!(s.performance(2_000 + FRESH_FOR_MS)[0].quality, 0.0);
+        assert_eq!(s.performance(2_000 + FRESH_FOR_MS)[0].quality.score, 0.0);
         // A new snapshot drops workers that left.
         s.apply_miner_snapshot(Vec::new(), 3_000, "prohashing_http");
         assert!(s.performance(3_000).is_empty());

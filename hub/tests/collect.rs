@@ -1,0 +1,580 @@
+//! The collectors against loopback fakes of CoinGecko and CoinMarketCap that answer in the real
+//! services' JSON shapes: each source failing in each way (down, slow, 429 with Retry-After,
+//! garbage, changed schema) while the hub keeps serving, the other source taking over, errors
+//! counted by kind, recovery; a restart resuming from checkpoints; the budget refusal.
+//!
+//! Run: `cargo test -p hashward-hub --test collect`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use hashward_hub::collect::config::{ApiKey, CollectConfig, SourceConfig};
+use hashward_hub::serve::{self, BrokerChoice, ServeOptions};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path as FsPath;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// How a fake answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Ok,
+    /// 503, as a service behind a failing load balancer.
+    Down,
+    /// Answers after 3 s (the hub's timeout in these tests is 0.5 s).
+    Slow,
+    /// 429 with `Retry-After: 1`.
+    Limited,
+    /// HTML instead of JSON.
+    Garbage,
+    /// Valid JSON in a shape the source no longer matches.
+    Changed,
+}
+
+#[derive(Default)]
+struct FakeState {
+    mode: Mutex<Option<Mode>>,
+    /// Requests seen per path, and the `days` of each market_chart request.
+    hits: Mutex<BTreeMap<String, u64>>,
+    chart_days: Mutex<Vec<String>>,
+    /// The header a key must arrive in (never checked for its value in logs: only presence).
+    key_header: Mutex<Option<String>>,
+    keys_seen: Mutex<u64>,
+}
+
+type Fake = Arc<FakeState>;
+
+impl FakeState {
+    fn set(&self, m: Mode) {
+        *self.mode.lock().expect("lock") = Some(m);
+    }
+    fn mode(&self) -> Mode {
+        self.mode.lock().expect("lock").unwrap_or(Mode::Ok)
+    }
+    fn hits(&self, path: &str) -> u64 {
+        self.hits.lock().expect("lock").get(path).copied().unwrap_or(0)
+    }
+}
+
+/// Applies the fake's mode; `None` means answer normally.
+async fn misbehave(f: &FakeState, path: &str, headers: &HeaderMap) -> Option<Response> {
+    *f.hits.lock().expect("lock").entry(path.to_string()).or_insert(0) += 1;
+    if let Some(h) = f.key_header.lock().expect("lock").clone() {
+        if headers.get(h.as_str()).is_some() {
+            *f.keys_seen.lock().expect("lock") += 1;
+        } else {
+            return Some((StatusCode::UNAUTHORIZED, "no key").into_response());
+        }
+    }
+    match f.mode() {
+        Mode::Ok => None,
+        Mode::Down => Some((StatusCode::SERVICE_UNAVAILABLE, "down").into_response()),
+        Mode::Slow => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            None
+        }
+        Mode::Limited => Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "1")],
+                r#"{"status":{"error_code":429,"error_message":"You've exceeded your API Key's HTTP request rate limit."}}"#,
+            )
+                .into_response(),
+        ),
+        Mode::Garbage => Some((StatusCode::OK, "<html>maintenance</html>").into_response()),
+        Mode::Changed => Some((StatusCode::OK, r#"{"data":{"bitcoin":{"price":{"usd":1}}}}"#).into_response()),
+    }
+}
+
+fn json(v: String) -> Response {
+    ([("content-type", "application/json")], v).into_response()
+}
+
+/// Source timestamps are fixed per fake (a re-poll of an unchanged price is the same row).
+const CG_UPDATED_S: u64 = 1_764_662_400;
+
+async fn cg_simple(State(f): State<Fake>, h: HeaderMap) -> Response {
+    if let Some(r) = misbehave(&f, "simple_price", &h).await {
+        return r;
+    }
+    json(format!(
+        r#"{{"bitcoin":{{"usd":100000.0,"btc":1.0,"usd_market_cap":1.98e12,"btc_market_cap":19800000.0,"usd_24h_vol":3.0e10,"usd_24h_change":-1.5,"last_updated_at":{t}}},
+            "litecoin":{{"usd":120.0,"btc":0.0012,"usd_market_cap":9.0e9,"usd_24h_vol":9.0e8,"usd_24h_change":2.0,"last_updated_at":{t}}}}}"#,
+        t = CG_UPDATED_S
+    ))
+}
+
+async fn cg_markets(State(f): State<Fake>, h: HeaderMap) -> Response {
+    if let Some(r) = misbehave(&f, "markets", &h).await {
+        return r;
+    }
+    json(
+        r#"[{"id":"bitcoin","symbol":"btc","name":"Bitcoin","current_price":100000.0,"market_cap":1.98e12,"total_volume":3.0e10,"price_change_percentage_24h":-1.5,"price_change_percentage_1h_in_currency":0.2,"price_change_percentage_7d_in_currency":4.0,"last_updated":"2025-12-02T08:00:00.000Z"},
+            {"id":"litecoin","symbol":"ltc","name":"Litecoin","current_price":120.0,"market_cap":9.0e9,"total_volume":9.0e8,"price_change_percentage_24h":2.0,"price_change_percentage_1h_in_currency":-0.1,"price_change_percentage_7d_in_currency":-3.0,"last_updated":"2025-12-02T08:00:00.000Z"}]"#
+            .into(),
+    )
+}
+
+async fn cg_chart(
+    State(f): State<Fake>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    h: HeaderMap,
+) -> Response {
+    if let Some(r) = misbehave(&f, "market_chart", &h).await {
+        return r;
+    }
+    let days: u64 = q.get("days").and_then(|d| d.parse().ok()).unwrap_or(1);
+    f.chart_days.lock().expect("lock").push(format!("{id}:{days}"));
+    let now = hashward_common::clock::now_ms();
+    let today = now - now % 86_400_000;
+    let base = if id == "bitcoin" { 90_000.0 } else { 100.0 };
+    // Daily points like CoinGecko's: one per day at 00:00, and the current one last.
+    let mut pts = Vec::new();
+    for d in (1..days.min(400)).rev() {
+        pts.push(format!("[{},{}]", today - d * 86_400_000, base + d as f64));
+    }
+    pts.push(format!("[{now},{base}]"));
+    json(format!(
+        r#"{{"prices":[{p}],"market_caps":[{p}],"total_volumes":[{p}]}}"#,
+        p = pts.join(",")
+    ))
+}
+
+async fn cmc_quotes(State(f): State<Fake>, h: HeaderMap) -> Response {
+    if let Some(r) = misbehave(&f, "quotes", &h).await {
+        return r;
+    }
+    json(
+        r#"{"status":{"timestamp":"2025-12-02T08:00:00.000Z","error_code":0,"error_message":null,"elapsed":12,"credit_count":1,"notice":null},
+            "data":{"1":{"id":1,"name":"Bitcoin","symbol":"BTC","slug":"bitcoin","cmc_rank":1,"quote":{"USD":{"price":100500.0,"volume_24h":3.1e10,"percent_change_1h":0.1,"percent_change_24h":-1.4,"percent_change_7d":4.1,"market_cap":1.99e12,"last_updated":"2025-12-02T08:00:00.000Z"}}},
+                    "2":{"id":2,"name":"Litecoin","symbol":"LTC","slug":"litecoin","cmc_rank":20,"quote":{"USD":{"price":120.6,"volume_24h":9.1e8,"percent_change_1h":0.0,"percent_change_24h":2.1,"percent_change_7d":-2.9,"market_cap":9.1e9,"last_updated":"2025-12-02T08:00:00.000Z"}}}}}"#
+            .into(),
+    )
+}
+
+async fn cmc_listings(State(f): State<Fake>, h: HeaderMap) -> Response {
+    if let Some(r) = misbehave(&f, "listings", &h).await {
+        return r;
+    }
+    json(
+        r#"{"status":{"error_code":0,"error_message":null,"credit_count":1},
+            "data":[{"id":1,"name":"Bitcoin","symbol":"BTC","slug":"bitcoin","cmc_rank":1,"quote":{"USD":{"price":100500.0,"volume_24h":3.1e10,"percent_change_1h":0.1,"percent_change_24h":-1.4,"percent_change_7d":4.1,"market_cap":1.99e12,"last_updated":"2025-12-02T08:00:00.000Z"}}}]}"#
+            .into(),
+    )
+}
+
+async fn cmc_global(State(f): State<Fake>, h: HeaderMap) -> Response {
+    if let Some(r) = misbehave(&f, "global_metrics", &h).await {
+        return r;
+    }
+    json(
+        r#"{"status":{"error_code":0,"credit_count":1},"data":{"btc_dominance":57.2,"active_cryptocurrencies":9800,"quote":{"USD":{"total_market_cap":3.45e12,"total_volume_24h":1.2e11}}}}"#
+            .into(),
+    )
+}
+
+async fn start_fake(router: Router<Fake>) -> (SocketAddr, Fake) {
+    let state: Fake = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = router.with_state(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    (addr, state)
+}
+
+async fn coingecko_fake() -> (SocketAddr, Fake) {
+    start_fake(
+        Router::new()
+            .route("/api/v3/simple/price", get(cg_simple))
+            .route("/api/v3/coins/markets", get(cg_markets))
+            .route("/api/v3/coins/{id}/market_chart", get(cg_chart)),
+    )
+    .await
+}
+
+async fn cmc_fake() -> (SocketAddr, Fake) {
+    let (addr, f) = start_fake(
+        Router::new()
+            .route("/v1/cryptocurrency/quotes/latest", get(cmc_quotes))
+            .route("/v1/cryptocurrency/listings/latest", get(cmc_listings))
+            .route("/v1/global-metrics/quotes/latest", get(cmc_global)),
+    )
+    .await;
+    *f.key_header.lock().expect("lock") = Some("x-cmc_pro_api_key".into());
+    (addr, f)
+}
+
+const CMC_KEY: &str = "cmc-secret-7f3a";
+
+fn intervals(pairs: &[(&str, f64)]) -> Option<BTreeMap<String, f64>> {
+    Some(pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+}
+
+fn config(cg: SocketAddr, cmc: SocketAddr, chart_s: f64) -> CollectConfig {
+    CollectConfig {
+        coins: Some(vec!["bitcoin".into(), "litecoin".into()]),
+        stagger_s: Some(0.1),
+        breaker_failures: Some(1000),
+        breaker_cooldown_s: Some(0.5),
+        coingecko: Some(SourceConfig {
+            base_url: Some(format!("http://{cg}/api/v3")),
+            intervals_s: intervals(&[("simple_price", 0.2), ("markets", 0.3), ("market_chart", chart_s)]),
+            timeout_s: Some(0.5),
+            per_minute: Some(6000),
+            ..SourceConfig::default()
+        }),
+        coinmarketcap: Some(SourceConfig {
+            base_url: Some(format!("http://{cmc}/v1")),
+            api_key: Some(ApiKey::new(CMC_KEY)),
+            intervals_s: intervals(&[("quotes", 0.2), ("listings", 0.5), ("global_metrics", 0.5)]),
+            timeout_s: Some(0.5),
+            per_minute: Some(6000),
+            // At these test intervals a month is millions of calls: a plan that large.
+            monthly_quota: Some(100_000_000),
+            ..SourceConfig::default()
+        }),
+        ..CollectConfig::default()
+    }
+}
+
+struct Hub {
+    http: SocketAddr,
+    stop: watch::Sender<bool>,
+    running: tokio::task::JoinHandle<Result<(), serve::ServeError>>,
+}
+
+async fn start_hub(dir: &FsPath, collect: CollectConfig) -> Result<Hub, serve::ServeError> {
+    let (stop, shutdown) = watch::channel(false);
+    let running = serve::start(
+        ServeOptions {
+            data_dir: dir.to_path_buf(),
+            http: "127.0.0.1:0".parse().expect("addr"),
+            broker: BrokerChoice::Embedded("127.0.0.1:0".parse().expect("addr")),
+            client_id: "hub-collect-test".into(),
+            username: None,
+            password: None,
+            summary_interval: Duration::from_secs(60),
+            share_group: None,
+            models_dir: None,
+            collect,
+        },
+        shutdown,
+    )
+    .await?;
+    let http = running.http_addr;
+    Ok(Hub {
+        http,
+        stop,
+        running: tokio::spawn(running.wait()),
+    })
+}
+
+impl Hub {
+    async fn get(&self, path: &str) -> (u16, String) {
+        let url = format!("http://{}{path}", self.http);
+        tokio::task::spawn_blocking(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let mut r = agent.get(&url).call().expect("hub answers");
+            (r.status().as_u16(), r.body_mut().read_to_string().expect("body"))
+        })
+        .await
+        .expect("join")
+    }
+
+    async fn json(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).expect("JSON")
+    }
+
+    async fn source(&self, name: &str) -> Value {
+        let v = self.json("/sources").await;
+        v["sources"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .expect("listed")
+    }
+
+    async fn stop(self) {
+        self.stop.send_replace(true);
+        self.running.await.expect("join").expect("clean shutdown");
+    }
+}
+
+/// Polls `check` until it holds (bounded: 20 s).
+async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+async fn bitcoin(hub: &Hub) -> Value {
+    hub.json("/market/bitcoin").await["market_data"].clone()
+}
+
+fn errors(src: &Value, kind: &str) -> u64 {
+    src["errors"][kind].as_u64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_fail_every_way_the_other_takes_over_and_both_recover() {
+    let (cg, cgf) = coingecko_fake().await;
+    let (cmc, cmcf) = cmc_fake().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hub = start_hub(dir.path(), config(cg, cmc, 3600.0))
+        .await
+        .expect("hub starts");
+
+    until("both sources ok and bitcoin served from coingecko", || async {
+        let b = bitcoin_opt(&hub).await;
+        hub.source("coingecko").await["state"] == "ok"
+            && hub.source("coinmarketcap").await["state"] == "ok"
+            && b.is_some_and(|b| b["source"] == "coingecko" && b["stale"] == false)
+    })
+    .await;
+    let b = bitcoin(&hub).await;
+    assert_eq!(b["price"]["usd"], 100000.0);
+    // Merged from simple_price and markets; 100 000 vs 100 500 is 0.5 % apart: agreement 0.9.
+    assert_eq!(b["price_change"]["percent_7d"], 4.0);
+    let agreement = b["quality"]["agreement"].as_f64().expect("agreement");
+    assert!(
+        (agreement - (1.0 - 500.0 / 100_500.0 / 0.05)).abs() < 1e-9,
+        "{agreement}"
+    );
+    assert!(cmcf.keys_seen.lock().expect("lock").to_owned() > 0);
+
+    // Each way CoinGecko can fail: counted by kind, CoinMarketCap serves meanwhile.
+    for (mode, kind) in [
+        (Mode::Garbage, "decode"),
+        (Mode::Changed, "decode"),
+        (Mode::Slow, "timeout"),
+        (Mode::Limited, "rate_limited"),
+        (Mode::Down, "http_status"),
+    ] {
+        let before = errors(&hub.source("coingecko").await, kind);
+        cgf.set(mode);
+        until(
+            &format!("coingecko {mode:?} counted as {kind}, coinmarketcap serving"),
+            || async {
+                let s = hub.source("coingecko").await;
+                let b = bitcoin(&hub).await;
+                errors(&s, kind) > before
+                    && s["state"] != "ok"
+                    && b["source"] == "coinmarketcap"
+                    && b["stale"] == false
+            },
+        )
+        .await;
+        let s = hub.source("coingecko").await;
+        assert_eq!(s["last_error"]["kind"], kind, "{s}");
+        if mode == Mode::Limited {
+            assert!(
+                s["last_error"]["message"]
+                    .as_str()
+                    .expect("msg")
+                    .contains("retry after 1 s"),
+                "{s}"
+            );
+            // Retry-After: 1 s holds the source back even though its interval is 0.2 s.
+            let hits = cgf.hits("simple_price");
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            assert!(cgf.hits("simple_price") <= hits + 1, "polled during Retry-After");
+        }
+    }
+
+    // Both down: the last good value is served, stale, with its age.
+    cmcf.set(Mode::Down);
+    until("bitcoin served stale", || async {
+        bitcoin(&hub).await["stale"] == true
+    })
+    .await;
+    let b = bitcoin(&hub).await;
+    assert!(b["age_s"].is_u64() && b["price"]["usd"].is_f64(), "{b}");
+    let (status, health) = hub.get("/health").await;
+    assert_eq!(status, 200, "{health}");
+
+    // Metrics carry the per-source series, errors by kind.
+    let (_, metrics) = hub.get("/metrics").await;
+    for needle in [
+        "hashward_hub_collect_errors_total{source=\"coingecko\",kind=\"timeout\"}",
+        "hashward_hub_collect_errors_total{source=\"coingecko\",kind=\"rate_limited\"}",
+        "hashward_hub_collect_requests_total{source=\"coinmarketcap\"}",
+        "hashward_hub_collect_budget_used{source=\"coinmarketcap\"}",
+        "hashward_hub_collect_staleness_seconds{source=\"coingecko\"}",
+    ] {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("{needle} in {metrics}"));
+        assert!(!line.ends_with(" 0"), "{line}");
+    }
+    // The key is never shown.
+    let (_, sources) = hub.get("/sources").await;
+    assert!(!sources.contains(CMC_KEY) && !metrics.contains(CMC_KEY));
+
+    // Both come back: the hub recovers on its own.
+    cgf.set(Mode::Ok);
+    cmcf.set(Mode::Ok);
+    until("coingecko serving fresh again", || async {
+        let b = bitcoin(&hub).await;
+        b["source"] == "coingecko"
+            && b["stale"] == false
+            && hub.source("coinmarketcap").await["state"] == "ok"
+    })
+    .await;
+    let g = hub.json("/market/global").await;
+    assert_eq!(g["btc_dominance_pct"], 57.2);
+    hub.stop().await;
+}
+
+async fn bitcoin_opt(hub: &Hub) -> Option<Value> {
+    let (status, body) = hub.get("/market/bitcoin").await;
+    (status == 200).then(|| serde_json::from_str::<Value>(&body).expect("JSON")["market_data"].clone())
+}
+
+async fn raw_rows(hub: &Hub, coin: &str) -> usize {
+    hub.json(&format!("/market/{coin}/history?interval=raw&limit=5000"))
+        .await["points"]
+        .as_array()
+        .expect("points")
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_hub_resumes_from_its_checkpoints() {
+    let (cg, cgf) = coingecko_fake().await;
+    let (cmc, _cmcf) = cmc_fake().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // History every 2 s: the first run fetches a year, later ones from the newest stored day.
+    let hub = start_hub(dir.path(), config(cg, cmc, 2.0))
+        .await
+        .expect("hub starts");
+    until("history and prices stored", || async {
+        cgf.hits("market_chart") >= 2 && cgf.hits("simple_price") >= 3 && raw_rows(&hub, "bitcoin").await >= 2
+    })
+    .await;
+    let days = hub.json("/market/bitcoin/history?interval=1d&limit=5000").await["points"]
+        .as_array()
+        .expect("points")
+        .len();
+    assert!((364..=366).contains(&days), "{days} daily points");
+    let raw = raw_rows(&hub, "bitcoin").await;
+    // Unchanged source timestamps: re-polls added no row (one per source).
+    assert_eq!(raw, 2);
+    let b = bitcoin(&hub).await;
+    assert!(
+        b["technical_indicators"]["ma_200"].is_f64() && b["technical_indicators"]["rsi_14"].is_f64(),
+        "{b}"
+    );
+    hub.stop().await;
+    let fetched_before = cgf.chart_days.lock().expect("lock").clone();
+    assert_eq!(
+        &fetched_before[..2],
+        &["bitcoin:365".to_string(), "litecoin:365".to_string()]
+    );
+
+    let hub = start_hub(dir.path(), config(cg, cmc, 2.0))
+        .await
+        .expect("hub restarts");
+    // Right after the restart the last values are served (stale until a source answers).
+    let b = bitcoin_opt(&hub)
+        .await
+        .expect("served from the store after restart");
+    assert_eq!(b["price"]["usd"].as_f64().map(|p| p > 0.0), Some(true));
+    let n_before = fetched_before.len();
+    until("history polled again after the restart", || async {
+        cgf.chart_days.lock().expect("lock").len() >= n_before + 2
+    })
+    .await;
+    let after = cgf.chart_days.lock().expect("lock")[n_before..].to_vec();
+    assert!(
+        after.iter().all(|d| d.ends_with(":1") || d.ends_with(":2")),
+        "refetched history: {after:?}"
+    );
+    assert_eq!(raw_rows(&hub, "bitcoin").await, 2, "duplicate rows after restart");
+    let days_after = hub.json("/market/bitcoin/history?interval=1d&limit=5000").await["points"]
+        .as_array()
+        .expect("points")
+        .len();
+    assert_eq!(days_after, days);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn an_over_quota_config_is_refused_with_the_arithmetic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = CollectConfig {
+        coinmarketcap: Some(SourceConfig {
+            api_key: Some(ApiKey::new(CMC_KEY)),
+            intervals_s: intervals(&[("quotes", 60.0)]),
+            ..SourceConfig::default()
+        }),
+        coingecko: Some(SourceConfig {
+            enabled: Some(false),
+            ..SourceConfig::default()
+        }),
+        ..CollectConfig::default()
+    };
+    let e = start_hub(dir.path(), cfg)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert_eq!(
+        e,
+        "collect budget: coinmarketcap: the configured intervals need 48360 credits a month \
+         (quotes: 31 d x 86400 s / 60 s = 44640 calls x 1 = 44640 + listings: 31 d x 86400 s / 900 s \
+         = 2976 calls x 1 = 2976 + global_metrics: 31 d x 86400 s / 3600 s = 744 calls x 1 = 744), \
+         over the plan's 10000; raise the intervals or the plan's monthly_quota"
+    );
+    assert!(!e.contains(CMC_KEY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_sources_are_listed_with_the_reason_and_the_hub_serves() {
+    // A port nobody listens on: what a hub without internet sees.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(closed, closed, 3600.0);
+    cfg.coinmarketcap = None;
+    let hub = start_hub(dir.path(), cfg).await.expect("hub starts");
+    until("coingecko unreachable", || async {
+        let s = hub.source("coingecko").await;
+        s["state"] == "unreachable" && s["last_error"]["kind"] == "connect"
+    })
+    .await;
+    let cmc = hub.source("coinmarketcap").await;
+    assert_eq!(cmc["state"], "disabled");
+    assert!(cmc["note"].as_str().expect("note").contains("api_key"), "{cmc}");
+    let m = hub.json("/market").await;
+    assert_eq!(m["market_data"].as_array().map(Vec::len), Some(0));
+    assert_eq!(m["no_data_yet"], serde_json::json!(["bitcoin", "litecoin"]));
+    assert_eq!(hub.get("/market/monero").await.0, 404);
+    assert_eq!(hub.get("/market/bitcoin/history?interval=5m").await.0, 400);
+    assert_eq!(hub.get("/health").await.0, 200);
+    hub.stop().await;
+}
