@@ -1,6 +1,7 @@
 //! `/pools`, `/pools/{pool}/workers` and `/network/{coin}`: the pool accounts and chain
 //! snapshots the collectors stored, each with `stale` (its source is not answering now, so this
-//! is the last good value) and `age_s`. Workers are joined to the rigs and ASICs that mine for
+//! is the last good value) and `age_s`. A pool's workers and balances come from its live link
+//! only (`stale`); its profitability also from the HTTP fallback (`profitability_stale`). Workers are joined to the rigs and ASICs that mine for
 //! them (`domain::pool_join`) from the rigs' latest telemetry and ASIC readings.
 //!
 //! Read-only. Must never serve a key (none is stored) and never answer a bad path with a 500.
@@ -43,10 +44,12 @@ fn live(reg: &Registry, sources: &[&str]) -> bool {
         .any(|s| sources.contains(&s.name) && s.state == SourceState::Ok)
 }
 
-fn pool_sources(pool: &str) -> &'static [&'static str] {
+/// The sources that feed a pool's workers and balances (the live link only), and its
+/// profitability (the link or the HTTP fallback).
+fn pool_sources(pool: &str) -> (&'static [&'static str], &'static [&'static str]) {
     match pool {
-        "prohashing" => &["prohashing", "prohashing_http"],
-        _ => &[],
+        "prohashing" => (&["prohashing"], &["prohashing", "prohashing_http"]),
+        _ => (&[], &[]),
     }
 }
 
@@ -64,7 +67,8 @@ async fn pools(State(s): State<PoolsApi>) -> Result<Response, ApiError> {
             let workers = state.performance(now);
             json!({
                 "pool_id": pool,
-                "stale": !live(&s.sources, pool_sources(&pool)),
+                "stale": !live(&s.sources, pool_sources(&pool).0),
+                "profitability_stale": !live(&s.sources, pool_sources(&pool).1),
                 "age_s": age_s(now, received_ms),
                 "received_at_ms": received_ms,
                 "effective_hashrate_hs": state.total_ths() * 1e12,
@@ -136,7 +140,7 @@ async fn workers(State(s): State<PoolsApi>, Path(pool): Path<String>) -> Result<
     let rows = pool_join::join(&state.performance(now), &miners);
     Ok(Json(json!({
         "pool_id": pool,
-        "stale": !live(&s.sources, pool_sources(&pool)),
+        "stale": !live(&s.sources, pool_sources(&pool).0),
         "age_s": age_s(now, received_ms),
         "workers": rows,
     }))

@@ -272,3 +272,26 @@ async fn serve(
         }
     }
 }
+
+/// Prohashing's HTTP fallback (`/profitability`, the prohashing-http shape), counting requests.
+pub async fn http_fallback() -> (SocketAddr, Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
+    use axum::routing::get;
+    let hits = Arc::new(AtomicU64::new(0));
+    let h = hits.clone();
+    let app = axum::Router::new().route(
+        "/api/v1/profitability",
+        get(move || {
+            let h = h.clone();
+            async move {
+                h.fetch_add(1, Ordering::Relaxed);
+                recorded_profitability().to_string()
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, hits, task)
+}
