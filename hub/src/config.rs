@@ -81,6 +81,23 @@ mod tests {
     }
 
     #[test]
+    fn the_example_tariffs_parse() {
+        // The example shows them indented under comments; every one of them must be real.
+        let block: String = EXAMPLE
+            .lines()
+            .skip_while(|l| !l.starts_with("#   [sites.barn.tariff]"))
+            .filter_map(|l| l.strip_prefix("#   "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cfg = HubConfig::parse(&block).expect("the example tariffs parse");
+        let sites = cfg.sites.expect("sites");
+        assert_eq!(sites.len(), 3);
+        for (name, site) in &sites {
+            site.tariff.as_ref().expect("tariff").check(name).expect("valid");
+        }
+    }
+
+    #[test]
     fn an_unknown_key_is_refused_naming_it_and_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("hub.toml");

@@ -240,6 +240,18 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         share_group: opts.share_group.clone(),
         tls,
     };
+    let market_topics = crate::collect::publish::MqttTarget {
+        host: ingest_cfg.host.clone(),
+        port: ingest_cfg.port,
+        client_id: format!("{}-market", ingest_cfg.client_id),
+        username: ingest_cfg.username.clone(),
+        password: ingest_cfg.password.clone(),
+        tls: ingest_cfg.tls.clone(),
+    };
+    let market_topics = Service::new(
+        "market topics",
+        crate::collect::publish::run(market_topics, collect.state.clone(), stop.subscribe()),
+    );
     let ingest = Service::new("ingest", {
         let stopped = stop.subscribe();
         async move {
@@ -248,6 +260,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         }
     });
     let mut services = vec![http, ingest];
+    services.push(market_topics);
     services.extend(
         collect
             .tasks

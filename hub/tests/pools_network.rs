@@ -79,6 +79,7 @@ fn config(router: SocketAddr, fallback: SocketAddr, node: SocketAddr, explorer: 
 
 struct Hub {
     http: SocketAddr,
+    mqtt: (String, u16),
     stop: watch::Sender<bool>,
     running: tokio::task::JoinHandle<Result<(), serve::ServeError>>,
 }
@@ -104,6 +105,7 @@ async fn start_hub(dir: &Path, collect: CollectConfig) -> Hub {
     .expect("hub starts");
     Hub {
         http: running.http_addr,
+        mqtt: (running.mqtt_host.clone(), running.mqtt_port),
         stop,
         running: tokio::spawn(running.wait()),
     }
@@ -181,6 +183,29 @@ impl Hub {
             .expect("join")
             .expect("clean stop");
     }
+}
+
+/// The retained JSON on `topic`, read by a fresh subscriber (bounded wait).
+async fn retained(hub: &Hub, topic: &str) -> Value {
+    let mut opts = rumqttc::MqttOptions::new("pools-test-dashboard", hub.mqtt.0.clone(), hub.mqtt.1);
+    opts.set_keep_alive(Duration::from_secs(5));
+    let (client, mut events) = rumqttc::AsyncClient::new(opts, 16);
+    client
+        .subscribe(topic, rumqttc::QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(1), events.poll()).await {
+            Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))) => {
+                client.try_disconnect().ok();
+                return serde_json::from_slice(&p.payload).expect("JSON");
+            }
+            Ok(Ok(_)) | Err(_) => {}
+            Ok(Err(e)) => panic!("dashboard link: {e}"),
+        }
+    }
+    panic!("nothing retained on {topic}");
 }
 
 fn worker<'a>(pools: &'a Value, name: &str) -> Option<&'a Value> {
@@ -293,6 +318,19 @@ async fn pools_and_network_served_stale_through_failures_and_recover() {
         (ltc["source"].as_str(), ltc["subsidy_coins"].as_f64()),
         (Some("explorer"), Some(25.0))
     );
+    // Dashboards get the same records, retained.
+    let topic = retained(&hub, "hashward/json/network/bitcoin").await;
+    assert_eq!(
+        (topic["coin"].as_str(), topic["height"].as_u64()),
+        (Some("bitcoin"), Some(870_000))
+    );
+    assert_eq!(topic["source"], "node_rpc");
+    let topic = retained(&hub, "hashward/json/pools/prohashing").await;
+    assert_eq!(
+        (topic["pool_id"].as_str(), topic["workers_total"].as_u64()),
+        (Some("prohashing"), Some(2))
+    );
+    assert!(!topic.to_string().contains(API_KEY));
     let doge = hub.json("/network/dogecoin").await;
     assert_eq!(doge["no_data_yet"], true);
     assert_eq!(hub.get("/network/ethereum").await.0, 404);

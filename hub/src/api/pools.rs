@@ -8,7 +8,8 @@
 
 use super::ApiError;
 use crate::collect::chain::Coin;
-use crate::collect::source::{Registry, SourceState};
+use crate::collect::pool_view;
+use crate::collect::source::Registry;
 use crate::domain::pool_join::{self, MinerSide};
 use crate::store::{RecordsRead, RigsRead, Store};
 use axum::extract::{Path, State};
@@ -37,22 +38,6 @@ pub fn router(state: PoolsApi) -> Router {
         .with_state(state)
 }
 
-/// Whether any of `sources` is answering now.
-fn live(reg: &Registry, sources: &[&str]) -> bool {
-    reg.all()
-        .iter()
-        .any(|s| sources.contains(&s.name) && s.state == SourceState::Ok)
-}
-
-/// The sources that feed a pool's workers and balances (the live link only), and its
-/// profitability (the link or the HTTP fallback).
-fn pool_sources(pool: &str) -> (&'static [&'static str], &'static [&'static str]) {
-    match pool {
-        "prohashing" => (&["prohashing"], &["prohashing", "prohashing_http"]),
-        _ => (&[], &[]),
-    }
-}
-
 fn age_s(now: u64, at_ms: u64) -> u64 {
     now.saturating_sub(at_ms) / 1000
 }
@@ -64,21 +49,9 @@ async fn pools(State(s): State<PoolsApi>) -> Result<Response, ApiError> {
     let pools: Vec<Value> = states
         .into_iter()
         .map(|(pool, received_ms, state)| {
-            let workers = state.performance(now);
-            json!({
-                "pool_id": pool,
-                "stale": !live(&s.sources, pool_sources(&pool).0),
-                "profitability_stale": !live(&s.sources, pool_sources(&pool).1),
-                "age_s": age_s(now, received_ms),
-                "received_at_ms": received_ms,
-                "effective_hashrate_hs": state.total_ths() * 1e12,
-                "workers_total": workers.len(),
-                "workers_online": workers.iter().filter(|w| w.status == "online").count(),
-                "balances": state.balances.iter().map(|(coin, amount)| json!({"coin": coin, "amount": amount})).collect::<Vec<_>>(),
-                "balances_at_ms": state.balances_ms,
-                "profitability": state.profitability(now),
-                "workers": workers,
-            })
+            let mut v = pool_view::pool_entry(&s.sources, &pool, received_ms, &state, now);
+            v["age_s"] = json!(age_s(now, received_ms));
+            v
         })
         .collect();
     Ok(Json(json!({ "pools": pools })).into_response())
@@ -140,7 +113,7 @@ async fn workers(State(s): State<PoolsApi>, Path(pool): Path<String>) -> Result<
     let rows = pool_join::join(&state.performance(now), &miners);
     Ok(Json(json!({
         "pool_id": pool,
-        "stale": !live(&s.sources, pool_sources(&pool).0),
+        "stale": !pool_view::live(&s.sources, pool_view::pool_sources(&pool).0),
         "age_s": age_s(now, received_ms),
         "workers": rows,
     }))
@@ -173,10 +146,7 @@ async fn network(State(s): State<PoolsApi>, Path(coin): Path<String>) -> Result<
             Json(json!({ "coin": c.as_str(), "no_data_yet": true, "sources": statuses })).into_response(),
         );
     };
-    let mut v = serde_json::to_value(&snap).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.insert("stale".into(), json!(!live(&s.sources, &sources)));
-        m.insert("age_s".into(), json!(age_s(now, snap.fetched_at_ms)));
-    }
+    let mut v = pool_view::network_entry(&s.sources, &snap);
+    v["age_s"] = json!(age_s(now, snap.fetched_at_ms));
     Ok(Json(v).into_response())
 }

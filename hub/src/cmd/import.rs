@@ -54,3 +54,35 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_re_import_adds_nothing_and_an_unknown_coin_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let csv = dir.path().join("ltc_daily.csv");
+        std::fs::write(
+            &csv,
+            "date,cm_price_usd,cg_price_usd,cg_market_cap_usd,cg_volume_usd\n2013-04-28,4.3,,,\n2013-04-29,4.4,4.38,7.0e7,1.0e6\n2013-04-30,,,,\n",
+        )
+        .expect("write");
+        let args = |coin: &str| ImportArgs {
+            coin: coin.into(),
+            file: csv.clone(),
+            data_dir: dir.path().join("hub"),
+        };
+        run(args("LTC")).expect("import");
+        run(args("litecoin")).expect("re-import");
+        let store = Store::open(&dir.path().join("hub").join("hub.redb")).expect("open");
+        let days = store.daily("litecoin", 0, u64::MAX, 100).expect("daily");
+        assert_eq!(
+            days.iter().map(|p| p.price_usd).collect::<Vec<_>>(),
+            vec![4.3, 4.38]
+        );
+        drop(store);
+        let e = run(args("monero")).expect_err("unknown").to_string();
+        assert!(e.contains("\"monero\""), "{e}");
+    }
+}

@@ -79,7 +79,7 @@ impl HttpClient {
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let tcp = TcpStream::connect((host.as_str(), port))
             .await
-            .map_err(|e| SourceError::Connect(format!("{host}:{port}: {}", e.kind())))?;
+            .map_err(|e| SourceError::Connect(format!("{host}:{port}: {e}")))?;
         let host_header = match uri.port_u16() {
             Some(p) => format!("{host}:{p}"),
             None => host.clone(),

@@ -110,7 +110,13 @@ pub async fn run_source(
     }
     let mut bucket = TokenBucket::per_minute(limits.per_minute, start);
     let mut breaker = Breaker::new(opts.breaker_failures, opts.breaker_cooldown);
-    let mut budget = checkpoints.load_budget(name).unwrap_or_default();
+    let mut budget = checkpoints
+        .load_budget(name)
+        .filter(|b| b.month == dates::month(start))
+        .unwrap_or_else(|| BudgetUse {
+            month: dates::month(start),
+            used: 0,
+        });
     let mut rng = rand::rngs::StdRng::from_entropy();
     {
         let mut s = status.lock();
@@ -233,4 +239,130 @@ use rand::SeedableRng;
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::source::{Limits, Registry, SourceError};
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    /// A source that fails while `failing` is set, counting its calls.
+    struct Flaky {
+        failing: Arc<AtomicBool>,
+        calls: Arc<AtomicU64>,
+    }
+
+    impl PollSource for Flaky {
+        fn name(&self) -> &'static str {
+            "flaky"
+        }
+        fn jobs(&self) -> Vec<JobSpec> {
+            vec![JobSpec {
+                name: "only",
+                interval: Duration::from_millis(20),
+                expected_cost: 1,
+            }]
+        }
+        fn limits(&self) -> Limits {
+            Limits {
+                per_minute: 60_000,
+                monthly_quota: None,
+                timeout: Duration::from_secs(5),
+            }
+        }
+        fn poll<'a>(
+            &'a mut self,
+            _job: usize,
+            cursor: Option<u64>,
+            _now: u64,
+        ) -> crate::collect::source::BoxFuture<'a, Result<Polled, SourceError>> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst);
+            let failing = self.failing.load(Ordering::SeqCst);
+            Box::pin(async move {
+                if failing {
+                    Err(SourceError::HttpStatus { status: 502 })
+                } else {
+                    Ok(Polled {
+                        observations: vec![],
+                        cost: 1,
+                        cursor: Some(cursor.unwrap_or(0) + n),
+                    })
+                }
+            })
+        }
+    }
+
+    #[derive(Default)]
+    struct MemCheckpoints(Mutex<HashMap<String, Checkpoint>>);
+
+    impl Checkpoints for MemCheckpoints {
+        fn load(&self, s: &str, j: &str) -> Option<Checkpoint> {
+            self.0.lock().expect("lock").get(&format!("{s}/{j}")).copied()
+        }
+        fn save(&self, s: &str, j: &str, cp: Checkpoint) {
+            self.0.lock().expect("lock").insert(format!("{s}/{j}"), cp);
+        }
+        fn load_budget(&self, _: &str) -> Option<BudgetUse> {
+            None
+        }
+        fn save_budget(&self, _: &str, _: &BudgetUse) {}
+    }
+
+    async fn until(what: &str, check: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_breaker_opens_pauses_the_source_and_a_trial_closes_it() {
+        let failing = Arc::new(AtomicBool::new(true));
+        let calls = Arc::new(AtomicU64::new(0));
+        let registry = Registry::default();
+        let status = registry.register("flaky");
+        let (tx, _rx) = tokio::sync::mpsc::channel(16);
+        let (stop, stopped) = watch::channel(false);
+        let cps = Arc::new(MemCheckpoints::default());
+        let opts = SchedulerOptions {
+            stagger: Duration::ZERO,
+            breaker_failures: 3,
+            breaker_cooldown: Duration::from_secs(2),
+            backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(5)),
+        };
+        let task = tokio::spawn(run_source(
+            Box::new(Flaky {
+                failing: failing.clone(),
+                calls: calls.clone(),
+            }),
+            status.clone(),
+            Sink::new("flaky", tx),
+            cps.clone(),
+            opts,
+            Slot { first: 0, total: 1 },
+            stopped,
+        ));
+        until("the breaker to open", || {
+            status.snapshot().state == SourceState::CircuitOpen
+        })
+        .await;
+        // Open: exactly the threshold's calls, and none until the cooldown ends.
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        let s = status.snapshot();
+        assert_eq!(s.errors[&crate::collect::source::ErrorKind::HttpStatus], 3);
+        assert!(s.next_poll_ms.is_some());
+        failing.store(false, Ordering::SeqCst);
+        until("the trial to close it", || {
+            status.snapshot().state == SourceState::Ok
+        })
+        .await;
+        assert!(calls.load(Ordering::SeqCst) >= 4, "a trial after the cooldown");
+        until("a checkpoint", || cps.load("flaky", "only").is_some()).await;
+        stop.send_replace(true);
+        task.await.expect("stops");
+    }
 }

@@ -57,6 +57,8 @@ pub struct CollectCounters {
     pub pruned_hourly: AtomicU64,
     pub pruned_daily: AtomicU64,
     pub pruned_global: AtomicU64,
+    /// Retained market topics published.
+    pub published: AtomicU64,
 }
 
 #[derive(Default)]
@@ -161,7 +163,11 @@ impl CollectState {
             |name: &str, kind: &str, help: &str, rows: &mut dyn Iterator<Item = (String, f64)>| {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
                 for (labels, v) in rows {
-                    let _ = writeln!(out, "{name}{{{labels}}} {v}");
+                    let _ = if labels.is_empty() {
+                        writeln!(out, "{name} {v}")
+                    } else {
+                        writeln!(out, "{name}{{{labels}}} {v}")
+                    };
                 }
             };
         family(
@@ -201,7 +207,7 @@ impl CollectState {
                 s.last_success_ms.map(|t| {
                     (
                         format!("source=\"{}\"", s.name),
-                        (now.saturating_sub(t) / 1000) as f64,
+                        now.saturating_sub(t) as f64 / 1000.0,
                     )
                 })
             }),
@@ -257,6 +263,12 @@ impl CollectState {
             "counter",
             "Observations delivered by the sources.",
             &mut std::iter::once((String::new(), c(&counters.observations))),
+        );
+        family(
+            "hashward_hub_market_topics_published_total",
+            "counter",
+            "Retained hashward/json/market/{coin} messages published.",
+            &mut std::iter::once((String::new(), c(&counters.published))),
         );
         family(
             "hashward_hub_collect_store_errors_total",
@@ -349,7 +361,9 @@ pub fn build(
             coingecko::CoinGecko::new(&cg_cfg, coins.clone(), http.clone()).map_err(CollectError::Config)?,
         ));
     } else {
-        cg_status.lock().state = SourceState::Disabled;
+        let mut s = cg_status.lock();
+        s.state = SourceState::Disabled;
+        s.note = Some("enabled = false in [collect.coingecko]".into());
     }
     let cmc_cfg: SourceConfig = cfg.coinmarketcap.clone().unwrap_or_default();
     let cmc_status = registry.register(coinmarketcap::NAME);
@@ -367,7 +381,9 @@ pub fn build(
             }
         }
     } else {
-        cmc_status.lock().state = SourceState::Disabled;
+        let mut s = cmc_status.lock();
+        s.state = SourceState::Disabled;
+        s.note = Some("enabled = false in [collect.coinmarketcap]".into());
     }
     let mut sites = BTreeMap::new();
     for (name, site) in &cfg.sites {

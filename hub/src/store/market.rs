@@ -458,3 +458,140 @@ impl Checkpoints for Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::coins::lookup;
+    use crate::collect::market::blank;
+
+    fn rec(source: &str, ts: u64, usd: f64) -> MarketData {
+        let mut d = blank(lookup("bitcoin").expect("btc"), source, ts, ts);
+        d.price.usd = Some(usd);
+        d
+    }
+
+    fn point(day: u64, usd: f64) -> DailyPoint {
+        DailyPoint {
+            day_ms: day * DAY_MS,
+            price_usd: usd,
+            market_cap_usd: None,
+            volume_usd: None,
+        }
+    }
+
+    #[test]
+    fn raw_rows_are_stored_once_and_roll_up_into_bars_and_closes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(&dir.path().join("hub.redb")).expect("open");
+        let h = 20_000 * DAY_MS + 5 * HOUR_MS;
+        // Arrival order is not time order: the bar's open/close follow the timestamps.
+        let batch = [
+            rec("coingecko", h + 600_000, 101.0),
+            rec("coingecko", h + 60_000, 100.0),
+            rec("coinmarketcap", h + 120_000, 103.0),
+        ];
+        assert_eq!(s.store_market(&batch).expect("store"), 3);
+        // A re-poll of the same source timestamps adds nothing and does not count twice.
+        assert_eq!(s.store_market(&batch).expect("store"), 0);
+        let bars = s
+            .market_history("bitcoin", 0, u64::MAX, Interval::Hourly, 10)
+            .expect("bars");
+        assert_eq!(bars.len(), 1);
+        assert_eq!(
+            (bars[0].price_usd, bars[0].high_usd, bars[0].low_usd),
+            (101.0, Some(103.0), Some(100.0))
+        );
+        let days = s.daily("bitcoin", 0, u64::MAX, 10).expect("daily");
+        assert_eq!((days.len(), days[0].price_usd), (1, 101.0));
+        assert_eq!(s.market_counts().expect("counts"), (3, 1, 1));
+        let raw = s
+            .market_history("bitcoin", 0, u64::MAX, Interval::Raw, 10)
+            .expect("raw");
+        assert_eq!(
+            raw.iter().map(|p| p.price_usd).collect::<Vec<_>>(),
+            vec![100.0, 103.0, 101.0]
+        );
+        let latest = s.latest_market().expect("latest");
+        assert_eq!(latest.len(), 2);
+    }
+
+    #[test]
+    fn daily_writes_are_idempotent_and_later_closes_win() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(&dir.path().join("hub.redb")).expect("open");
+        let now = 100 * DAY_MS + HOUR_MS;
+        let w = s
+            .store_daily("bitcoin", &[point(98, 1.0), point(99, 2.0), point(100, 3.0)], now)
+            .expect("write");
+        assert_eq!(
+            w,
+            DailyWrite {
+                inserted: 3,
+                updated: 0,
+                unchanged: 0
+            }
+        );
+        let w = s
+            .store_daily("bitcoin", &[point(98, 1.0), point(99, 2.0), point(100, 3.0)], now)
+            .expect("write");
+        assert_eq!(
+            w,
+            DailyWrite {
+                inserted: 0,
+                updated: 0,
+                unchanged: 3
+            }
+        );
+        // Later today the close moved: today's row is updated; a closed day is not replaced by
+        // an earlier instant's value.
+        let w = s
+            .store_daily("bitcoin", &[point(100, 4.0)], now + HOUR_MS)
+            .expect("write");
+        assert_eq!(w.updated, 1);
+        assert_eq!(
+            s.store_market(&[rec("coingecko", 99 * DAY_MS + HOUR_MS, 9.0)])
+                .expect("raw"),
+            1
+        );
+        let closes: Vec<f64> = s
+            .daily("bitcoin", 0, u64::MAX, 10)
+            .expect("daily")
+            .iter()
+            .map(|p| p.price_usd)
+            .collect();
+        assert_eq!(closes, vec![1.0, 2.0, 4.0]);
+        assert_eq!(s.daily("bitcoin", 0, u64::MAX, 2).expect("daily").len(), 2);
+    }
+
+    #[test]
+    fn the_pruner_deletes_by_tier_and_counts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(&dir.path().join("hub.redb")).expect("open");
+        let now = 1000 * DAY_MS;
+        let old = now - 40 * DAY_MS;
+        let ancient = now - 400 * DAY_MS;
+        s.store_market(&[
+            rec("coingecko", ancient, 1.0),
+            rec("coingecko", old, 2.0),
+            rec("coingecko", now - DAY_MS, 3.0),
+        ])
+        .expect("store");
+        let p = s.prune_market(now, Retention::default()).expect("prune");
+        // Raw keeps 30 days, hourly 365, daily everything.
+        assert_eq!(
+            p,
+            Pruned {
+                raw: 2,
+                hourly: 1,
+                daily: 0,
+                global: 0
+            }
+        );
+        assert_eq!(s.market_counts().expect("counts"), (1, 2, 3));
+        assert_eq!(
+            s.prune_market(now, Retention::default()).expect("again"),
+            Pruned::default()
+        );
+    }
+}
