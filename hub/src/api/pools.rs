@@ -150,3 +150,147 @@ async fn network(State(s): State<PoolsApi>, Path(coin): Path<String>) -> Result<
     v["age_s"] = json!(age_s(now, snap.fetched_at_ms));
     Ok(Json(v).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::prohashing::payload;
+    use crate::collect::prohashing::state::PoolState;
+    use crate::store::Incoming;
+    use hashward_protocol::{
+        AgentCounters, AsicApi, AsicHashrate, AsicPool, AsicTelemetry, Envelope, Hashrate, MinerTelemetry,
+        PoolTelemetry, RigId, RigTelemetry, Shares, SiteId,
+    };
+
+    fn incoming(rig: &str, seq: u64, ts: u64, body: Body) -> Incoming {
+        let envelope = Envelope::new(RigId::new(rig).expect("id"), seq, ts, body);
+        let bytes = hashward_protocol::encode(&envelope).expect("encode");
+        Incoming {
+            site: SiteId::new("s").expect("id"),
+            envelope,
+            bytes,
+            received_ms: ts,
+        }
+    }
+
+    fn cpu_rig(user: &str, hs: f64) -> Body {
+        Body::Tele(RigTelemetry {
+            uptime_s: 1,
+            load_1m: 0.0,
+            load_5m: 0.0,
+            load_15m: 0.0,
+            cpu_usage_pct: 1.0,
+            memory_used_bytes: 1,
+            memory_total_bytes: 2,
+            temperatures: vec![],
+            miner: Some(MinerTelemetry {
+                algo: "scrypt".into(),
+                kernel: "scrypt-avx2".into(),
+                threads: 8,
+                batch: 1,
+                paused: false,
+                hashrate_10s: Hashrate(hs),
+                hashrate_60s: Hashrate(hs),
+                hashrate_15m: Hashrate(hs),
+                pool: Some(PoolTelemetry {
+                    url: "stratum+tcp://prohashing.com:3333".into(),
+                    user: user.into(),
+                    connected: true,
+                    difficulty: 512.0,
+                    accepted: 90,
+                    rejected: 5,
+                    stale_dropped: 5,
+                    last_share_ts_ms: None,
+                    latency_ms: None,
+                }),
+                constraints: vec![],
+            }),
+            agent: AgentCounters::default(),
+        })
+    }
+
+    fn asic(id: &str, user: &str, hs: f64) -> Body {
+        Body::Asic(AsicTelemetry {
+            miner_id: id.into(),
+            ip_address: "10.0.0.5".into(),
+            api: AsicApi::Vnish,
+            reachable: true,
+            model: Some("Antminer S9".into()),
+            firmware_version: None,
+            hashrate: AsicHashrate {
+                total: Hashrate(hs),
+                ..AsicHashrate::default()
+            },
+            temperature: Default::default(),
+            power: Default::default(),
+            fans: vec![],
+            pool: Some(AsicPool {
+                url: "stratum+tcp://prohashing.com:3335".into(),
+                user: user.into(),
+                status: "alive".into(),
+            }),
+            shares: Shares {
+                accepted: 199,
+                rejected: 1,
+                stale: 0,
+                last_share_ts_ms: None,
+            },
+            status: Default::default(),
+            config: Default::default(),
+            invalid: vec![],
+        })
+    }
+
+    /// The rigs' own readings end up beside the pool's view of the same workers.
+    #[tokio::test]
+    async fn workers_are_joined_to_the_rig_and_the_asic_mining_for_them() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(Store::open(&dir.path().join("hub.redb")).expect("store"));
+        let now = now_ms();
+        store
+            .ingest(&[
+                incoming("rigA", 1, now - 1000, asic("s9a", "acct.s9a", 14.0e12)),
+                incoming("rigB", 1, now - 1000, cpu_rig("acct.l3", 4.0e8)),
+            ])
+            .expect("ingest");
+        let mut state = PoolState::default();
+        let miners = payload::miners_snapshot(&[serde_json::json!([
+            {"uuid": "u1", "miner_name": "s9a", "algorithm_name": "SHA-256", "hashrate": 13.1e12, "share_count": 1804},
+            {"uuid": "u2", "miner_name": "acct.l3", "algorithm_name": "Scrypt", "hashrate": 5.0e8, "share_count": 77},
+        ])])
+        .expect("miners");
+        state.apply_miner_snapshot(miners, now, "prohashing_wamp");
+        store.save_pool("prohashing", &state, now).expect("save");
+
+        let app = router(PoolsApi {
+            store,
+            sources: Arc::new(Registry::default()),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let v: Value = tokio::task::spawn_blocking(move || {
+            let mut r = ureq::get(&format!("http://{addr}/pools/prohashing/workers"))
+                .call()
+                .expect("get");
+            r.body_mut().read_json().expect("json")
+        })
+        .await
+        .expect("join");
+        assert_eq!(v["stale"], true, "no source is live in this test");
+        let rows = v["workers"].as_array().expect("rows");
+        let s9 = rows.iter().find(|r| r["worker_id"] == "s9a").expect("s9a");
+        assert_eq!(
+            (s9["rig"].as_str(), s9["asic"].as_str()),
+            (Some("rigA"), Some("s9a"))
+        );
+        assert_eq!(s9["hashrate"]["reported"].as_f64(), Some(14.0e12));
+        assert_eq!(s9["miner_acceptance"].as_f64(), Some(0.995));
+        let r = s9["effective_over_reported"].as_f64().expect("ratio");
+        assert!((r - 13.1 / 14.0).abs() < 1e-12, "{r}");
+        let l3 = rows.iter().find(|r| r["worker_id"] == "acct.l3").expect("l3");
+        assert_eq!((l3["rig"].as_str(), l3["asic"].as_str()), (Some("rigB"), None));
+        assert_eq!(l3["miner_acceptance"].as_f64(), Some(0.9));
+        assert_eq!(l3["effective_over_reported"].as_f64(), Some(1.25));
+    }
+}
