@@ -287,6 +287,17 @@ async fn pools_and_network_served_stale_through_failures_and_recover() {
         worker(v, "acct.s9a").is_some_and(|w| w["hashrate"]["effective"] == 12.0e12)
     })
     .await;
+    // A changed schema (hashrate as text) is refused whole and counted; the worker keeps its value.
+    router.publish(
+        &format!("miner_update_diffs_{API_KEY}"),
+        json!([{"uuid": "6b1e0c1a-1", "hashrate": "12 TH/s"}]),
+    );
+    hub.until_errors("prohashing", "decode", 0).await;
+    let after = hub.json("/pools").await;
+    assert_eq!(
+        worker(&after, "acct.s9a").map(|w| w["hashrate"]["effective"].clone()),
+        Some(json!(12.0e12))
+    );
     let joined = hub.json("/pools/prohashing/workers").await;
     assert_eq!(joined["workers"].as_array().map(Vec::len), Some(2));
     assert_eq!(

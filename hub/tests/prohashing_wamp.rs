@@ -122,6 +122,58 @@ async fn logs_in_calls_subscribes_gets_events_and_survives_the_router_dying() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
+    // Garbage frames are ignored (reported), the session carries on.
+    router.send_raw("<html>502</html>");
+    router.send_raw("[36, 999999, 1, {}, []]");
+    next_matching(
+        &mut rx,
+        wait,
+        "garbage reported",
+        |u| matches!(u, Update::Ignored(why) if why.contains("undecodable")),
+    )
+    .await;
+    next_matching(
+        &mut rx,
+        wait,
+        "unknown subscription reported",
+        |u| matches!(u, Update::Ignored(why) if why.contains("unknown")),
+    )
+    .await;
+    router.publish(
+        "profitability_updates",
+        json!([{"1": {"algorithm_name": "Scrypt", "usd": 0.003}}]),
+    );
+    next_matching(
+        &mut rx,
+        wait,
+        "events after garbage",
+        is_data(Feed::Profitability, true),
+    )
+    .await;
+
+    // A hung router (TCP open, nothing read or answered): the heartbeat notices the silence,
+    // the reconnect times out in the handshake, and the link comes back once it answers again.
+    router.frozen.store(true, std::sync::atomic::Ordering::Relaxed);
+    next_matching(
+        &mut rx,
+        wait,
+        "silence noticed",
+        |u| matches!(u, Update::Down { error, .. } if matches!(error, wamp::ClientError::Silent(_))),
+    )
+    .await;
+    router.frozen.store(false, std::sync::atomic::Ordering::Relaxed);
+    next_matching(&mut rx, wait, "login after the hang", |u| {
+        matches!(u, Update::Connected)
+    })
+    .await;
+    next_matching(
+        &mut rx,
+        wait,
+        "snapshot after the hang",
+        is_data(Feed::Miners, false),
+    )
+    .await;
+
     // The router dies: the client reports the link down, keeps retrying, and logs in again
     // (fresh snapshots) once the router is back on the same port.
     router.kill();
@@ -142,7 +194,8 @@ async fn logs_in_calls_subscribes_gets_events_and_survives_the_router_dying() {
     next_matching(&mut rx, wait, "miners again", is_data(Feed::Miners, false)).await;
     assert_eq!(
         router.seen.logins_ok.load(std::sync::atomic::Ordering::Relaxed),
-        2
+        3,
+        "the first login, after the hang, after the restart"
     );
 
     stop_tx.send_replace(true);

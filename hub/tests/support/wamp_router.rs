@@ -43,8 +43,14 @@ pub struct Router {
     task: Option<tokio::task::JoinHandle<()>>,
     /// The recorded miner list the call answers with (a test can change it).
     pub miners: Arc<Mutex<Value>>,
+    /// While true the router reads nothing and answers nothing (a hung process: the TCP
+    /// connections stay open).
+    pub frozen: Arc<std::sync::atomic::AtomicBool>,
     salted: bool,
 }
+
+/// A text frame sent as is to every session (garbage, for the tests).
+pub const RAW: &str = "\u{0}raw";
 
 pub fn recorded_profitability() -> Value {
     // prohashing-http's documented /profitability answer (2019-01-15), two algorithms.
@@ -93,6 +99,7 @@ impl Router {
             publish,
             task: None,
             miners: Arc::new(Mutex::new(recorded_miners())),
+            frozen: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             salted,
         };
         r.restart().await;
@@ -125,6 +132,7 @@ impl Router {
         let seen = self.seen.clone();
         let publish = self.publish.clone();
         let miners = self.miners.clone();
+        let frozen = self.frozen.clone();
         let salted = self.salted;
         self.task = Some(tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
@@ -132,12 +140,20 @@ impl Router {
                 let Ok((tcp, _)) = listener.accept().await else {
                     return;
                 };
-                let (seen, events, miners) = (seen.clone(), publish.subscribe(), miners.clone());
+                let (seen, events, miners, frozen) =
+                    (seen.clone(), publish.subscribe(), miners.clone(), frozen.clone());
                 conns.spawn(async move {
-                    let _ = serve(tcp, seen, events, miners, salted).await;
+                    let _ = serve(tcp, seen, events, miners, frozen, salted).await;
                 });
             }
         }));
+    }
+
+    /// Sends `text` as one frame to every logged-in session, whatever it is.
+    pub fn send_raw(&self, text: &str) {
+        let _ = self
+            .publish
+            .send((RAW.to_string(), Value::String(text.to_string())));
     }
 
     /// Publishes `args` on `topic` to every session subscribed to it.
@@ -159,8 +175,15 @@ async fn serve(
     seen: Arc<Seen>,
     mut events: broadcast::Receiver<(String, Value)>,
     miners: Arc<Mutex<Value>>,
+    frozen: Arc<std::sync::atomic::AtomicBool>,
     salted: bool,
 ) -> Result<(), String> {
+    let hung = || async {
+        while frozen.load(Ordering::Relaxed) {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    hung().await;
     let ws = tokio_tungstenite::accept_hdr_async(tcp, |req: &Request, mut resp: Response| {
         let asks = req
             .headers()
@@ -180,6 +203,7 @@ async fn serve(
     let mut subs: HashMap<String, u64> = HashMap::new();
     let mut next_id = 1000u64;
     loop {
+        hung().await;
         tokio::select! {
             frame = rx.next() => {
                 let Some(Ok(frame)) = frame else { return Ok(()) };
@@ -263,7 +287,10 @@ async fn serve(
             }
             ev = events.recv() => {
                 let Ok((topic, args)) = ev else { continue };
-                if let Some(id) = subs.get(&topic) {
+                if topic == RAW && authed {
+                    let text = args.as_str().unwrap_or_default().to_string();
+                    tx.send(Message::text(text)).await.map_err(|e| e.to_string())?;
+                } else if let Some(id) = subs.get(&topic) {
                     next_id += 1;
                     let e = json!([36, id, next_id, {}, args]);
                     tx.send(Message::text(e.to_string())).await.map_err(|e| e.to_string())?;
