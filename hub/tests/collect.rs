@@ -5,210 +5,20 @@
 //!
 //! Run: `cargo test -p hashward-hub --test collect`.
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+#[path = "collect/fakes.rs"]
+mod fakes;
+
 use axum::routing::get;
 use axum::Router;
+use fakes::{cmc_fake, coingecko_fake, start_fake, tariff_feed, Mode};
 use hashward_hub::collect::config::{ApiKey, CollectConfig, SourceConfig};
 use hashward_hub::serve::{self, BrokerChoice, ServeOptions};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path as FsPath;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-
-/// How a fake answers.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Mode {
-    Ok,
-    /// 503, as a service behind a failing load balancer.
-    Down,
-    /// Answers after 3 s (the hub's timeout in these tests is 0.5 s).
-    Slow,
-    /// 429 with `Retry-After: 1`.
-    Limited,
-    /// HTML instead of JSON.
-    Garbage,
-    /// Valid JSON in a shape the source no longer matches.
-    Changed,
-}
-
-#[derive(Default)]
-struct FakeState {
-    mode: Mutex<Option<Mode>>,
-    /// Requests seen per path, and the `days` of each market_chart request.
-    hits: Mutex<BTreeMap<String, u64>>,
-    chart_days: Mutex<Vec<String>>,
-    /// The header a key must arrive in (never checked for its value in logs: only presence).
-    key_header: Mutex<Option<String>>,
-    keys_seen: Mutex<u64>,
-}
-
-type Fake = Arc<FakeState>;
-
-impl FakeState {
-    fn set(&self, m: Mode) {
-        *self.mode.lock().expect("lock") = Some(m);
-    }
-    fn mode(&self) -> Mode {
-        self.mode.lock().expect("lock").unwrap_or(Mode::Ok)
-    }
-    fn hits(&self, path: &str) -> u64 {
-        self.hits.lock().expect("lock").get(path).copied().unwrap_or(0)
-    }
-}
-
-/// Applies the fake's mode; `None` means answer normally.
-async fn misbehave(f: &FakeState, path: &str, headers: &HeaderMap) -> Option<Response> {
-    *f.hits.lock().expect("lock").entry(path.to_string()).or_insert(0) += 1;
-    if let Some(h) = f.key_header.lock().expect("lock").clone() {
-        if headers.get(h.as_str()).is_some() {
-            *f.keys_seen.lock().expect("lock") += 1;
-        } else {
-            return Some((StatusCode::UNAUTHORIZED, "no key").into_response());
-        }
-    }
-    match f.mode() {
-        Mode::Ok => None,
-        Mode::Down => Some((StatusCode::SERVICE_UNAVAILABLE, "down").into_response()),
-        Mode::Slow => {
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            None
-        }
-        Mode::Limited => Some(
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                [("retry-after", "1")],
-                r#"{"status":{"error_code":429,"error_message":"You've exceeded your API Key's HTTP request rate limit."}}"#,
-            )
-                .into_response(),
-        ),
-        Mode::Garbage => Some((StatusCode::OK, "<html>maintenance</html>").into_response()),
-        Mode::Changed => Some((StatusCode::OK, r#"{"data":{"bitcoin":{"price":{"usd":1}}}}"#).into_response()),
-    }
-}
-
-fn json(v: String) -> Response {
-    ([("content-type", "application/json")], v).into_response()
-}
-
-/// Source timestamps are fixed per fake (a re-poll of an unchanged price is the same row).
-const CG_UPDATED_S: u64 = 1_764_662_400;
-
-async fn cg_simple(State(f): State<Fake>, h: HeaderMap) -> Response {
-    if let Some(r) = misbehave(&f, "simple_price", &h).await {
-        return r;
-    }
-    json(format!(
-        r#"{{"bitcoin":{{"usd":100000.0,"btc":1.0,"usd_market_cap":1.98e12,"btc_market_cap":19800000.0,"usd_24h_vol":3.0e10,"usd_24h_change":-1.5,"last_updated_at":{t}}},
-            "litecoin":{{"usd":120.0,"btc":0.0012,"usd_market_cap":9.0e9,"usd_24h_vol":9.0e8,"usd_24h_change":2.0,"last_updated_at":{t}}}}}"#,
-        t = CG_UPDATED_S
-    ))
-}
-
-async fn cg_markets(State(f): State<Fake>, h: HeaderMap) -> Response {
-    if let Some(r) = misbehave(&f, "markets", &h).await {
-        return r;
-    }
-    json(
-        r#"[{"id":"bitcoin","symbol":"btc","name":"Bitcoin","current_price":100000.0,"market_cap":1.98e12,"total_volume":3.0e10,"price_change_percentage_24h":-1.5,"price_change_percentage_1h_in_currency":0.2,"price_change_percentage_7d_in_currency":4.0,"last_updated":"2025-12-02T08:00:00.000Z"},
-            {"id":"litecoin","symbol":"ltc","name":"Litecoin","current_price":120.0,"market_cap":9.0e9,"total_volume":9.0e8,"price_change_percentage_24h":2.0,"price_change_percentage_1h_in_currency":-0.1,"price_change_percentage_7d_in_currency":-3.0,"last_updated":"2025-12-02T08:00:00.000Z"}]"#
-            .into(),
-    )
-}
-
-async fn cg_chart(
-    State(f): State<Fake>,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-    h: HeaderMap,
-) -> Response {
-    if let Some(r) = misbehave(&f, "market_chart", &h).await {
-        return r;
-    }
-    let days: u64 = q.get("days").and_then(|d| d.parse().ok()).unwrap_or(1);
-    f.chart_days.lock().expect("lock").push(format!("{id}:{days}"));
-    let now = hashward_common::clock::now_ms();
-    let today = now - now % 86_400_000;
-    let base = if id == "bitcoin" { 90_000.0 } else { 100.0 };
-    // Daily points like CoinGecko's: one per day at 00:00, and the current one last.
-    let mut pts = Vec::new();
-    for d in (1..days.min(400)).rev() {
-        pts.push(format!("[{},{}]", today - d * 86_400_000, base + d as f64));
-    }
-    pts.push(format!("[{now},{base}]"));
-    json(format!(
-        r#"{{"prices":[{p}],"market_caps":[{p}],"total_volumes":[{p}]}}"#,
-        p = pts.join(",")
-    ))
-}
-
-async fn cmc_quotes(State(f): State<Fake>, h: HeaderMap) -> Response {
-    if let Some(r) = misbehave(&f, "quotes", &h).await {
-        return r;
-    }
-    json(
-        r#"{"status":{"timestamp":"2025-12-02T08:00:00.000Z","error_code":0,"error_message":null,"elapsed":12,"credit_count":1,"notice":null},
-            "data":{"1":{"id":1,"name":"Bitcoin","symbol":"BTC","slug":"bitcoin","cmc_rank":1,"quote":{"USD":{"price":100500.0,"volume_24h":3.1e10,"percent_change_1h":0.1,"percent_change_24h":-1.4,"percent_change_7d":4.1,"market_cap":1.99e12,"last_updated":"2025-12-02T08:00:00.000Z"}}},
-                    "2":{"id":2,"name":"Litecoin","symbol":"LTC","slug":"litecoin","cmc_rank":20,"quote":{"USD":{"price":120.6,"volume_24h":9.1e8,"percent_change_1h":0.0,"percent_change_24h":2.1,"percent_change_7d":-2.9,"market_cap":9.1e9,"last_updated":"2025-12-02T08:00:00.000Z"}}}}}"#
-            .into(),
-    )
-}
-
-async fn cmc_listings(State(f): State<Fake>, h: HeaderMap) -> Response {
-    if let Some(r) = misbehave(&f, "listings", &h).await {
-        return r;
-    }
-    json(
-        r#"{"status":{"error_code":0,"error_message":null,"credit_count":1},
-            "data":[{"id":1,"name":"Bitcoin","symbol":"BTC","slug":"bitcoin","cmc_rank":1,"quote":{"USD":{"price":100500.0,"volume_24h":3.1e10,"percent_change_1h":0.1,"percent_change_24h":-1.4,"percent_change_7d":4.1,"market_cap":1.99e12,"last_updated":"2025-12-02T08:00:00.000Z"}}}]}"#
-            .into(),
-    )
-}
-
-async fn cmc_global(State(f): State<Fake>, h: HeaderMap) -> Response {
-    if let Some(r) = misbehave(&f, "global_metrics", &h).await {
-        return r;
-    }
-    json(
-        r#"{"status":{"error_code":0,"credit_count":1},"data":{"btc_dominance":57.2,"active_cryptocurrencies":9800,"quote":{"USD":{"total_market_cap":3.45e12,"total_volume_24h":1.2e11}}}}"#
-            .into(),
-    )
-}
-
-async fn start_fake(router: Router<Fake>) -> (SocketAddr, Fake) {
-    let state: Fake = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = router.with_state(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    (addr, state)
-}
-
-async fn coingecko_fake() -> (SocketAddr, Fake) {
-    start_fake(
-        Router::new()
-            .route("/api/v3/simple/price", get(cg_simple))
-            .route("/api/v3/coins/markets", get(cg_markets))
-            .route("/api/v3/coins/{id}/market_chart", get(cg_chart)),
-    )
-    .await
-}
-
-async fn cmc_fake() -> (SocketAddr, Fake) {
-    let (addr, f) = start_fake(
-        Router::new()
-            .route("/v1/cryptocurrency/quotes/latest", get(cmc_quotes))
-            .route("/v1/cryptocurrency/listings/latest", get(cmc_listings))
-            .route("/v1/global-metrics/quotes/latest", get(cmc_global)),
-    )
-    .await;
-    *f.key_header.lock().expect("lock") = Some("x-cmc_pro_api_key".into());
-    (addr, f)
-}
 
 const CMC_KEY: &str = "cmc-secret-7f3a";
 
@@ -488,6 +298,10 @@ async fn sources_fail_every_way_the_other_takes_over_and_both_recover() {
         metrics.contains("hashward_hub_collect_staleness_seconds{source=\"coingecko\"} "),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("hashward_hub_market_pruned_rows_total{tier=\"raw\"} "),
+        "{metrics}"
+    );
     // The key is never shown.
     let (_, sources) = hub.get("/sources").await;
     assert!(!sources.contains(CMC_KEY) && !metrics.contains(CMC_KEY));
@@ -561,6 +375,9 @@ async fn a_restarted_hub_resumes_from_its_checkpoints() {
         .expect("points")
         .len();
     assert!((364..=366).contains(&days), "{days} daily points");
+    let hourly = hub.json("/market/bitcoin/history?interval=1h").await;
+    assert_eq!(hourly["interval"], "1h");
+    assert!(hourly["points"][0]["high_usd"].is_f64(), "{hourly}");
     let raw = raw_rows(&hub, "bitcoin").await;
     // Unchanged source timestamps: re-polls added no row (one per source).
     assert_eq!(raw, 2);
@@ -569,6 +386,10 @@ async fn a_restarted_hub_resumes_from_its_checkpoints() {
         b["technical_indicators"]["ma_200"].is_f64() && b["technical_indicators"]["rsi_14"].is_f64(),
         "{b}"
     );
+    let credits = hub.source("coinmarketcap").await["budget"]["used"]
+        .as_u64()
+        .expect("budget");
+    assert!(credits > 0);
     hub.stop().await;
     let fetched_before = cgf.chart_days.lock().expect("lock").clone();
     assert_eq!(
@@ -579,6 +400,11 @@ async fn a_restarted_hub_resumes_from_its_checkpoints() {
     let hub = start_hub(dir.path(), config(cg, cmc, 2.0))
         .await
         .expect("hub restarts");
+    // The month's credits carry over the restart.
+    let after = hub.source("coinmarketcap").await["budget"]["used"]
+        .as_u64()
+        .expect("budget");
+    assert!(after >= credits, "{after} < {credits}");
     // Right after the restart the last values are served (stale until a source answers).
     let b = bitcoin_opt(&hub)
         .await
@@ -633,6 +459,19 @@ async fn an_over_quota_config_is_refused_with_the_arithmetic() {
          over the plan's 10000; raise the intervals or the plan's monthly_quota"
     );
     assert!(!e.contains(CMC_KEY));
+    let bad = CollectConfig {
+        market_priority: Some(vec!["coinmarketcap".into(), "coinbase".into()]),
+        ..CollectConfig::all_disabled()
+    };
+    let e = start_hub(dir.path(), bad)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert_eq!(
+        e,
+        "collect config: collect.market_priority: unknown source \"coinbase\" (market sources: coingecko, coinmarketcap)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -661,13 +500,6 @@ async fn unreachable_sources_are_listed_with_the_reason_and_the_hub_serves() {
     assert_eq!(hub.get("/market/bitcoin/history?interval=5m").await.0, 400);
     assert_eq!(hub.get("/health").await.0, 200);
     hub.stop().await;
-}
-
-async fn tariff_feed(State(f): State<Fake>, h: HeaderMap) -> Response {
-    if let Some(r) = misbehave(&f, "tariff", &h).await {
-        return r;
-    }
-    json(r#"{"data":[{"region":"north","price":"95.5","unit":"USD/MWh"}]}"#.into())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

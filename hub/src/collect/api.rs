@@ -1,6 +1,6 @@
 //! The collectors' HTTP resources: `/market` (every followed coin's served record),
 //! `/market/{coin}`, `/market/{coin}/history?from&to&interval&limit` (`from`/`to` Unix ms,
-//! `interval` `raw`, `1h` or `1d`), `/market/global` and `/sources` (each source's state, last
+//! `interval` `raw`, `1h` or `1d`; oldest first, the newest `limit` when more match), `/market/global` and `/sources` (each source's state, last
 //! success, last error, latency, budget and next poll).
 //!
 //! Must never show a key (statuses hold none) or answer a bad parameter with a 500.

@@ -16,6 +16,7 @@
 //! - `tariff`: electricity price per site (flat, time of day, feed).
 //! - `import`: the daily history CSVs (`hashward-hub import`).
 //! - `service`: builds it all from the config; the state the API reads; the intake and pruner.
+//!   `metrics`: its series in `/metrics`.
 //! - `api`: `/market`, `/market/{coin}/history`, `/sources`, `/tariffs`; `publish`: the retained
 //!   `hashward/json/market/{coin}` topics.
 //! - `dates`: UTC calendar arithmetic.
@@ -39,6 +40,7 @@ pub mod http;
 pub mod import;
 pub mod indicators;
 pub mod market;
+pub mod metrics;
 pub mod network;
 pub mod node_rpc;
 pub mod policy;

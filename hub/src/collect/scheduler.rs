@@ -253,6 +253,7 @@ mod tests {
     struct Flaky {
         failing: Arc<AtomicBool>,
         calls: Arc<AtomicU64>,
+        quota: Option<u64>,
     }
 
     impl PollSource for Flaky {
@@ -269,7 +270,7 @@ mod tests {
         fn limits(&self) -> Limits {
             Limits {
                 per_minute: 60_000,
-                monthly_quota: None,
+                monthly_quota: self.quota,
                 timeout: Duration::from_secs(5),
             }
         }
@@ -338,6 +339,7 @@ mod tests {
             Box::new(Flaky {
                 failing: failing.clone(),
                 calls: calls.clone(),
+                quota: None,
             }),
             status.clone(),
             Sink::new("flaky", tx),
@@ -362,6 +364,49 @@ mod tests {
         .await;
         assert!(calls.load(Ordering::SeqCst) >= 4, "a trial after the cooldown");
         until("a checkpoint", || cps.load("flaky", "only").is_some()).await;
+        stop.send_replace(true);
+        task.await.expect("stops");
+    }
+
+    #[tokio::test]
+    async fn a_spent_monthly_budget_stops_the_requests() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let registry = Registry::default();
+        let status = registry.register("flaky");
+        let (tx, _rx) = tokio::sync::mpsc::channel(16);
+        let (stop, stopped) = watch::channel(false);
+        let opts = SchedulerOptions {
+            stagger: Duration::ZERO,
+            ..SchedulerOptions::default()
+        };
+        let task = tokio::spawn(run_source(
+            Box::new(Flaky {
+                failing: Arc::new(AtomicBool::new(false)),
+                calls: calls.clone(),
+                quota: Some(3),
+            }),
+            status.clone(),
+            Sink::new("flaky", tx),
+            Arc::new(MemCheckpoints::default()),
+            opts,
+            Slot { first: 0, total: 1 },
+            stopped,
+        ));
+        until("the budget error", || {
+            status
+                .snapshot()
+                .last_error
+                .is_some_and(|e| e.kind == crate::collect::source::ErrorKind::Budget)
+        })
+        .await;
+        let s = status.snapshot();
+        assert_eq!((calls.load(Ordering::SeqCst), s.requests), (3, 3));
+        let b = s.budget.expect("budget");
+        assert_eq!((b.used, b.quota), (3, Some(3)));
+        assert_eq!(
+            s.last_error.expect("error").message,
+            "monthly budget spent: 3 of 3 quota units used"
+        );
         stop.send_replace(true);
         task.await.expect("stops");
     }

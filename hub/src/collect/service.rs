@@ -12,9 +12,7 @@ use super::http::HttpClient;
 use super::indicators;
 use super::policy::{check_budget, OverBudget};
 use super::scheduler::{self, Checkpoints, SchedulerOptions, Slot};
-use super::source::{
-    Delivery, ErrorKind, Observation, PollSource, Registry, Sink, SourceState, SourceStatus,
-};
+use super::source::{Delivery, Observation, PollSource, Registry, Sink, SourceState, SourceStatus};
 use super::tariff::{price_at, TariffConfig, TariffFeed, TariffQuote};
 use super::view::{self, Candidate};
 use super::{coingecko, coinmarketcap};
@@ -23,7 +21,6 @@ use crate::store::Store;
 use hashward_common::clock::now_ms;
 use hashward_protocol::market::{GlobalMarket, MarketData, MarketView};
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -155,129 +152,6 @@ impl CollectState {
         merged
     }
 
-    /// The collectors' Prometheus series (appended to `/metrics`).
-    pub fn render_metrics(&self, out: &mut String) {
-        let statuses = self.registry.all();
-        let now = now_ms();
-        let mut family =
-            |name: &str, kind: &str, help: &str, rows: &mut dyn Iterator<Item = (String, f64)>| {
-                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-                for (labels, v) in rows {
-                    let _ = if labels.is_empty() {
-                        writeln!(out, "{name} {v}")
-                    } else {
-                        writeln!(out, "{name}{{{labels}}} {v}")
-                    };
-                }
-            };
-        family(
-            "hashward_hub_collect_requests_total",
-            "counter",
-            "Requests (or push connections) made per source.",
-            &mut statuses
-                .iter()
-                .map(|s| (format!("source=\"{}\"", s.name), s.requests as f64)),
-        );
-        family(
-            "hashward_hub_collect_errors_total",
-            "counter",
-            "Failed requests per source and error kind.",
-            &mut statuses.iter().flat_map(|s| {
-                ErrorKind::ALL.iter().map(move |k| {
-                    (
-                        format!("source=\"{}\",kind=\"{}\"", s.name, k.as_str()),
-                        s.errors.get(k).copied().unwrap_or(0) as f64,
-                    )
-                })
-            }),
-        );
-        family(
-            "hashward_hub_collect_latency_ms",
-            "gauge",
-            "Latency of the last request per source, ms.",
-            &mut statuses
-                .iter()
-                .filter_map(|s| s.latency_ms.map(|l| (format!("source=\"{}\"", s.name), l as f64))),
-        );
-        family(
-            "hashward_hub_collect_staleness_seconds",
-            "gauge",
-            "Seconds since the last success per source (absent before the first).",
-            &mut statuses.iter().filter_map(|s| {
-                s.last_success_ms.map(|t| {
-                    (
-                        format!("source=\"{}\"", s.name),
-                        now.saturating_sub(t) as f64 / 1000.0,
-                    )
-                })
-            }),
-        );
-        family(
-            "hashward_hub_collect_up",
-            "gauge",
-            "1 when the source's last attempt succeeded.",
-            &mut statuses.iter().map(|s| {
-                (
-                    format!("source=\"{}\"", s.name),
-                    f64::from(u8::from(s.state == SourceState::Ok)),
-                )
-            }),
-        );
-        family(
-            "hashward_hub_collect_budget_used",
-            "gauge",
-            "Quota units (requests or credits) used this month per source.",
-            &mut statuses.iter().filter_map(|s| {
-                s.budget
-                    .as_ref()
-                    .map(|b| (format!("source=\"{}\"", s.name), b.used as f64))
-            }),
-        );
-        family(
-            "hashward_hub_collect_budget_quota",
-            "gauge",
-            "Monthly quota per source (absent when the plan has none).",
-            &mut statuses.iter().filter_map(|s| {
-                s.budget
-                    .as_ref()
-                    .and_then(|b| b.quota.map(|q| (format!("source=\"{}\"", s.name), q as f64)))
-            }),
-        );
-        let c = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
-        let counters = &self.counters;
-        family(
-            "hashward_hub_market_pruned_rows_total",
-            "counter",
-            "Market rows deleted by the retention pruner, per tier.",
-            &mut [
-                ("raw", c(&counters.pruned_raw)),
-                ("hourly", c(&counters.pruned_hourly)),
-                ("daily", c(&counters.pruned_daily)),
-                ("global", c(&counters.pruned_global)),
-            ]
-            .into_iter()
-            .map(|(t, v)| (format!("tier=\"{t}\""), v)),
-        );
-        family(
-            "hashward_hub_collect_observations_total",
-            "counter",
-            "Observations delivered by the sources.",
-            &mut std::iter::once((String::new(), c(&counters.observations))),
-        );
-        family(
-            "hashward_hub_market_topics_published_total",
-            "counter",
-            "Retained hashward/json/market/{coin} messages published.",
-            &mut std::iter::once((String::new(), c(&counters.published))),
-        );
-        family(
-            "hashward_hub_collect_store_errors_total",
-            "counter",
-            "Collector writes the store refused.",
-            &mut std::iter::once((String::new(), c(&counters.store_errors))),
-        );
-    }
-
     /// Every configured site's electricity price at `now`.
     pub fn tariffs(&self, now: u64) -> Vec<TariffQuote> {
         let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
@@ -350,6 +224,11 @@ pub fn build(
         .coins
         .clone()
         .unwrap_or_else(|| coins::DEFAULT_COINS.iter().map(|s| s.to_string()).collect());
+    if coin_ids.is_empty() {
+        return Err(CollectError::Config(
+            "collect.coins: empty; name at least one coin".into(),
+        ));
+    }
     let coins = coins::resolve(&coin_ids).map_err(CollectError::Config)?;
     let http = HttpClient::new()?;
     let registry = Arc::new(Registry::default());
@@ -415,6 +294,18 @@ pub fn build(
             s.name().to_string(),
             u64::try_from(shortest.as_millis()).unwrap_or(u64::MAX),
         );
+    }
+    let known = [coingecko::NAME, coinmarketcap::NAME];
+    if let Some(bad) = cfg
+        .market_priority
+        .iter()
+        .flatten()
+        .find(|p| !known.contains(&p.as_str()))
+    {
+        return Err(CollectError::Config(format!(
+            "collect.market_priority: unknown source {bad:?} (market sources: {})",
+            known.join(", ")
+        )));
     }
     let priority = cfg
         .market_priority

@@ -97,7 +97,7 @@ pub enum SourceError {
     /// The service answered with its own error (CoinMarketCap `status.error_code`).
     #[error("service error: {0}")]
     Api(String),
-    #[error("monthly budget spent: {used} of {quota} credits")]
+    #[error("monthly budget spent: {used} of {quota} quota units used")]
     Budget { used: u64, quota: u64 },
 }
 
@@ -268,7 +268,10 @@ impl SourceStatus {
     }
 
     pub fn record_failure(&mut self, now_ms: u64, latency_ms: Option<u64>, e: &SourceError) {
-        self.requests += 1;
+        // A spent budget is a refusal to send, not a request.
+        if e.kind() != ErrorKind::Budget {
+            self.requests += 1;
+        }
         *self.errors.entry(e.kind()).or_insert(0) += 1;
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
         if latency_ms.is_some() {

@@ -278,7 +278,8 @@ impl Store {
         Ok(out)
     }
 
-    /// `/market/{coin}/history` at one resolution.
+    /// `/market/{coin}/history` at one resolution: oldest first, and when more than `limit`
+    /// points are in range, the newest `limit` of them.
     pub fn market_history(
         &self,
         coin: &str,
@@ -305,7 +306,7 @@ impl Store {
                 let tx = self.db.begin_read()?;
                 let t = tx.open_table(HOURLY)?;
                 let mut out = Vec::new();
-                for e in t.range((coin, from_ms)..=(coin, to_ms))? {
+                for e in t.range((coin, from_ms)..=(coin, to_ms))?.rev() {
                     let (_, v) = e?;
                     if let Some(b) = parse::<Bar>("hourly", v.value()) {
                         out.push(HistoryPoint {
@@ -322,13 +323,14 @@ impl Store {
                         }
                     }
                 }
+                out.reverse();
                 Ok(out)
             }
             Interval::Raw => {
                 let tx = self.db.begin_read()?;
                 let t = tx.open_table(RAW)?;
                 let mut out = Vec::new();
-                for e in t.range((coin, from_ms, "")..=(coin, to_ms, "\u{10FFFF}"))? {
+                for e in t.range((coin, from_ms, "")..=(coin, to_ms, "\u{10FFFF}"))?.rev() {
                     let (_, v) = e?;
                     if let Some(d) = parse::<MarketData>("raw", v.value()) {
                         let Some(price_usd) = d.price.usd else { continue };
@@ -346,6 +348,7 @@ impl Store {
                         }
                     }
                 }
+                out.reverse();
                 Ok(out)
             }
         }
@@ -511,6 +514,14 @@ mod tests {
         assert_eq!(
             raw.iter().map(|p| p.price_usd).collect::<Vec<_>>(),
             vec![100.0, 103.0, 101.0]
+        );
+        // Over the limit: the newest points, still oldest first.
+        let newest = s
+            .market_history("bitcoin", 0, u64::MAX, Interval::Raw, 2)
+            .expect("raw");
+        assert_eq!(
+            newest.iter().map(|p| p.price_usd).collect::<Vec<_>>(),
+            vec![103.0, 101.0]
         );
         let latest = s.latest_market().expect("latest");
         assert_eq!(latest.len(), 2);
