@@ -181,7 +181,7 @@ fn main() {
                     "profitability_updates",
                     json!([wamp_router::recorded_profitability()]),
                 );
-                if n % 3 == 0 {
+                if n.is_multiple_of(3) {
                     router.publish(
                         &format!("miner_update_diffs_{}", wamp_router::API_KEY),
                         json!([{"uuid": "6b1e0c1a-1", "hashrate": 13.0e12 + (n as f64) * 1e9}]),
