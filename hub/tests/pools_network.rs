@@ -420,6 +420,8 @@ async fn pools_and_network_served_stale_through_failures_and_recover() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_hub_serves_stored_values_as_stale_and_stores_nothing_twice() {
     let router = Router::start("127.0.0.1:0".parse().expect("addr"), false).await;
+    // Today's data time: the 2019 recording would be older than the pruner's 30 days.
+    *router.profitability.lock().expect("lock") = wamp_router::fresh_profitability();
     let (fallback, _, fb) = wamp_router::http_fallback().await;
     let node = chain_fakes::bitcoind("127.0.0.1:0".parse().expect("addr")).await;
     let explorer = chain_fakes::explorer("127.0.0.1:0".parse().expect("addr")).await;

@@ -54,6 +54,9 @@ pub struct CollectCounters {
     pub pruned_hourly: AtomicU64,
     pub pruned_daily: AtomicU64,
     pub pruned_global: AtomicU64,
+    /// Pool profitability and network history rows deleted (older than [`POOL_NETWORK_KEEP_MS`]).
+    pub pruned_pool_profitability: AtomicU64,
+    pub pruned_network: AtomicU64,
     /// Retained market topics published.
     pub published: AtomicU64,
 }
@@ -195,6 +198,10 @@ pub struct Built {
     /// Push sources (`wamp`) deliver here: `Sink::new(name, sender.clone())`.
     pub sender: mpsc::Sender<Delivery>,
 }
+
+/// Pool profitability and network history rows are kept this long (seed 002 §10.3's 30-day
+/// high-resolution tier); each pool's state and each coin's latest snapshot stay.
+pub const POOL_NETWORK_KEEP_MS: u64 = 30 * 86_400_000;
 
 /// Pruner cadence and the tiers' retention.
 #[derive(Debug, Clone, Copy)]
@@ -476,6 +483,24 @@ async fn prune_loop(
                 }
             }
             Ok(Err(e)) => log::error!("market pruner: {e}"),
+            Err(e) => return Err(format!("pruner task: {e}")),
+        }
+        let store = state.store.clone();
+        let before = now.saturating_sub(POOL_NETWORK_KEEP_MS);
+        match tokio::task::spawn_blocking(move || {
+            Ok::<_, crate::store::StoreError>((
+                store.prune_pool_profitability(before)?,
+                store.prune_network(before)?,
+            ))
+        })
+        .await
+        {
+            Ok(Ok((pool, network))) => {
+                let c = &state.counters;
+                c.pruned_pool_profitability.fetch_add(pool, Ordering::Relaxed);
+                c.pruned_network.fetch_add(network, Ordering::Relaxed);
+            }
+            Ok(Err(e)) => log::error!("pool/network pruner: {e}"),
             Err(e) => return Err(format!("pruner task: {e}")),
         }
         tokio::select! {

@@ -89,6 +89,32 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Deletes profitability rows whose data time is before `before_ms`; returns how many.
+    pub fn prune_pool_profitability(&self, before_ms: u64) -> Result<u64, StoreError> {
+        let tx = self.db.begin_write()?;
+        let mut n = 0;
+        {
+            let mut table = tx.open_table(PROFIT)?;
+            let old: Vec<(String, String, u64)> = table
+                .iter()?
+                .filter_map(Result::ok)
+                .map(|(k, _)| {
+                    let (p, a, t) = k.value();
+                    (p.to_string(), a.to_string(), t)
+                })
+                .filter(|(_, _, t)| *t < before_ms)
+                .collect();
+            for (p, a, t) in old {
+                table.remove((p.as_str(), a.as_str(), t))?;
+                n += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,8 @@ pub struct Router {
     task: Option<tokio::task::JoinHandle<()>>,
     /// The recorded miner list the call answers with (a test can change it).
     pub miners: Arc<Mutex<Value>>,
+    /// What `f_all_profitability_updates` answers (the recorded 2019 map unless a test changes it).
+    pub profitability: Arc<Mutex<Value>>,
     /// While true the router reads nothing and answers nothing (a hung process: the TCP
     /// connections stay open).
     pub frozen: Arc<std::sync::atomic::AtomicBool>,
@@ -64,6 +66,18 @@ pub fn recorded_profitability() -> Value {
               "percentile_usd": 1.3077709035238e-7, "percentile_btc": 3.5864319816693e-11,
               "data_timestamp": 1547510680.4959, "server_timestamp": 1547510683.3438, "server_id": 4}
     })
+}
+
+/// The recorded map with today's data time (so a retention pruner keeps it).
+pub fn fresh_profitability() -> Value {
+    let mut v = recorded_profitability();
+    let now_s = hashward_common::clock::now_ms() as f64 / 1000.0;
+    if let Some(m) = v.as_object_mut() {
+        for q in m.values_mut() {
+            q["data_timestamp"] = json!(now_s);
+        }
+    }
+    v
 }
 
 pub fn recorded_miners() -> Value {
@@ -99,6 +113,7 @@ impl Router {
             publish,
             task: None,
             miners: Arc::new(Mutex::new(recorded_miners())),
+            profitability: Arc::new(Mutex::new(recorded_profitability())),
             frozen: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             salted,
         };
@@ -132,6 +147,7 @@ impl Router {
         let seen = self.seen.clone();
         let publish = self.publish.clone();
         let miners = self.miners.clone();
+        let profit = self.profitability.clone();
         let frozen = self.frozen.clone();
         let salted = self.salted;
         self.task = Some(tokio::spawn(async move {
@@ -140,10 +156,15 @@ impl Router {
                 let Ok((tcp, _)) = listener.accept().await else {
                     return;
                 };
-                let (seen, events, miners, frozen) =
-                    (seen.clone(), publish.subscribe(), miners.clone(), frozen.clone());
+                let (seen, events, miners, profit, frozen) = (
+                    seen.clone(),
+                    publish.subscribe(),
+                    miners.clone(),
+                    profit.clone(),
+                    frozen.clone(),
+                );
                 conns.spawn(async move {
-                    let _ = serve(tcp, seen, events, miners, frozen, salted).await;
+                    let _ = serve(tcp, seen, events, (miners, profit), frozen, salted).await;
                 });
             }
         }));
@@ -174,7 +195,7 @@ async fn serve(
     tcp: tokio::net::TcpStream,
     seen: Arc<Seen>,
     mut events: broadcast::Receiver<(String, Value)>,
-    miners: Arc<Mutex<Value>>,
+    (miners, profit): (Arc<Mutex<Value>>, Arc<Mutex<Value>>),
     frozen: Arc<std::sync::atomic::AtomicBool>,
     salted: bool,
 ) -> Result<(), String> {
@@ -249,7 +270,10 @@ async fn serve(
                         let req = msg[1].clone();
                         let key_ok = msg.get(4).and_then(|a| a.get(0)).and_then(Value::as_str) == Some(API_KEY);
                         match msg[3].as_str() {
-                            Some("f_all_profitability_updates") => Some(json!([50, req, {}, [recorded_profitability()]])),
+                            Some("f_all_profitability_updates") => {
+                                let p = profit.lock().expect("profitability").clone();
+                                Some(json!([50, req, {}, [p]]))
+                            }
                             Some("f_all_miner_updates") if key_ok => {
                                 let m = miners.lock().expect("miners").clone();
                                 Some(json!([50, req, {}, [m]]))
