@@ -401,9 +401,13 @@ async fn a_restarted_hub_resumes_from_its_checkpoints() {
         .await
         .expect("hub restarts");
     // The month's credits carry over the restart.
-    let after = hub.source("coinmarketcap").await["budget"]["used"]
-        .as_u64()
-        .expect("budget");
+    let after = until_some("the budget loaded", || async {
+        let used = hub.source("coinmarketcap").await["budget"]["used"].clone();
+        used.is_u64().then_some(used)
+    })
+    .await
+    .as_u64()
+    .expect("budget");
     assert!(after >= credits, "{after} < {credits}");
     // Right after the restart the last values are served (stale until a source answers).
     let b = bitcoin_opt(&hub)

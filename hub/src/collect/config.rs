@@ -24,6 +24,13 @@ pub struct CollectConfig {
     pub breaker_failures: Option<u32>,
     /// How long an open breaker pauses a source, seconds (default 300).
     pub breaker_cooldown_s: Option<f64>,
+    /// Market rows kept, days per tier (seed 002 §10.3: raw 30, hourly 365); daily rows are kept
+    /// unless `daily_retention_days` is set (imported history feeds backtests and training).
+    pub raw_retention_days: Option<u64>,
+    pub hourly_retention_days: Option<u64>,
+    pub daily_retention_days: Option<u64>,
+    /// How often the pruner runs, seconds (default 3600).
+    pub prune_interval_s: Option<f64>,
     pub coingecko: Option<SourceConfig>,
     pub coinmarketcap: Option<SourceConfig>,
     /// `[collect.prohashing]`: the pool account over WAMP (HTTP fallback). Off unless present.

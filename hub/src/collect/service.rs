@@ -219,7 +219,7 @@ impl Default for PrunerOptions {
     }
 }
 
-/// Builds the sources of `cfg`. Errors are configuration errors only (unknown coin, bad value,
+/// Builds the sources of `cfg`; its retention keys override `pruner`. Errors are configuration errors only (unknown coin, bad value,
 /// over-quota budget): the hub refuses to start with them.
 pub fn build(
     cfg: &CollectConfig,
@@ -227,6 +227,19 @@ pub fn build(
     stop: &watch::Sender<bool>,
     pruner: PrunerOptions,
 ) -> Result<Built, CollectError> {
+    let pruner = PrunerOptions {
+        every: cfg.prune_interval_s.map_or(pruner.every, secs),
+        retention: Retention {
+            raw_days: cfg.raw_retention_days.or(pruner.retention.raw_days),
+            hourly_days: cfg.hourly_retention_days.or(pruner.retention.hourly_days),
+            daily_days: cfg.daily_retention_days.or(pruner.retention.daily_days),
+        },
+    };
+    if cfg.prune_interval_s.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+        return Err(CollectError::Config(
+            "collect.prune_interval_s: must be above 0".into(),
+        ));
+    }
     let coin_ids: Vec<String> = cfg
         .coins
         .clone()

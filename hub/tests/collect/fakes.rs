@@ -88,7 +88,17 @@ pub fn json(v: String) -> Response {
 }
 
 /// Source timestamps are fixed per fake (a re-poll of an unchanged price is the same row).
-pub const CG_UPDATED_S: u64 = 1_764_662_400;
+/// The services' own "last updated" instant: fixed for the whole test process (a re-poll of an
+/// unchanged price is the same row), ten minutes before it started, so it is recent.
+pub fn updated_ms() -> u64 {
+    static AT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *AT.get_or_init(|| (hashward_common::clock::now_ms() - 600_000) / 1000 * 1000)
+}
+
+/// [`updated_ms`] as the services write it (`2026-12-02T08:00:00.000Z`).
+fn updated_iso() -> String {
+    hashward_hub::collect::dates::rfc3339(updated_ms()).replace('Z', ".000Z")
+}
 
 pub async fn cg_simple(State(f): State<Fake>, h: HeaderMap) -> Response {
     if let Some(r) = misbehave(&f, "simple_price", &h).await {
@@ -97,7 +107,7 @@ pub async fn cg_simple(State(f): State<Fake>, h: HeaderMap) -> Response {
     json(format!(
         r#"{{"bitcoin":{{"usd":100000.0,"btc":1.0,"usd_market_cap":1.98e12,"btc_market_cap":19800000.0,"usd_24h_vol":3.0e10,"usd_24h_change":-1.5,"last_updated_at":{t}}},
             "litecoin":{{"usd":120.0,"btc":0.0012,"usd_market_cap":9.0e9,"usd_24h_vol":9.0e8,"usd_24h_change":2.0,"last_updated_at":{t}}}}}"#,
-        t = CG_UPDATED_S
+        t = updated_ms() / 1000
     ))
 }
 
@@ -106,9 +116,9 @@ pub async fn cg_markets(State(f): State<Fake>, h: HeaderMap) -> Response {
         return r;
     }
     json(
-        r#"[{"id":"bitcoin","symbol":"btc","name":"Bitcoin","current_price":100000.0,"market_cap":1.98e12,"total_volume":3.0e10,"price_change_percentage_24h":-1.5,"price_change_percentage_1h_in_currency":0.2,"price_change_percentage_7d_in_currency":4.0,"last_updated":"2025-12-02T08:00:00.000Z"},
-            {"id":"litecoin","symbol":"ltc","name":"Litecoin","current_price":120.0,"market_cap":9.0e9,"total_volume":9.0e8,"price_change_percentage_24h":2.0,"price_change_percentage_1h_in_currency":-0.1,"price_change_percentage_7d_in_currency":-3.0,"last_updated":"2025-12-02T08:00:00.000Z"}]"#
-            .into(),
+        r#"[{"id":"bitcoin","symbol":"btc","name":"Bitcoin","current_price":100000.0,"market_cap":1.98e12,"total_volume":3.0e10,"price_change_percentage_24h":-1.5,"price_change_percentage_1h_in_currency":0.2,"price_change_percentage_7d_in_currency":4.0,"last_updated":"@UPDATED@"},
+            {"id":"litecoin","symbol":"ltc","name":"Litecoin","current_price":120.0,"market_cap":9.0e9,"total_volume":9.0e8,"price_change_percentage_24h":2.0,"price_change_percentage_1h_in_currency":-0.1,"price_change_percentage_7d_in_currency":-3.0,"last_updated":"@UPDATED@"}]"#
+            .replace("@UPDATED@", &updated_iso()),
     )
 }
 
@@ -143,10 +153,10 @@ pub async fn cmc_quotes(State(f): State<Fake>, h: HeaderMap) -> Response {
         return r;
     }
     json(
-        r#"{"status":{"timestamp":"2025-12-02T08:00:00.000Z","error_code":0,"error_message":null,"elapsed":12,"credit_count":1,"notice":null},
-            "data":{"1":{"id":1,"name":"Bitcoin","symbol":"BTC","slug":"bitcoin","cmc_rank":1,"quote":{"USD":{"price":100500.0,"volume_24h":3.1e10,"percent_change_1h":0.1,"percent_change_24h":-1.4,"percent_change_7d":4.1,"market_cap":1.99e12,"last_updated":"2025-12-02T08:00:00.000Z"}}},
-                    "2":{"id":2,"name":"Litecoin","symbol":"LTC","slug":"litecoin","cmc_rank":20,"quote":{"USD":{"price":120.6,"volume_24h":9.1e8,"percent_change_1h":0.0,"percent_change_24h":2.1,"percent_change_7d":-2.9,"market_cap":9.1e9,"last_updated":"2025-12-02T08:00:00.000Z"}}}}}"#
-            .into(),
+        r#"{"status":{"timestamp":"@UPDATED@","error_code":0,"error_message":null,"elapsed":12,"credit_count":1,"notice":null},
+            "data":{"1":{"id":1,"name":"Bitcoin","symbol":"BTC","slug":"bitcoin","cmc_rank":1,"quote":{"USD":{"price":100500.0,"volume_24h":3.1e10,"percent_change_1h":0.1,"percent_change_24h":-1.4,"percent_change_7d":4.1,"market_cap":1.99e12,"last_updated":"@UPDATED@"}}},
+                    "2":{"id":2,"name":"Litecoin","symbol":"LTC","slug":"litecoin","cmc_rank":20,"quote":{"USD":{"price":120.6,"volume_24h":9.1e8,"percent_change_1h":0.0,"percent_change_24h":2.1,"percent_change_7d":-2.9,"market_cap":9.1e9,"last_updated":"@UPDATED@"}}}}}"#
+            .replace("@UPDATED@", &updated_iso()),
     )
 }
 
@@ -156,8 +166,8 @@ pub async fn cmc_listings(State(f): State<Fake>, h: HeaderMap) -> Response {
     }
     json(
         r#"{"status":{"error_code":0,"error_message":null,"credit_count":1},
-            "data":[{"id":1,"name":"Bitcoin","symbol":"BTC","slug":"bitcoin","cmc_rank":1,"quote":{"USD":{"price":100500.0,"volume_24h":3.1e10,"percent_change_1h":0.1,"percent_change_24h":-1.4,"percent_change_7d":4.1,"market_cap":1.99e12,"last_updated":"2025-12-02T08:00:00.000Z"}}}]}"#
-            .into(),
+            "data":[{"id":1,"name":"Bitcoin","symbol":"BTC","slug":"bitcoin","cmc_rank":1,"quote":{"USD":{"price":100500.0,"volume_24h":3.1e10,"percent_change_1h":0.1,"percent_change_24h":-1.4,"percent_change_7d":4.1,"market_cap":1.99e12,"last_updated":"@UPDATED@"}}}]}"#
+            .replace("@UPDATED@", &updated_iso()),
     )
 }
 
@@ -167,7 +177,7 @@ pub async fn cmc_global(State(f): State<Fake>, h: HeaderMap) -> Response {
     }
     json(
         r#"{"status":{"error_code":0,"credit_count":1},"data":{"btc_dominance":57.2,"active_cryptocurrencies":9800,"quote":{"USD":{"total_market_cap":3.45e12,"total_volume_24h":1.2e11}}}}"#
-            .into(),
+            .replace("@UPDATED@", &updated_iso()),
     )
 }
 
