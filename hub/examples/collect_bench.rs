@@ -49,6 +49,8 @@ async fn phase(name: &str, seconds: u64, cg: &str, cmc: &str) {
                 api_key: Some(ApiKey::new("bench")),
                 ..SourceConfig::default()
             }),
+            // No network source: the default explorers would reach the internet.
+            explorer: CollectConfig::all_disabled().explorer,
             ..CollectConfig::default()
         }
     };

@@ -225,6 +225,10 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         now_s: || hashward_common::clock::now_s() as i64,
     }));
     app = app.merge(crate::collect::api::router(collect.state.clone()));
+    app = app.merge(api::pools::router(api::pools::PoolsApi {
+        store: store.clone(),
+        sources: collect.state.registry.clone(),
+    }));
     let http = Service::new("http", {
         let mut stopped = stop.subscribe();
         async move {

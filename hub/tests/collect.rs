@@ -49,6 +49,8 @@ fn config(cg: SocketAddr, cmc: SocketAddr, chart_s: f64) -> CollectConfig {
             monthly_quota: Some(100_000_000),
             ..SourceConfig::default()
         }),
+        // No network source: the default explorers would reach the internet.
+        explorer: CollectConfig::all_disabled().explorer,
         ..CollectConfig::default()
     }
 }
@@ -444,6 +446,8 @@ async fn an_over_quota_config_is_refused_with_the_arithmetic() {
             enabled: Some(false),
             ..SourceConfig::default()
         }),
+        // No network source: the default explorers would reach the internet.
+        explorer: CollectConfig::all_disabled().explorer,
         ..CollectConfig::default()
     };
     let e = start_hub(dir.path(), cfg)

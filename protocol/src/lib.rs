@@ -13,6 +13,7 @@ pub mod envelope;
 pub mod ids;
 pub mod market;
 pub mod models;
+pub mod pool;
 pub mod signed;
 pub mod topic;
 pub mod units;

@@ -9,6 +9,7 @@
 pub mod econ;
 mod error;
 mod fleet;
+pub mod pools;
 mod rigs;
 mod status;
 

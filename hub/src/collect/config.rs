@@ -33,6 +33,13 @@ pub struct CollectConfig {
     pub prune_interval_s: Option<f64>,
     pub coingecko: Option<SourceConfig>,
     pub coinmarketcap: Option<SourceConfig>,
+    /// `[collect.prohashing]`: the pool account over WAMP (HTTP fallback). Off unless present.
+    pub prohashing: Option<super::prohashing::config::ProhashingConfig>,
+    /// `[collect.node.COIN]`: a coin's own full node over JSON-RPC (replaces its explorer).
+    pub node: Option<BTreeMap<String, super::node_rpc::NodeConfig>>,
+    /// `[collect.explorer.COIN]`: a mempool.space-style explorer (on by default for bitcoin and
+    /// litecoin when no node is configured).
+    pub explorer: Option<BTreeMap<String, SourceConfig>>,
     /// The top-level `[sites.NAME]` sections (tariffs), carried here for the collectors.
     #[serde(skip)]
     pub sites: BTreeMap<String, super::tariff::SiteConfig>,
@@ -54,6 +61,12 @@ impl CollectConfig {
         CollectConfig {
             coingecko: off(),
             coinmarketcap: off(),
+            explorer: Some(
+                super::chain::Coin::ALL
+                    .iter()
+                    .filter_map(|c| off().map(|o| (c.as_str().to_string(), o)))
+                    .collect(),
+            ),
             ..CollectConfig::default()
         }
     }

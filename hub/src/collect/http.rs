@@ -7,7 +7,7 @@
 
 use super::source::SourceError;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::Uri;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
@@ -39,6 +39,27 @@ impl HttpClient {
 
     /// GETs `url` with `headers`; any status is a `Response` (see [`HttpClient::get_ok`]).
     pub async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, SourceError> {
+        self.request(hyper::Method::GET, url, headers, Bytes::new()).await
+    }
+
+    /// POSTs `body` to `url` (a node's JSON-RPC); any status is a `Response`.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Response, SourceError> {
+        self.request(hyper::Method::POST, url, headers, Bytes::from(body))
+            .await
+    }
+
+    async fn request(
+        &self,
+        method: hyper::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Response, SourceError> {
         let uri: Uri = url
             .parse()
             .map_err(|_| SourceError::Connect("the configured base URL is not a URL".into()))?;
@@ -64,7 +85,9 @@ impl HttpClient {
             None => host.clone(),
         };
         let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-        let mut req = hyper::Request::get(path)
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
             .header(hyper::header::HOST, host_header)
             .header(hyper::header::ACCEPT, "application/json")
             .header(
@@ -75,7 +98,7 @@ impl HttpClient {
             req = req.header(*k, *v);
         }
         let req = req
-            .body(Empty::<Bytes>::new())
+            .body(Full::new(body))
             .map_err(|_| SourceError::Connect("request header not valid HTTP".into()))?;
         if https {
             let name = ServerName::try_from(host.clone())
@@ -103,7 +126,7 @@ impl HttpClient {
     }
 }
 
-async fn send<T>(io: TokioIo<T>, req: hyper::Request<Empty<Bytes>>) -> Result<Response, SourceError>
+async fn send<T>(io: TokioIo<T>, req: hyper::Request<Full<Bytes>>) -> Result<Response, SourceError>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {

@@ -116,6 +116,17 @@ impl CollectState {
             .map(|(t, v)| (format!("tier=\"{t}\""), v)),
         );
         family(
+            "hashward_hub_pool_network_pruned_rows_total",
+            "counter",
+            "Pool profitability and network history rows deleted by the pruner (older than 30 days).",
+            &mut [
+                ("pool_profitability", c(&counters.pruned_pool_profitability)),
+                ("network", c(&counters.pruned_network)),
+            ]
+            .into_iter()
+            .map(|(t, v)| (format!("table=\"{t}\""), v)),
+        );
+        family(
             "hashward_hub_collect_observations_total",
             "counter",
             "Observations delivered by the sources.",

@@ -20,25 +20,36 @@
 //! - `api`: `/market`, `/market/{coin}/history`, `/sources`, `/tariffs`; `publish`: the retained
 //!   `hashward/json/market/{coin}` topics.
 //! - `dates`: UTC calendar arithmetic.
+//! - `wamp`: a WAMP v2 client (sans-IO session + WebSocket loop); `prohashing`: the pool source
+//!   on it (push, with its HTTP fallback); `chain`: subsidy schedules and retarget periods;
+//!   `node_rpc`, `explorer`: one file per network backend (a full node, a mempool-style API);
+//!   `network`: which of them each coin gets; `pool_view`: the served pool and network JSON.
 //!
 //! Must never block hub start on a source: an unreachable source is a state in `/sources`,
 //! never a start-up error (a misconfiguration, such as an over-quota budget, is).
 
 pub mod api;
+pub mod chain;
 pub mod coingecko;
 pub mod coinmarketcap;
 pub mod coins;
 pub mod config;
 pub mod dates;
+pub mod explorer;
 pub mod http;
 pub mod import;
 pub mod indicators;
 pub mod market;
 pub mod metrics;
+pub mod network;
+pub mod node_rpc;
 pub mod policy;
+pub mod pool_view;
+pub mod prohashing;
 pub mod publish;
 pub mod scheduler;
 pub mod service;
 pub mod source;
 pub mod tariff;
 pub mod view;
+pub mod wamp;

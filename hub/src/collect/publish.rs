@@ -100,6 +100,18 @@ pub async fn run(
                         Err(e) => log::debug!("market topic of {} not published: {e}", v.data.coin.id),
                     }
                 }
+                for (topic, key, body) in super::pool_view::retained(&state.registry, &state.store, now) {
+                    if published.get(&topic) == Some(&key) {
+                        continue;
+                    }
+                    match client.try_publish(topic.clone(), QoS::AtLeastOnce, true, body) {
+                        Ok(()) => {
+                            state.counters.published.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            published.insert(topic, key);
+                        }
+                        Err(e) => log::debug!("{topic} not published: {e}"),
+                    }
+                }
             }
         }
     }

@@ -54,6 +54,9 @@ pub struct CollectCounters {
     pub pruned_hourly: AtomicU64,
     pub pruned_daily: AtomicU64,
     pub pruned_global: AtomicU64,
+    /// Pool profitability and network history rows deleted (older than [`POOL_NETWORK_KEEP_MS`]).
+    pub pruned_pool_profitability: AtomicU64,
+    pub pruned_network: AtomicU64,
     /// Retained market topics published.
     pub published: AtomicU64,
 }
@@ -196,6 +199,10 @@ pub struct Built {
     pub sender: mpsc::Sender<Delivery>,
 }
 
+/// Pool profitability and network history rows are kept this long (seed 002 §10.3's 30-day
+/// high-resolution tier); each pool's state and each coin's latest snapshot stay.
+pub const POOL_NETWORK_KEEP_MS: u64 = 30 * 86_400_000;
+
 /// Pruner cadence and the tiers' retention.
 #[derive(Debug, Clone, Copy)]
 pub struct PrunerOptions {
@@ -287,6 +294,7 @@ pub fn build(
     if let Some(feed) = TariffFeed::new(&cfg.sites, http.clone()) {
         sources.push(Box::new(feed));
     }
+    sources.extend(super::network::sources(cfg, &http, &registry).map_err(CollectError::Config)?);
     let mut intervals = BTreeMap::new();
     for s in &sources {
         let limits = s.limits();
@@ -376,6 +384,12 @@ pub fn build(
             }),
         ));
     }
+    if let Some(t) =
+        super::prohashing::live::task(cfg, store.clone(), http.clone(), &registry, tx.clone(), stop)
+            .map_err(CollectError::Config)?
+    {
+        tasks.push(t);
+    }
     tasks.push((
         "collect intake",
         Box::pin(intake(rx, state.clone(), stop.subscribe())),
@@ -432,6 +446,13 @@ async fn intake(
                 cache.tariffs.insert(site, (usd_per_kwh, at_ms));
                 continue;
             }
+            Observation::Network(n) => {
+                tokio::task::spawn_blocking(move || store.save_network(&n).map(u64::from)).await
+            }
+            Observation::Pool(p) => {
+                let now = d.received_ms;
+                tokio::task::spawn_blocking(move || store.save_pool(p.pool_id, &p.state, now)).await
+            }
             Observation::GlobalMarket(g) => {
                 state.cache.write().unwrap_or_else(|p| p.into_inner()).global = Some(g.clone());
                 tokio::task::spawn_blocking(move || store.store_global(&g).map(|()| 1)).await
@@ -475,6 +496,24 @@ async fn prune_loop(
                 }
             }
             Ok(Err(e)) => log::error!("market pruner: {e}"),
+            Err(e) => return Err(format!("pruner task: {e}")),
+        }
+        let store = state.store.clone();
+        let before = now.saturating_sub(POOL_NETWORK_KEEP_MS);
+        match tokio::task::spawn_blocking(move || {
+            Ok::<_, crate::store::StoreError>((
+                store.prune_pool_profitability(before)?,
+                store.prune_network(before)?,
+            ))
+        })
+        .await
+        {
+            Ok(Ok((pool, network))) => {
+                let c = &state.counters;
+                c.pruned_pool_profitability.fetch_add(pool, Ordering::Relaxed);
+                c.pruned_network.fetch_add(network, Ordering::Relaxed);
+            }
+            Ok(Err(e)) => log::error!("pool/network pruner: {e}"),
             Err(e) => return Err(format!("pruner task: {e}")),
         }
         tokio::select! {

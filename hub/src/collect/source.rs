@@ -9,7 +9,9 @@
 //! Must never carry a secret: errors and statuses hold a kind and a message, never a key or a
 //! URL with a key in it.
 
+use super::prohashing::live::PoolObservation;
 use hashward_protocol::market::{DailyPoint, GlobalMarket, MarketData};
+use hashward_protocol::pool::NetworkSnapshot;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -35,6 +37,10 @@ pub enum Observation {
         usd_per_kwh: f64,
         at_ms: u64,
     },
+    /// A coin's chain as a node or an explorer sees it (`node_rpc`, `explorer`).
+    Network(NetworkSnapshot),
+    /// A pool account's whole state after a change (`prohashing`).
+    Pool(Box<PoolObservation>),
 }
 
 /// The kind of a failure, as counted in `/sources` and `/metrics`.

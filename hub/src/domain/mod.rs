@@ -5,6 +5,7 @@
 //! Must never read or write the store, the network or the clock.
 
 pub mod hints;
+pub mod pool_join;
 pub mod rig;
 pub mod rollout;
 pub mod seq;

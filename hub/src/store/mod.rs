@@ -9,6 +9,8 @@
 
 mod hints;
 pub mod market;
+pub mod network;
+pub mod pools;
 mod pushes;
 mod records;
 mod rigs;
@@ -110,6 +112,8 @@ impl Store {
         hints::create(&tx)?;
         pushes::create(&tx)?;
         market::create(&tx)?;
+        pools::create(&tx)?;
+        network::create(&tx)?;
         tx.commit()?;
         Ok(Store {
             db,
