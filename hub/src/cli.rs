@@ -35,6 +35,12 @@ pub enum Command {
     AnnounceModels(crate::cmd::announce_models::AnnounceArgs),
     /// Show each scope's pushed version and, per rig, applied / pending / rejected (with why).
     RolloutStatus(crate::cmd::rollout_status::RolloutArgs),
+    /// Run (or re-run) the daily alert score batch of one processing date (the hub must be
+    /// stopped: the store opens in one process at a time).
+    ScoreBatch(crate::cmd::scores::ScoreBatchArgs),
+    /// Export stored data for offline work: `export alerts --from --to` (scored alerts as JSON
+    /// lines for retraining).
+    Export(crate::cmd::scores::ExportArgs),
 }
 
 /// Defaults of the `serve` settings given neither as a flag nor in the config file.
@@ -162,6 +168,7 @@ impl ServeArgs {
             summary_interval: Duration::from_millis(summary_interval_ms),
             share_group,
             models_dir: self.models_dir.clone().or(file.models_dir),
+            scores: crate::cmd::scores::options(file.scores.as_ref(), &source)?,
         })
     }
 }
@@ -174,6 +181,8 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         Command::Command(args) => crate::cmd::command::run(args),
         Command::RolloutStatus(args) => crate::cmd::rollout_status::run(args),
         Command::AnnounceModels(args) => crate::cmd::announce_models::run(args),
+        Command::ScoreBatch(args) => crate::cmd::scores::score_batch(args),
+        Command::Export(args) => crate::cmd::scores::export(args),
         Command::Serve(args) => {
             let opts = args.options()?;
             let rt = tokio::runtime::Builder::new_multi_thread()

@@ -24,6 +24,18 @@ pub struct HubConfig {
     pub summary_interval_ms: Option<u64>,
     pub share_group: Option<String>,
     pub models_dir: Option<PathBuf>,
+    /// `[scores]`: the score API's networks and the daily score batch (seed 003).
+    pub scores: Option<ScoresSection>,
+}
+
+/// `[scores]` (see hub.example.toml).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoresSection {
+    pub networks: Option<Vec<String>>,
+    pub run_at_utc: Option<String>,
+    pub models_dir: Option<PathBuf>,
+    pub batch: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]

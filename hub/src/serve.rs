@@ -45,6 +45,8 @@ pub struct ServeOptions {
     pub share_group: Option<String>,
     /// Serve `/models/*` (the model registry the agents update from) from this directory.
     pub models_dir: Option<PathBuf>,
+    /// The score API's networks and the daily score batch (`[scores]`).
+    pub scores: crate::scores::ScoresOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,8 @@ pub enum ServeError {
     Http(SocketAddr, std::io::Error),
     #[error("broker TLS: {0}")]
     Tls(#[from] ingest::tls::TlsError),
+    #[error("scores: {0}")]
+    Scores(&'static str),
     #[error("service {name} stopped the hub: {reason}")]
     Service { name: &'static str, reason: String },
 }
@@ -188,15 +192,32 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             stop.send_replace(true);
         });
     }
+    let score_cache = Arc::new(crate::scores::LatestCache::default());
+    let score_models = opts.scores.models_dir.clone().or(opts.models_dir.clone());
     let mut app = api::router(AppState {
         store: store.clone() as Arc<dyn StoreRead>,
         metrics: metrics.clone(),
         started: Instant::now(),
+        scores: Arc::new(api::scores::ScoresApi {
+            store: store.clone(),
+            networks: opts.scores.networks.clone(),
+            models_dir: score_models.clone(),
+            cache: score_cache.clone(),
+        }),
     });
     if let Some(dir) = &opts.models_dir {
         log::info!("serving models from {}", dir.display());
         app = app.merge(crate::models::router(dir.clone()));
     }
+    // Seed 003: CORS for GET from any origin, gzip when the client accepts it.
+    let app = app
+        .layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([axum::http::Method::GET])
+                .allow_headers(tower_http::cors::Any),
+        )
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true));
     let http = Service::new("http", {
         let mut stopped = stop.subscribe();
         async move {
@@ -209,6 +230,23 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
                 .map_err(|e| format!("HTTP server: {e}"))
         }
     });
+    let score_batch = if opts.scores.batch {
+        let models_dir = score_models.ok_or(ServeError::Scores(
+            "the score batch needs a models directory ([scores] models_dir or models_dir)",
+        ))?;
+        Some(crate::scores::service::service(
+            store.clone(),
+            crate::scores::batch::BatchSettings {
+                models_dir,
+                networks: opts.scores.networks.clone(),
+            },
+            opts.scores.run_at_min,
+            score_cache,
+            stop.subscribe(),
+        ))
+    } else {
+        None
+    };
     let ingest_cfg = IngestConfig {
         host: mqtt_host.clone(),
         port: mqtt_port,
@@ -227,6 +265,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         }
     });
     let mut services = vec![http, ingest];
+    services.extend(score_batch);
     if let Some(broker_stopped) = embedded {
         let mut stopped = stop.subscribe();
         services.push(Service::new("embedded broker", async move {

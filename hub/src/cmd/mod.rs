@@ -11,5 +11,6 @@ pub mod command;
 pub mod keygen;
 pub mod push_config;
 pub mod rollout_status;
+pub mod scores;
 
 pub use broker::BrokerArgs;
