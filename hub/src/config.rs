@@ -86,6 +86,9 @@ mod tests {
         let all = HubConfig::parse(&uncommented).expect("every documented key parses");
         assert!(all.broker.is_some() && all.ca_file.is_some() && all.username.is_some());
         assert!(all.password.is_some() && all.share_group.is_some() && all.models_dir.is_some());
+        let scores = all.scores.expect("[scores]");
+        assert!(scores.networks.is_some() && scores.run_at_utc.is_some() && scores.models_dir.is_some());
+        assert_eq!(as_shipped.scores.and_then(|s| s.batch), Some(false));
     }
 
     #[test]

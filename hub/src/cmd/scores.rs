@@ -201,3 +201,40 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(text: &str) -> ScoresSection {
+        HubConfig::parse(text).expect("parses").scores.expect("[scores]")
+    }
+
+    #[test]
+    fn the_scores_section_is_checked_and_defaults_to_one_network_without_the_batch() {
+        assert_eq!(options(None, "").expect("none"), ScoresOptions::default());
+        let o = options(
+            Some(&section(
+                "[scores]\nnetworks = [\"bitcoin\", \"litecoin\"]\nrun_at_utc = \"02:30\"\nbatch = true\n",
+            )),
+            "",
+        )
+        .expect("valid");
+        assert_eq!((o.networks.len(), o.run_at_min, o.batch), (2, 150, true));
+        for (text, word) in [
+            ("networks = []", "at least one"),
+            ("networks = [\"Bitcoin\"]", "not a network"),
+            ("networks = [\"bitcoin\", \"bitcoin\"]", "twice"),
+            ("run_at_utc = \"1am\"", "HH:MM"),
+        ] {
+            let e = options(Some(&section(&format!("[scores]\n{text}\n"))), " (hub.toml)")
+                .expect_err(text)
+                .to_string();
+            assert!(e.contains(word) && e.contains("hub.toml"), "{text}: {e}");
+        }
+        assert!(
+            HubConfig::parse("[scores]\nnetwork = \"bitcoin\"\n").is_err(),
+            "unknown key"
+        );
+    }
+}
