@@ -334,7 +334,7 @@ def write(model_type, feats, mlp, mean, scale, hp, perf, importance, minutes, y_
         "features": [{"name": n, "group": g, "description": d} for n, g, d in feats],
         "training_summary": summary,
         "model_size_mb": round(len(onnx_bytes) / 1e6, 4),
-        "size_bytes": len(onnx_bytes),
+        "model_size_bytes": len(onnx_bytes),
         "sha256": hashlib.sha256(onnx_bytes).hexdigest(),
         "model_path": f"models/{model_type}/model.onnx",
         "download_url": f"/models/download/{model_type}",

@@ -194,7 +194,7 @@ def check_models(base):
         need(h.get("content-type") == "application/octet-stream", f"/models/download/{mt}", "content-type")
         need(f'filename="{x["model_version"]}' in h.get("content-disposition", ""), f"/models/download/{mt}",
              "content-disposition")
-        need(len(body) == x["size_bytes"], f"/models/download/{mt}", "size")
+        need(len(body) == x["model_size_bytes"], f"/models/download/{mt}", "size")
     trained = by_type["alert_scorer"]["trained_at"][:10]
     s = get_json(base, f"/training/data-summary/{trained}")
     w = "/training/data-summary"
