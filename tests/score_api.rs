@@ -193,7 +193,10 @@ fn publish_all(port: u16, msgs: &[(String, Vec<u8>)]) {
     let _ = client.disconnect();
 }
 
-fn messages(first_day_ms: u64) -> (Vec<(String, Vec<u8>)>, BTreeMap<(String, String), u64>) {
+/// Alerts published per (network, processing date).
+type Counts = BTreeMap<(String, String), u64>;
+
+fn messages(first_day_ms: u64) -> (Vec<(String, Vec<u8>)>, Counts) {
     let mut seq = [0u64; RIGS.len()];
     let mut msgs = Vec::new();
     let env = |r: usize, seq: u64, ts: u64, body: Body| {
