@@ -348,6 +348,20 @@ fn three_days_of_alerts_are_scored_and_every_endpoint_answers_in_the_seed_shape(
             == total
     });
     assert!(stored, "the hub did not store {total} alerts");
+    // `[scores] batch = true`: on start the service caught up the day that ended (the runs by
+    // hand below replace it).
+    let log = || std::fs::read_to_string(dir.path().join("hub.log")).unwrap_or_default();
+    let caught_up = wait_until(Duration::from_secs(30), || {
+        ["bitcoin", "litecoin"]
+            .iter()
+            .all(|net| log().contains(&format!("score batch {net}/{}: Completed", days[2])))
+    });
+    assert!(
+        caught_up,
+        "the batch service did not catch up {}:\n{}",
+        days[2],
+        log()
+    );
     hub.stop(Duration::from_secs(10));
 
     // With the hub stopped, each day's batch by hand.

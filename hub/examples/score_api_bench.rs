@@ -181,10 +181,11 @@ fn main() {
             scores: Arc::new(ScoresApi {
                 store: store.clone(),
                 networks: vec!["bitcoin".into()],
-                models_dir: Some(models),
+                models_dir: Some(models.clone()),
                 cache: Default::default(),
             }),
-        });
+        })
+        .merge(hashward_hub::models::router(models));
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = l.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(l, app).await });
