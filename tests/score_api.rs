@@ -521,5 +521,10 @@ fn three_days_of_alerts_are_scored_and_every_endpoint_answers_in_the_seed_shape(
         "seed 003 client failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("ALL OK"));
+    // The client's bad input, counted: 25 bad dates, 5 unknown networks, 4 bad pages.
+    assert_eq!(
+        metric(http, "hashward_hub_score_api_bad_requests_total"),
+        Some(34)
+    );
     hub.stop(Duration::from_secs(10));
 }

@@ -15,6 +15,11 @@ pub struct Metrics {
     pub state_messages: AtomicU64,
     pub store_errors: AtomicU64,
     pub summaries_published: AtomicU64,
+    /// Score API requests refused as bad input (422: a bad date, limit or offset; 404: an unknown
+    /// network).
+    pub score_api_bad_requests: AtomicU64,
+    pub score_batches_completed: AtomicU64,
+    pub score_batches_failed: AtomicU64,
 }
 
 /// Values computed from the store when `/metrics` is read.
@@ -86,6 +91,24 @@ impl Metrics {
             "counter",
             "JSON dashboard summaries published.",
             c(&self.summaries_published),
+        );
+        metric(
+            "hashward_hub_score_api_bad_requests_total",
+            "counter",
+            "Score API requests refused: bad date, limit or offset (422), unknown network (404).",
+            c(&self.score_api_bad_requests),
+        );
+        metric(
+            "hashward_hub_score_batches_completed_total",
+            "counter",
+            "Daily score batches (per network) COMPLETED by the batch service.",
+            c(&self.score_batches_completed),
+        );
+        metric(
+            "hashward_hub_score_batches_failed_total",
+            "counter",
+            "Daily score batches (per network) that FAILED in the batch service.",
+            c(&self.score_batches_failed),
         );
         metric(
             "hashward_hub_gaps",

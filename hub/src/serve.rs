@@ -242,6 +242,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             },
             opts.scores.run_at_min,
             score_cache,
+            metrics.clone(),
             stop.subscribe(),
         ))
     } else {

@@ -72,6 +72,24 @@ impl IntoResponse for SeedError {
 
 type Q = Query<HashMap<String, String>>;
 
+impl SeedError {
+    /// Bad input from the client (as opposed to "no such batch" or a store failure).
+    fn is_bad_input(&self) -> bool {
+        matches!(self, SeedError::Invalid { .. })
+            || matches!(self, SeedError::NotFound(d) if d.starts_with("Network not found"))
+    }
+}
+
+/// Counts a request refused for bad input in `/metrics`, then passes the result on.
+fn counted<T>(s: &AppState, r: Result<T, SeedError>) -> Result<T, SeedError> {
+    if let Err(e) = &r {
+        if e.is_bad_input() {
+            crate::metrics::Metrics::inc(&s.metrics.score_api_bad_requests);
+        }
+    }
+    r
+}
+
 fn bad_date() -> SeedError {
     SeedError::Invalid {
         loc: ["path", "processing_date"],
@@ -265,7 +283,7 @@ pub(super) async fn network(
     Path(network): Path<String>,
 ) -> Result<Json<Value>, SeedError> {
     let api = &s.scores;
-    let n = api.network(Some(&network), &HashMap::new())?;
+    let n = counted(&s, api.network(Some(&network), &HashMap::new()))?;
     let batches = api.store.visible_batches(&n)?;
     let models = api.models();
     let entry = |mt: &str, from: &str| -> Value {
@@ -334,7 +352,7 @@ pub(super) async fn dates_available(
     State(s): State<AppState>,
     Query(q): Q,
 ) -> Result<Json<Value>, SeedError> {
-    let n = s.scores.network(None, &q)?;
+    let n = counted(&s, s.scores.network(None, &q))?;
     let dates: Vec<String> = s
         .scores
         .store
@@ -348,7 +366,7 @@ pub(super) async fn dates_available(
 }
 
 pub(super) async fn dates_latest(State(s): State<AppState>, Query(q): Q) -> Result<Json<Value>, SeedError> {
-    let n = s.scores.network(None, &q)?;
+    let n = counted(&s, s.scores.network(None, &q))?;
     let (d, meta) = s.scores.batch(&n, "latest")?;
     Ok(Json(json!({
         "latest_date": d.to_string(),
@@ -430,7 +448,7 @@ macro_rules! list_handlers {
             Path(date): Path<String>,
             Query(q): Q,
         ) -> Result<Json<Value>, SeedError> {
-            list(&s, $which, None, &date, &q).map(Json)
+            counted(&s, list(&s, $which, None, &date, &q)).map(Json)
         }
 
         pub(super) async fn $two(
@@ -438,7 +456,7 @@ macro_rules! list_handlers {
             Path((network, date)): Path<(String, String)>,
             Query(q): Q,
         ) -> Result<Json<Value>, SeedError> {
-            list(&s, $which, Some(&network), &date, &q).map(Json)
+            counted(&s, list(&s, $which, Some(&network), &date, &q)).map(Json)
         }
     };
 }
@@ -453,7 +471,7 @@ pub(super) async fn training_summary(
     State(s): State<AppState>,
     Path(date): Path<String>,
 ) -> Result<Json<Value>, SeedError> {
-    let d = ProcessingDate::parse(&date).map_err(|_| bad_date())?;
+    let d = counted(&s, ProcessingDate::parse(&date).map_err(|_| bad_date()))?;
     let none = || SeedError::NotFound(format!("No training run found for processing_date: {d}"));
     let dir = s.scores.models_dir.as_ref().ok_or_else(none)?;
     let m = read_model(dir, "alert_scorer").map_err(|e| {

@@ -62,9 +62,10 @@ impl ScoresRead for Broken {
 async fn a_store_failure_is_the_seeds_500_and_health_says_the_database_is_not_connected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(Store::open(&dir.path().join("hub.redb")).expect("open"));
+    let metrics = Arc::new(Metrics::default());
     let app = super::super::router(AppState {
         store,
-        metrics: Arc::new(Metrics::default()),
+        metrics: metrics.clone(),
         started: Instant::now(),
         scores: Arc::new(ScoresApi {
             store: Arc::new(Broken),
@@ -105,6 +106,11 @@ async fn a_store_failure_is_the_seeds_500_and_health_says_the_database_is_not_co
     let (status, body) = get("/scores/clusters/2026-11-31").await.expect("join");
     assert_eq!(status, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["path", "processing_date"]));
+    let (status, _) = get("/scores/alerts/latest?network=ethereum").await.expect("join");
+    assert_eq!(status, 404);
+    // The bad date and the unknown network are counted; the store failures are not bad input.
+    let bad = &metrics.score_api_bad_requests;
+    assert_eq!(bad.load(std::sync::atomic::Ordering::Relaxed), 2);
     let (status, body) = get("/health").await.expect("join");
     assert_eq!(
         (status, &body["status"], &body["database_connected"]),

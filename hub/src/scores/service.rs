@@ -8,7 +8,9 @@
 use super::batch::{self, BatchSettings};
 use super::date::ProcessingDate;
 use super::LatestCache;
+use crate::metrics::Metrics;
 use crate::serve::Service;
+use crate::store::scores::BatchStatus;
 use crate::store::scores::ScoresRead;
 use crate::store::Store;
 use hashward_common::clock::now_ms;
@@ -36,6 +38,7 @@ pub fn service(
     settings: BatchSettings,
     run_at_min: u32,
     cache: Arc<LatestCache>,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) -> Service {
     Service::new("score batch", async move {
@@ -52,14 +55,21 @@ pub fn service(
                         .map(|n| store.visible_batch(n, due).map(|b| b.is_some()))
                         .collect::<Result<Vec<bool>, _>>()?;
                     if done.iter().all(|d| *d) {
-                        return Ok(());
+                        return Ok(Vec::new());
                     }
-                    batch::run(&store, &settings, due, &now_ms).map(drop)
+                    batch::run(&store, &settings, due, &now_ms)
                 })
                 .await
                 .map_err(|e| format!("score batch thread: {e}"))?;
                 cache.invalidate();
-                outcome.map_err(|e| format!("recording the score batch of {due}: {e}"))?;
+                let metas = outcome.map_err(|e| format!("recording the score batch of {due}: {e}"))?;
+                for m in metas {
+                    Metrics::inc(if m.status == BatchStatus::Completed {
+                        &metrics.score_batches_completed
+                    } else {
+                        &metrics.score_batches_failed
+                    });
+                }
                 last = Some(due);
             }
             tokio::select! {
