@@ -68,6 +68,7 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
                 collect: hashward_hub::collect::config::CollectConfig::unless_disabled_by_env(
                     Default::default(),
                 ),
+                scores: Default::default(),
             },
             shutdown.clone(),
         )

@@ -133,7 +133,7 @@ fn garbage_on_every_topic_is_counted_and_skipped() {
     assert!(matches!(hub.child.try_wait(), Ok(None)), "hub exited");
     assert_eq!(
         get_json(&format!("http://127.0.0.1:{http}/health")).expect("health")["status"],
-        "ok"
+        "healthy"
     );
     hub.stop(Duration::from_secs(10));
 }

@@ -42,6 +42,12 @@ pub enum Command {
     /// Load a coin's daily price history (a `*_daily.csv`) into the store; re-importing adds
     /// nothing. Run it while the hub is stopped.
     Import(crate::cmd::import::ImportArgs),
+    /// Run (or re-run) the daily alert score batch of one processing date (the hub must be
+    /// stopped: the store opens in one process at a time).
+    ScoreBatch(crate::cmd::scores::ScoreBatchArgs),
+    /// Export stored data for offline work: `export alerts --from --to` (scored alerts as JSON
+    /// lines for retraining).
+    Export(crate::cmd::scores::ExportArgs),
 }
 
 /// Defaults of the `serve` settings given neither as a flag nor in the config file.
@@ -180,6 +186,7 @@ impl ServeArgs {
                     ..file.collect.unwrap_or_default()
                 },
             ),
+            scores: crate::cmd::scores::options(file.scores.as_ref(), &source)?,
         })
     }
 }
@@ -195,6 +202,8 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         Command::AnnounceModels(args) => crate::cmd::announce_models::run(args),
         Command::Economics(args) => crate::cmd::economics::run(args),
         Command::Forecast(args) => crate::cmd::forecast::run(args),
+        Command::ScoreBatch(args) => crate::cmd::scores::score_batch(args),
+        Command::Export(args) => crate::cmd::scores::export(args),
         Command::Serve(args) => {
             let opts = args.options()?;
             let rt = tokio::runtime::Builder::new_multi_thread()

@@ -30,6 +30,18 @@ pub struct HubConfig {
     pub collect: Option<crate::collect::config::CollectConfig>,
     /// `[sites.NAME]`: per-site settings (`[sites.NAME.tariff]`, the electricity price).
     pub sites: Option<std::collections::BTreeMap<String, crate::collect::tariff::SiteConfig>>,
+    /// `[scores]`: the score API's networks and the daily score batch (seed 003).
+    pub scores: Option<ScoresSection>,
+}
+
+/// `[scores]` (see hub.example.toml).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoresSection {
+    pub networks: Option<Vec<String>>,
+    pub run_at_utc: Option<String>,
+    pub models_dir: Option<PathBuf>,
+    pub batch: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +97,9 @@ mod tests {
             (econ.tariff("farm2"), econ.hardware_cost_usd),
             (Some(0.045), Some(2500.0))
         );
+        let scores = all.scores.expect("[scores]");
+        assert!(scores.networks.is_some() && scores.run_at_utc.is_some() && scores.models_dir.is_some());
+        assert_eq!(as_shipped.scores.and_then(|s| s.batch), Some(false));
     }
 
     #[test]

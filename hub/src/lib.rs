@@ -6,7 +6,7 @@
 //! <- `ingest` (subscribe, decode, store, dashboard summaries), `api` (axum, one file per
 //! resource), `models`, `metrics`, `broker` (embedded rumqttd) <- `serve` (the services under
 //! one shutdown) <- `config` (the hub.toml file), `cmd` (operator tools), `cli` (the command
-//! line). `keys` is the fleet signing key both `cmd` and tests load. The economics live in the
+//! line). `scores` (the daily alert score batch, seed 003) sits beside `ingest`. `keys` is the fleet signing key both `cmd` and tests load. The economics live in the
 //! pure `hashward-econ` crate. No module imports `serve`, `cmd` or `cli` but those above them.
 
 pub mod api;
@@ -21,6 +21,7 @@ pub mod ingest;
 pub mod keys;
 pub mod metrics;
 pub mod models;
+pub mod scores;
 pub mod serve;
 pub mod store;
 

@@ -24,6 +24,11 @@ pub struct Metrics {
     pub ingest_lag: Histogram,
     /// Series other parts of the hub append (the collectors).
     pub sections: Sections,
+    /// Score API requests refused as bad input (422: a bad date, limit or offset; 404: an unknown
+    /// network).
+    pub score_api_bad_requests: AtomicU64,
+    pub score_batches_completed: AtomicU64,
+    pub score_batches_failed: AtomicU64,
 }
 
 /// Renderers other parts of the hub register, each appending its own series to `/metrics`.
@@ -171,6 +176,24 @@ impl Metrics {
             "gauge",
             "1 while the broker has acknowledged the ingest's subscription, else 0.",
             u64::from(self.ingest_subscribed.load(Ordering::Relaxed)),
+        );
+        metric(
+            "hashward_hub_score_api_bad_requests_total",
+            "counter",
+            "Score API requests refused: bad date, limit or offset (422), unknown network (404).",
+            c(&self.score_api_bad_requests),
+        );
+        metric(
+            "hashward_hub_score_batches_completed_total",
+            "counter",
+            "Daily score batches (per network) COMPLETED by the batch service.",
+            c(&self.score_batches_completed),
+        );
+        metric(
+            "hashward_hub_score_batches_failed_total",
+            "counter",
+            "Daily score batches (per network) that FAILED in the batch service.",
+            c(&self.score_batches_failed),
         );
         metric(
             "hashward_hub_gaps",

@@ -189,7 +189,9 @@ async fn blocking<T: Send + 'static>(
 async fn all_metadata(State(s): State<ModelsState>) -> Result<Json<Value>, HubModelError> {
     let models = blocking(move || read_all(&s.dir)).await?;
     Ok(Json(json!({
-        "models": models.into_iter().map(|m| m.metadata).collect::<Vec<_>>()
+        "models": models.into_iter().map(|m| m.metadata).collect::<Vec<_>>(),
+        "github_url": crate::scores::GITHUB_URL,
+        "commit_hash": crate::scores::COMMIT_HASH,
     })))
 }
 

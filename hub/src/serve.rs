@@ -49,6 +49,8 @@ pub struct ServeOptions {
     pub economics: crate::econ::EconomicsConfig,
     /// The collectors (`[collect]`); the default follows CoinGecko keyless.
     pub collect: crate::collect::config::CollectConfig,
+    /// The score API's networks and the daily score batch (`[scores]`).
+    pub scores: crate::scores::ScoresOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,8 @@ pub enum ServeError {
     Tls(#[from] ingest::tls::TlsError),
     #[error(transparent)]
     Collect(#[from] crate::collect::service::CollectError),
+    #[error("scores: {0}")]
+    Scores(&'static str),
     #[error("service {name} stopped the hub: {reason}")]
     Service { name: &'static str, reason: String },
 }
@@ -206,10 +210,18 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         let state = collect.state.clone();
         metrics.sections.add(move |out| state.render_metrics(out));
     }
+    let score_cache = Arc::new(crate::scores::LatestCache::default());
+    let score_models = opts.scores.models_dir.clone().or(opts.models_dir.clone());
     let mut app = api::router(AppState {
         store: store.clone() as Arc<dyn StoreRead>,
         metrics: metrics.clone(),
         started: Instant::now(),
+        scores: Arc::new(api::scores::ScoresApi {
+            store: store.clone(),
+            networks: opts.scores.networks.clone(),
+            models_dir: score_models.clone(),
+            cache: score_cache.clone(),
+        }),
     });
     if let Some(dir) = &opts.models_dir {
         log::info!("serving models from {}", dir.display());
@@ -229,6 +241,15 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         store: store.clone(),
         sources: collect.state.registry.clone(),
     }));
+    // Seed 003: CORS for GET from any origin, gzip when the client accepts it.
+    let app = app
+        .layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([axum::http::Method::GET])
+                .allow_headers(tower_http::cors::Any),
+        )
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true));
     let http = Service::new("http", {
         let mut stopped = stop.subscribe();
         async move {
@@ -241,6 +262,24 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
                 .map_err(|e| format!("HTTP server: {e}"))
         }
     });
+    let score_batch = if opts.scores.batch {
+        let models_dir = score_models.ok_or(ServeError::Scores(
+            "the score batch needs a models directory ([scores] models_dir or models_dir)",
+        ))?;
+        Some(crate::scores::service::service(
+            store.clone(),
+            crate::scores::batch::BatchSettings {
+                models_dir,
+                networks: opts.scores.networks.clone(),
+            },
+            opts.scores.run_at_min,
+            score_cache,
+            metrics.clone(),
+            stop.subscribe(),
+        ))
+    } else {
+        None
+    };
     let ingest_cfg = IngestConfig {
         host: mqtt_host.clone(),
         port: mqtt_port,
@@ -278,6 +317,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             .into_iter()
             .map(|(name, run)| Service::new(name, run)),
     );
+    services.extend(score_batch);
     if let Some(broker_stopped) = embedded {
         let mut stopped = stop.subscribe();
         services.push(Service::new("embedded broker", async move {

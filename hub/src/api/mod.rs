@@ -11,6 +11,7 @@ mod error;
 mod fleet;
 pub mod pools;
 mod rigs;
+pub mod scores;
 mod status;
 
 pub use error::ApiError;
@@ -27,18 +28,43 @@ pub struct AppState {
     pub store: Arc<dyn StoreRead>,
     pub metrics: Arc<Metrics>,
     pub started: Instant,
+    /// Seed 003's score API (also `/health` and `/version`).
+    pub scores: Arc<scores::ScoresApi>,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/health", get(status::health))
-        .route("/version", get(status::version))
+        .route("/health", get(scores::health))
+        .route("/version", get(scores::version))
         .route("/metrics", get(status::metrics))
         .route("/rigs", get(rigs::list))
         .route("/rigs/{rig}", get(rigs::one))
         .route("/rigs/{rig}/{listing}", get(rigs::listing))
         .route("/fleet/hints", get(fleet::hints))
         .route("/fleet/config", get(fleet::config))
+        .route("/networks", get(scores::networks))
+        .route("/networks/{network}", get(scores::network))
+        .route(
+            "/training/data-summary/{processing_date}",
+            get(scores::training_summary),
+        )
+        .route("/dates/available", get(scores::dates_available))
+        .route("/dates/latest", get(scores::dates_latest))
+        .route("/scores/alerts/{processing_date}", get(scores::alert_scores))
+        .route(
+            "/scores/alerts/{network}/{processing_date}",
+            get(scores::alert_scores_of),
+        )
+        .route("/rankings/alerts/{processing_date}", get(scores::rankings))
+        .route(
+            "/rankings/alerts/{network}/{processing_date}",
+            get(scores::rankings_of),
+        )
+        .route("/scores/clusters/{processing_date}", get(scores::cluster_scores))
+        .route(
+            "/scores/clusters/{network}/{processing_date}",
+            get(scores::cluster_scores_of),
+        )
         .with_state(state)
 }
 
@@ -127,6 +153,12 @@ mod tests {
             store: Arc::new(store),
             metrics: Arc::new(Metrics::default()),
             started: Instant::now(),
+            scores: Arc::new(scores::ScoresApi {
+                store: Arc::new(crate::store::scores::tests::NoBatches),
+                networks: vec!["bitcoin".into()],
+                models_dir: None,
+                cache: Default::default(),
+            }),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -1,35 +1,11 @@
-//! `/health`, `/version` and `/metrics` (Prometheus text; the gauges are computed from the
-//! registry at read time).
-//!
-//! Must never fail `/health` on a store error: it says the process serves (and whether the ingest
-//! is subscribed), nothing more.
+//! `/metrics` (Prometheus text; the gauges are computed from the registry at read time).
+//! `/health` and `/version` are served by `scores` (seed 003's fields plus the hub's).
 
 use super::{ApiError, AppState};
 use crate::metrics::Gauges;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
-
-pub(super) async fn health(State(s): State<AppState>) -> Response {
-    let subscribed = s
-        .metrics
-        .ingest_subscribed
-        .load(std::sync::atomic::Ordering::Relaxed);
-    Json(json!({
-        "status": "ok",
-        "uptime_s": s.started.elapsed().as_secs(),
-        "version": env!("CARGO_PKG_VERSION"),
-        "ingest_subscribed": subscribed,
-    }))
-    .into_response()
-}
-
-pub(super) async fn version() -> Response {
-    Json(json!({ "version": env!("CARGO_PKG_VERSION"), "wire_schema": hashward_protocol::SCHEMA }))
-        .into_response()
-}
 
 pub(super) async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
     let rigs = s.store.rigs()?;

@@ -14,5 +14,6 @@ pub mod import;
 pub mod keygen;
 pub mod push_config;
 pub mod rollout_status;
+pub mod scores;
 
 pub use broker::BrokerArgs;

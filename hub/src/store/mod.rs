@@ -14,6 +14,7 @@ pub mod pools;
 mod pushes;
 mod records;
 mod rigs;
+pub mod scores;
 
 use crate::domain::hints::ClassAggregate;
 use crate::domain::rig::RigEntry;
@@ -33,6 +34,8 @@ pub enum StoreError {
     Db(#[from] redb::Error),
     #[error("rig registry entry for {0} is unreadable: {1}")]
     Registry(String, serde_json::Error),
+    #[error("score table entry {0} is unreadable: {1}")]
+    Scores(String, serde_json::Error),
 }
 
 hashward_common::redb_errors!(StoreError::Db);
@@ -114,6 +117,7 @@ impl Store {
         market::create(&tx)?;
         pools::create(&tx)?;
         network::create(&tx)?;
+        scores::create(&tx, hashward_common::clock::now_ms())?;
         tx.commit()?;
         Ok(Store {
             db,
@@ -195,6 +199,103 @@ impl Store {
     ) -> Result<Vec<StoredRecord>, StoreError> {
         let tx = self.db.begin_read()?;
         records::scan(&tx, rig, from_ms, to_ms, limit, keep)
+    }
+}
+
+/// The score batch's writes (see [`scores`]).
+impl Store {
+    /// Records a run's state (RUNNING, or FAILED with its error); the served batch is untouched.
+    pub fn record_score_run(
+        &self,
+        meta: &scores::BatchMeta,
+        date: crate::scores::date::ProcessingDate,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        scores::record_run(&tx, meta, date)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Replaces the date's batch with `rows` and `meta` (COMPLETED) in one transaction.
+    pub fn replace_score_batch(
+        &self,
+        meta: &scores::BatchMeta,
+        date: crate::scores::date::ProcessingDate,
+        rows: &scores::BatchRows,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        scores::replace(&tx, meta, date, rows)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Each rig's (alerts, hub score sum) in the network's batches of `[from, to]`.
+    pub fn rig_score_history(
+        &self,
+        network: &str,
+        from: crate::scores::date::ProcessingDate,
+        to: crate::scores::date::ProcessingDate,
+    ) -> Result<HashMap<String, (u32, f64)>, StoreError> {
+        scores::rig_history(&self.db.begin_read()?, network, from, to)
+    }
+
+    /// The scored alerts of `[from, to]`: (network, processing date, alert).
+    pub fn scored_alerts(
+        &self,
+        from: crate::scores::date::ProcessingDate,
+        to: crate::scores::date::ProcessingDate,
+    ) -> Result<Vec<(String, String, scores::ScoredAlert)>, StoreError> {
+        scores::scored_alerts(&self.db.begin_read()?, from, to)
+    }
+}
+
+impl scores::ScoresRead for Store {
+    fn completed_dates(&self, network: &str) -> Result<Vec<crate::scores::date::ProcessingDate>, StoreError> {
+        scores::completed_dates(&self.db.begin_read()?, network)
+    }
+    fn visible_batch(
+        &self,
+        network: &str,
+        date: crate::scores::date::ProcessingDate,
+    ) -> Result<Option<scores::BatchMeta>, StoreError> {
+        scores::meta(&self.db.begin_read()?, true, network, date)
+    }
+    fn last_run(
+        &self,
+        network: &str,
+        date: crate::scores::date::ProcessingDate,
+    ) -> Result<Option<scores::BatchMeta>, StoreError> {
+        scores::meta(&self.db.begin_read()?, false, network, date)
+    }
+    fn visible_batches(&self, network: &str) -> Result<Vec<scores::BatchMeta>, StoreError> {
+        scores::visible_batches(&self.db.begin_read()?, network)
+    }
+    fn alert_scores(
+        &self,
+        network: &str,
+        date: crate::scores::date::ProcessingDate,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, f64, f64)>, StoreError> {
+        scores::alert_scores(&self.db.begin_read()?, network, date, offset, limit)
+    }
+    fn rankings(
+        &self,
+        network: &str,
+        date: crate::scores::date::ProcessingDate,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(u32, String, f64)>, StoreError> {
+        scores::rankings(&self.db.begin_read()?, network, date, offset, limit)
+    }
+    fn cluster_scores(
+        &self,
+        network: &str,
+        date: crate::scores::date::ProcessingDate,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, f64, f64)>, StoreError> {
+        scores::cluster_scores(&self.db.begin_read()?, network, date, offset, limit)
     }
 }
 
