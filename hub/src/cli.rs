@@ -100,6 +100,8 @@ impl ServeArgs {
             Some(path) => format!(" (flags and {})", path.display()),
             None => String::new(),
         };
+        let dashboards = crate::control::DashboardOptions::from_config(&file)
+            .map_err(|e| anyhow::anyhow!("{e}{source}"))?;
         let broker_url = self.broker.clone().or(file.broker);
         let ca_file = self.ca_file.clone().or(file.ca_file);
         let mqtt_listen = match self.mqtt_listen.or(file.mqtt_listen) {
@@ -161,7 +163,8 @@ impl ServeArgs {
             password: self.password.clone().or(file.password),
             summary_interval: Duration::from_millis(summary_interval_ms),
             share_group,
-            models_dir: self.models_dir.clone().or(file.models_dir),
+            models_dir: self.models_dir.clone().or(file.models_dir.clone()),
+            dashboards,
         })
     }
 }

@@ -24,6 +24,35 @@ pub struct HubConfig {
     pub summary_interval_ms: Option<u64>,
     pub share_group: Option<String>,
     pub models_dir: Option<PathBuf>,
+    /// `[web]`: the dashboard at `/`.
+    pub web: Option<WebSection>,
+    /// `[commands]`: commands the hub process signs itself (dashboard actions, Home Assistant).
+    pub commands: Option<CommandsSection>,
+    /// `[home_assistant]`: MQTT discovery, state and controls for Home Assistant.
+    pub home_assistant: Option<HomeAssistantSection>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSection {
+    /// Bearer token that allows the dashboard's actions (pause/resume); without it the pages
+    /// are read-only.
+    pub operator_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandsSection {
+    /// The fleet signing key (`hashward-hub keygen`), mode 0600.
+    pub signing_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HomeAssistantSection {
+    #[serde(default)]
+    pub enabled: bool,
+    pub discovery_prefix: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +103,9 @@ mod tests {
         let all = HubConfig::parse(&uncommented).expect("every documented key parses");
         assert!(all.broker.is_some() && all.ca_file.is_some() && all.username.is_some());
         assert!(all.password.is_some() && all.share_group.is_some() && all.models_dir.is_some());
+        assert!(all.web.and_then(|w| w.operator_token).is_some());
+        assert!(all.commands.and_then(|c| c.signing_key).is_some());
+        assert!(all.home_assistant.and_then(|h| h.discovery_prefix).is_some());
     }
 
     #[test]

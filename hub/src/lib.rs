@@ -14,13 +14,17 @@ pub mod broker;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod control;
 pub mod domain;
+pub mod fleetview;
+pub mod ha;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;
 pub mod models;
 pub mod serve;
 pub mod store;
+pub mod web;
 
 /// Log filter when RUST_LOG is unset. rumqttd logs ordinary traffic as errors through tracing
 /// spans; the embedded broker's failures surface through [`broker::BrokerError`] instead.

@@ -15,6 +15,11 @@ pub struct Metrics {
     pub state_messages: AtomicU64,
     pub store_errors: AtomicU64,
     pub summaries_published: AtomicU64,
+    /// Signed commands the hub itself published (dashboard actions, Home Assistant controls).
+    pub commands_sent: AtomicU64,
+    /// Home Assistant or dashboard commands refused (bad topic or payload, unknown rig, no key).
+    pub commands_refused: AtomicU64,
+    pub ha_discovery_published: AtomicU64,
 }
 
 /// Values computed from the store when `/metrics` is read.
@@ -86,6 +91,24 @@ impl Metrics {
             "counter",
             "JSON dashboard summaries published.",
             c(&self.summaries_published),
+        );
+        metric(
+            "hashward_hub_commands_sent_total",
+            "counter",
+            "Signed commands published by the hub (dashboard actions, Home Assistant).",
+            c(&self.commands_sent),
+        );
+        metric(
+            "hashward_hub_commands_refused_total",
+            "counter",
+            "Dashboard or Home Assistant commands refused.",
+            c(&self.commands_refused),
+        );
+        metric(
+            "hashward_hub_ha_discovery_published_total",
+            "counter",
+            "Home Assistant discovery messages published.",
+            c(&self.ha_discovery_published),
         );
         metric(
             "hashward_hub_gaps",

@@ -45,6 +45,8 @@ pub struct ServeOptions {
     pub share_group: Option<String>,
     /// Serve `/models/*` (the model registry the agents update from) from this directory.
     pub models_dir: Option<PathBuf>,
+    /// The dashboard's actions, the commands signing key and Home Assistant.
+    pub dashboards: crate::control::DashboardOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,8 @@ pub enum ServeError {
     Http(SocketAddr, std::io::Error),
     #[error("broker TLS: {0}")]
     Tls(#[from] ingest::tls::TlsError),
+    #[error("commands: {0}")]
+    Control(#[from] crate::control::ControlError),
     #[error("service {name} stopped the hub: {reason}")]
     Service { name: &'static str, reason: String },
 }
@@ -188,11 +192,28 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             stop.send_replace(true);
         });
     }
-    let mut app = api::router(AppState {
+    let state = AppState {
         store: store.clone() as Arc<dyn StoreRead>,
         metrics: metrics.clone(),
         started: Instant::now(),
-    });
+    };
+    let mut app = api::router(state.clone());
+    // The web dashboard at `/` and the endpoints its pages read; its actions, the Home Assistant
+    // controls and discovery go through the control service below.
+    let (control, queued) = match &opts.dashboards.signing_key {
+        Some(path) => {
+            let (c, rx) = crate::control::Control::load(path)?;
+            (Some(c), rx)
+        }
+        None => (None, mpsc::channel(1).1),
+    };
+    app = app
+        .merge(crate::web::router(state))
+        .merge(crate::web::actions::router(crate::web::actions::Actions {
+            token: opts.dashboards.operator_token.clone(),
+            control: control.clone(),
+            store: store.clone() as Arc<dyn StoreRead>,
+        }));
     if let Some(dir) = &opts.models_dir {
         log::info!("serving models from {}", dir.display());
         app = app.merge(crate::models::router(dir.clone()));
@@ -209,6 +230,16 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
                 .map_err(|e| format!("HTTP server: {e}"))
         }
     });
+    let control_cfg = crate::control::service::ControlConfig {
+        host: mqtt_host.clone(),
+        port: mqtt_port,
+        client_id: format!("{}-control", opts.client_id),
+        username: opts.username.clone(),
+        password: opts.password.clone(),
+        tls: tls.clone(),
+        ha_prefix: opts.dashboards.ha_discovery_prefix.clone(),
+        interval: opts.summary_interval,
+    };
     let ingest_cfg = IngestConfig {
         host: mqtt_host.clone(),
         port: mqtt_port,
@@ -219,6 +250,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         share_group: opts.share_group.clone(),
         tls,
     };
+    let (control_store, control_metrics) = (store.clone(), metrics.clone());
     let ingest = Service::new("ingest", {
         let stopped = stop.subscribe();
         async move {
@@ -227,6 +259,13 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         }
     });
     let mut services = vec![http, ingest];
+    if control.is_some() || control_cfg.ha_prefix.is_some() {
+        let (store, metrics, stopped) = (control_store, control_metrics, stop.subscribe());
+        services.push(Service::new(
+            "control",
+            crate::control::service::run(control_cfg, control, queued, store, metrics, stopped),
+        ));
+    }
     if let Some(broker_stopped) = embedded {
         let mut stopped = stop.subscribe();
         services.push(Service::new("embedded broker", async move {

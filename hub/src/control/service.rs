@@ -1,0 +1,224 @@
+//! The hub's second MQTT connection: publishes the signed commands queued by [`super::Control`]
+//! and, with Home Assistant on, its discovery (retained, again whenever `homeassistant/status`
+//! says `online`, removed when a rig leaves the registry), the per-ASIC JSON state, and turns
+//! Home Assistant's command topics into signed commands.
+//!
+//! A separate connection so that the ingest's persistent session and manual acks stay as they
+//! are. Must never sign a command for a rig the registry does not hold under that site; every
+//! refusal is logged and counted.
+
+use super::{Control, SentCommand};
+use crate::fleetview::{overview, FleetSnapshot};
+use crate::ha::discovery::{self, AsicInfo, HA_PREFIX};
+use crate::ha::{commands, state, RigInfo};
+use crate::metrics::Metrics;
+use crate::store::StoreRead;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    pub host: String,
+    pub port: u16,
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Home Assistant's discovery prefix; `None`: Home Assistant off.
+    pub ha_prefix: Option<String>,
+    /// How often discovery is checked and ASIC states are published.
+    pub interval: Duration,
+}
+
+pub async fn run(
+    cfg: ControlConfig,
+    control: Option<Control>,
+    mut queued: mpsc::Receiver<SentCommand>,
+    store: Arc<dyn StoreRead>,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
+    opts.set_keep_alive(Duration::from_secs(15))
+        .set_clean_session(true);
+    if let Some(user) = &cfg.username {
+        opts.set_credentials(user.clone(), cfg.password.clone().unwrap_or_default());
+    }
+    if let Some(tls) = &cfg.tls {
+        opts.set_transport(Transport::Tls(TlsConfiguration::Rustls(tls.clone())));
+    }
+    let (client, mut events) = AsyncClient::new(opts, 1024);
+    let mut retry = hashward_common::Retry::new(hashward_common::Backoff::new(
+        Duration::from_millis(250),
+        Duration::from_secs(10),
+    ));
+    // Discovery published so far, per rig; cleared on (re)connect and on HA's birth message.
+    let mut announced: BTreeMap<String, RigInfo> = BTreeMap::new();
+    let mut tick = tokio::time::interval(cfg.interval);
+    let mut connected = false;
+    let stopping = stop.clone();
+    loop {
+        tokio::select! {
+            ev = events.poll() => match ev {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    retry.reset();
+                    connected = true;
+                    announced.clear();
+                    if cfg.ha_prefix.is_some() {
+                        let prefix = cfg.ha_prefix.clone().unwrap_or_default();
+                        for filter in [format!("{prefix}/status"), format!("{HA_PREFIX}/#")] {
+                            if let Err(e) = client.subscribe(filter, QoS::AtLeastOnce).await {
+                                log::error!("control: subscribing: {e}");
+                            }
+                        }
+                    }
+                    tick.reset_immediately();
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let prefix = cfg.ha_prefix.as_deref().unwrap_or(discovery_default());
+                    if p.topic == format!("{prefix}/status") {
+                        if p.payload.as_ref() == b"online" {
+                            log::info!("Home Assistant is online: publishing discovery again");
+                            announced.clear();
+                            tick.reset_immediately();
+                        }
+                    } else {
+                        handle_command(&p.topic, &p.payload, control.as_ref(), store.as_ref(), &metrics);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    connected = false;
+                    let delay = retry.next_delay(&mut rand::thread_rng());
+                    log::warn!("control broker link: {e}; retrying in {} ms", delay.as_millis());
+                    // Bounded (10 s at most); the stop signal is checked right after.
+                    tokio::time::sleep(delay).await;
+                    if *stopping.borrow() {
+                        break;
+                    }
+                }
+            },
+            Some(sent) = queued.recv() => {
+                match client.publish(sent.topic.clone(), QoS::AtLeastOnce, false, sent.payload.clone()).await {
+                    Ok(()) => {
+                        Metrics::inc(&metrics.commands_sent);
+                        log::info!("command {} (nonce {}) sent to {}/{}", sent.command, sent.nonce, sent.site, sent.rig);
+                    }
+                    Err(e) => log::error!("control: publishing command {}: {e}", sent.command),
+                }
+            }
+            _ = tick.tick(), if connected && cfg.ha_prefix.is_some() => {
+                let prefix = cfg.ha_prefix.clone().unwrap_or_default();
+                if let Err(e) = publish_ha(&client, &prefix, control.is_some(), store.as_ref(), &metrics, &mut announced).await {
+                    log::warn!("Home Assistant publishing: {e}");
+                }
+            }
+            // The stop signal only ever turns true.
+            _ = stop.changed() => break,
+        }
+    }
+    if let Err(e) = client.try_disconnect() {
+        log::debug!("control: disconnecting: {e}");
+    }
+    Ok(())
+}
+
+fn discovery_default() -> &'static str {
+    crate::ha::DEFAULT_DISCOVERY_PREFIX
+}
+
+/// A message on a Home Assistant command topic: checked, signed and queued, or refused.
+fn handle_command(
+    topic: &str,
+    payload: &[u8],
+    control: Option<&Control>,
+    store: &dyn StoreRead,
+    metrics: &Metrics,
+) {
+    let refuse = |why: String| {
+        Metrics::inc(&metrics.commands_refused);
+        log::warn!("Home Assistant command refused: {why}");
+    };
+    let cmd = match commands::parse(topic, payload) {
+        Ok(c) => c,
+        Err(e) => return refuse(e.to_string()),
+    };
+    let Some(control) = control else {
+        return refuse(format!(
+            "{topic}: the hub has no signing key ([commands] signing_key)"
+        ));
+    };
+    match store.rig(cmd.rig.as_str()) {
+        Ok(Some(e)) if e.site == cmd.site => {}
+        Ok(_) => return refuse(format!("{topic}: no rig {}/{} at this hub", cmd.site, cmd.rig)),
+        Err(e) => return refuse(format!("{topic}: store: {e}")),
+    }
+    if let Err(e) = control.send(&cmd.site, &cmd.rig, &cmd.command) {
+        refuse(format!("{topic}: {e}"));
+    }
+}
+
+async fn publish_ha(
+    client: &AsyncClient,
+    prefix: &str,
+    controls: bool,
+    store: &dyn StoreRead,
+    metrics: &Metrics,
+    announced: &mut BTreeMap<String, RigInfo>,
+) -> Result<(), String> {
+    let snap = FleetSnapshot::load(store, hashward_common::now_ms()).map_err(|e| e.to_string())?;
+    let view = overview(&snap);
+    let mut present = BTreeMap::new();
+    for (row, rs) in view.rigs.iter().zip(&snap.rigs) {
+        // ASICs seen once stay announced (an ASIC off for a while is unavailable, not removed).
+        let mut asics: Vec<AsicInfo> = announced
+            .get(&row.rig)
+            .map(|r| r.asics.clone())
+            .unwrap_or_default();
+        for a in &row.asics {
+            if !asics.iter().any(|x| x.id == a.miner_id) {
+                asics.push(AsicInfo {
+                    id: a.miner_id.clone(),
+                    model: a.model.clone(),
+                });
+            }
+            let topic = discovery::asic_state_topic(&row.site, &row.rig, &a.miner_id);
+            client
+                .publish(topic, QoS::AtLeastOnce, true, state::asic_state(a).to_string())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let info = RigInfo {
+            site: row.site.clone(),
+            rig: row.rig.clone(),
+            agent_version: rs.entry.agent_version.clone(),
+            asics,
+        };
+        if announced.get(&row.rig) != Some(&info) {
+            for d in discovery::rig_discovery(prefix, &info, controls) {
+                client
+                    .publish(d.topic, QoS::AtLeastOnce, true, d.payload.to_string())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Metrics::inc(&metrics.ha_discovery_published);
+            }
+        }
+        present.insert(row.rig.clone(), info);
+    }
+    // A rig gone from the registry: empty retained payloads remove its entities.
+    for (rig, info) in announced.iter() {
+        if !present.contains_key(rig) {
+            for topic in discovery::removal(prefix, info) {
+                client
+                    .publish(topic, QoS::AtLeastOnce, true, Vec::new())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    *announced = present;
+    Ok(())
+}
