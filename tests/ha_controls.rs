@@ -160,6 +160,23 @@ fn start_mosquitto(bin: &Path, dir: &Path) -> (Proc, u16) {
     (p, port)
 }
 
+const TOKEN: &str = "operator-token-0123456789";
+
+/// POSTs a dashboard action: (status, JSON body).
+fn action(http: u16, path: &str, bearer: Option<&str>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = agent.post(&format!("http://127.0.0.1:{http}{path}"));
+    if let Some(t) = bearer {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    let mut resp = req.send_empty().expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_json().unwrap_or(Value::Null))
+}
+
 fn json(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
 }
@@ -198,7 +215,7 @@ async fn home_assistant_discovers_and_controls_through_signed_commands() {
     std::fs::write(
         &config,
         format!(
-            "[commands]\nsigning_key = \"{}\"\n[home_assistant]\nenabled = true\n",
+            "[commands]\nsigning_key = \"{}\"\n[home_assistant]\nenabled = true\n[web]\noperator_token = \"{TOKEN}\"\n",
             keys.join("hub.key").display()
         ),
     )
@@ -364,6 +381,44 @@ async fn home_assistant_discovers_and_controls_through_signed_commands() {
         .is_some_and(|n| n >= before + configs.len() as u64)),
         "discovery not republished after HA's birth"
     );
+
+    // The dashboard's actions: only with the operator token, through the same signed path.
+    assert_eq!(
+        get_json(&format!("http://127.0.0.1:{http}/actions")).expect("actions")["enabled"],
+        true
+    );
+    let (status, body) = action(http, "/actions/rigs/rig-a/resume", None);
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorised")));
+    let (status, body) = action(
+        http,
+        "/actions/rigs/rig-a/resume",
+        Some("operator-token-0123456788"),
+    );
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorised")));
+    assert!(!body.to_string().contains(TOKEN), "the token is never echoed");
+    let (status, body) = action(http, "/actions/rigs/nope/resume", Some(TOKEN));
+    assert_eq!((status, body["code"].as_str()), (404, Some("rig_not_found")));
+    assert_eq!(
+        metric(http, "hashward_hub_commands_sent_total"),
+        Some(2),
+        "refused actions send nothing"
+    );
+    let (status, body) = action(http, "/actions/rigs/rig-a/resume", Some(TOKEN));
+    assert_eq!(
+        (status, body["command"].as_str(), body["rig"].as_str()),
+        (202, Some("resume"), Some("rig-a")),
+        "{body}"
+    );
+    assert!(
+        rig(&|r| r["last_telemetry"]["miner"]["paused"] == false),
+        "resume not applied"
+    );
+    assert_eq!(metric(http, "hashward_hub_commands_sent_total"), Some(3));
+    let hub_log = std::fs::read_to_string(d.join("hub.log")).unwrap_or_default();
+    assert!(!hub_log.contains(TOKEN), "the token is never logged");
+    for l in hub_log.lines().filter(|l| l.contains("command")) {
+        eprintln!("hub: {l}");
+    }
 
     agent.stop(Duration::from_secs(10));
     hub.stop(Duration::from_secs(10));
