@@ -40,7 +40,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Opens `url` headless: (the DOM once the page settled, Chromium's stderr).
-fn browse(bin: &Path, url: &str, shot: &Path, profile: &Path) -> (String, String) {
+fn browse(bin: &Path, url: &str, shot: &Path, profile: &Path, size: &str) -> (String, String) {
     let mut child = Command::new(bin)
         .args([
             "--headless",
@@ -54,9 +54,9 @@ fn browse(bin: &Path, url: &str, shot: &Path, profile: &Path) -> (String, String
             "--hide-scrollbars",
             "--enable-logging=stderr",
             "--v=0",
-            "--window-size=1280,2000",
             "--virtual-time-budget=15000",
         ])
+        .arg(format!("--window-size={size}"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", shot.display()))
         .arg("--dump-dom")
@@ -251,8 +251,10 @@ async fn every_page_renders_the_apis_numbers_without_errors() {
         "{served} vs {asic_hs}"
     );
 
+    // (name, route, numbers at least, window): desktop, and the fleet page on a phone.
     let pages = [
         ("fleet", "#/".to_string(), 25),
+        ("fleet-phone", "#/".to_string(), 25),
         ("rig-a", "#/rig/rig-a".to_string(), 15),
         ("rig-c", "#/rig/rig-c".to_string(), 10),
         ("asic", "#/rig/rig-b/asic/hydro-3".to_string(), 10),
@@ -261,9 +263,14 @@ async fn every_page_renders_the_apis_numbers_without_errors() {
         ("scores", "#/scores".to_string(), 0),
     ];
     for (name, hash, min_numbers) in pages {
+        let size = if name.ends_with("-phone") {
+            "390,1600"
+        } else {
+            "1280,2000"
+        };
         let profile = tempfile::tempdir().expect("profile");
         let shot = out.join(format!("{name}.png"));
-        let (dom, stderr) = browse(&bin, &format!("{base}/{hash}"), &shot, profile.path());
+        let (dom, stderr) = browse(&bin, &format!("{base}/{hash}"), &shot, profile.path(), size);
         std::fs::write(out.join(format!("{name}.html")), &dom).expect("save dom");
         assert!(
             dom.contains("data-ready=\"1\""),
@@ -309,6 +316,8 @@ async fn every_page_renders_the_apis_numbers_without_errors() {
     // The placeholders say what is missing instead of showing a number.
     let market = std::fs::read_to_string(out.join("market.html")).expect("market");
     assert!(market.contains("no market data yet (collectors not configured)"));
+    let fleet = std::fs::read_to_string(out.join("fleet.html")).expect("fleet");
+    assert!(fleet.contains("no economics yet (economics not configured)"));
 
     for a in &agents {
         a.signal("CONT");

@@ -9,8 +9,8 @@
 
 use super::{Control, SentCommand};
 use crate::fleetview::{overview, FleetSnapshot};
-use crate::ha::discovery::{self, AsicInfo, HA_PREFIX};
-use crate::ha::{commands, state, RigInfo};
+use crate::ha::discovery::{self, HA_PREFIX};
+use crate::ha::{commands, plan, state, RigInfo};
 use crate::metrics::Metrics;
 use crate::store::StoreRead;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
@@ -173,50 +173,33 @@ async fn publish_ha(
     let view = overview(&snap);
     let mut present = BTreeMap::new();
     for (row, rs) in view.rigs.iter().zip(&snap.rigs) {
-        // ASICs seen once stay announced (an ASIC off for a while is unavailable, not removed).
-        let mut asics: Vec<AsicInfo> = announced
-            .get(&row.rig)
-            .map(|r| r.asics.clone())
-            .unwrap_or_default();
         for a in &row.asics {
-            if !asics.iter().any(|x| x.id == a.miner_id) {
-                asics.push(AsicInfo {
-                    id: a.miner_id.clone(),
-                    model: a.model.clone(),
-                });
-            }
             let topic = discovery::asic_state_topic(&row.site, &row.rig, &a.miner_id);
             client
                 .publish(topic, QoS::AtLeastOnce, true, state::asic_state(a).to_string())
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        let info = RigInfo {
-            site: row.site.clone(),
-            rig: row.rig.clone(),
-            agent_version: rs.entry.agent_version.clone(),
-            asics,
-        };
-        if announced.get(&row.rig) != Some(&info) {
-            for d in discovery::rig_discovery(prefix, &info, controls) {
-                client
-                    .publish(d.topic, QoS::AtLeastOnce, true, d.payload.to_string())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Metrics::inc(&metrics.ha_discovery_published);
-            }
-        }
+        let info = plan::rig_info(announced.get(&row.rig), row, &rs.entry.agent_version);
         present.insert(row.rig.clone(), info);
     }
+    let (announce, remove) = plan::plan(announced, &present);
+    for info in announce {
+        for d in discovery::rig_discovery(prefix, info, controls) {
+            client
+                .publish(d.topic, QoS::AtLeastOnce, true, d.payload.to_string())
+                .await
+                .map_err(|e| e.to_string())?;
+            Metrics::inc(&metrics.ha_discovery_published);
+        }
+    }
     // A rig gone from the registry: empty retained payloads remove its entities.
-    for (rig, info) in announced.iter() {
-        if !present.contains_key(rig) {
-            for topic in discovery::removal(prefix, info) {
-                client
-                    .publish(topic, QoS::AtLeastOnce, true, Vec::new())
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
+    for info in remove {
+        for topic in discovery::removal(prefix, info) {
+            client
+                .publish(topic, QoS::AtLeastOnce, true, Vec::new())
+                .await
+                .map_err(|e| e.to_string())?;
         }
     }
     *announced = present;

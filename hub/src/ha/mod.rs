@@ -8,6 +8,7 @@
 
 pub mod commands;
 pub mod discovery;
+pub mod plan;
 pub mod state;
 
 pub use discovery::{Discovery, RigInfo};
