@@ -218,3 +218,44 @@ mod tests {
         assert!(msg.verify(&other.verifying_key()).is_err());
     }
 }
+
+#[cfg(test)]
+mod options_tests {
+    use super::*;
+    use crate::config::HubConfig;
+
+    fn opts(toml: &str) -> Result<DashboardOptions, String> {
+        DashboardOptions::from_config(&HubConfig::parse(toml).expect("parses"))
+    }
+
+    #[test]
+    fn a_token_needs_length_and_a_key_and_the_prefix_is_one_level() {
+        let key = "[commands]\nsigning_key = \"/k\"\n";
+        assert!(opts(&format!("{key}[web]\noperator_token = \"short\"\n"))
+            .expect_err("short")
+            .contains("at least 16"));
+        assert!(opts("[web]\noperator_token = \"0123456789abcdefgh\"\n")
+            .expect_err("no key")
+            .contains("signing_key"));
+        let ok = opts(&format!("{key}[web]\noperator_token = \"0123456789abcdefgh\"\n")).expect("ok");
+        assert!(
+            !format!("{ok:?}").contains("0123456789abcdefgh"),
+            "Debug hides the token"
+        );
+        assert_eq!(opts("").expect("empty").ha_discovery_prefix, None);
+        assert_eq!(
+            opts("[home_assistant]\nenabled = true\n")
+                .expect("ha")
+                .ha_discovery_prefix
+                .as_deref(),
+            Some("homeassistant")
+        );
+        assert!(opts("[home_assistant]\nenabled = true\ndiscovery_prefix = \"a/b\"\n").is_err());
+        assert_eq!(
+            opts("[home_assistant]\ndiscovery_prefix = \"ha\"\n")
+                .expect("off")
+                .ha_discovery_prefix,
+            None
+        );
+    }
+}
