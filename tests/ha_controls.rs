@@ -403,6 +403,11 @@ async fn home_assistant_discovers_and_controls_through_signed_commands() {
         Some(2),
         "refused actions send nothing"
     );
+    assert_eq!(
+        metric(http, "hashward_hub_commands_refused_total"),
+        Some(4),
+        "and are counted"
+    );
     let (status, body) = action(http, "/actions/rigs/rig-a/resume", Some(TOKEN));
     assert_eq!(
         (status, body["command"].as_str(), body["rig"].as_str()),

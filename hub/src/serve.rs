@@ -213,6 +213,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             token: opts.dashboards.operator_token.clone(),
             control: control.clone(),
             store: store.clone() as Arc<dyn StoreRead>,
+            metrics: metrics.clone(),
         }));
     if let Some(dir) = &opts.models_dir {
         log::info!("serving models from {}", dir.display());

@@ -7,6 +7,7 @@
 //! and a missing one.
 
 use crate::control::Control;
+use crate::metrics::Metrics;
 use crate::store::StoreRead;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -22,6 +23,8 @@ pub struct Actions {
     pub token: Option<String>,
     pub control: Option<Control>,
     pub store: Arc<dyn StoreRead>,
+    /// Refusals are counted in `commands_refused`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Actions {
@@ -71,7 +74,9 @@ async fn act(
             "actions are off: the hub needs [web] operator_token and [commands] signing_key".into(),
         );
     };
+    let refused = || Metrics::inc(&a.metrics.commands_refused);
     if !authorised(&headers, token) {
+        refused();
         log::warn!("dashboard action {action} on {rig:?} refused: no valid operator token");
         return error(
             StatusCode::UNAUTHORIZED,
@@ -83,16 +88,20 @@ async fn act(
         "pause" => Command::PauseMining,
         "resume" => Command::ResumeMining,
         other => {
+            refused();
             return error(
                 StatusCode::NOT_FOUND,
                 "unknown_action",
                 format!("no action {other:?}; known: pause, resume"),
-            )
+            );
         }
     };
     let entry = match a.store.rig(&rig) {
         Ok(Some(e)) => e,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "rig_not_found", format!("no rig {rig:?}")),
+        Ok(None) => {
+            refused();
+            return error(StatusCode::NOT_FOUND, "rig_not_found", format!("no rig {rig:?}"));
+        }
         Err(e) => {
             log::error!("store read failed: {e}");
             return error(

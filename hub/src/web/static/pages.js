@@ -165,6 +165,12 @@ export async function asic(api, rigId, id) {
   ]);
   const fans = (latest?.fans ?? []).map((f) => [esc(f.fan_id), esc(f.rpm ?? "—"), esc(f.speed_percent ?? "—"), esc(f.status)]);
   const problems = [...(latest?.status?.errors ?? []).map((x) => `${x.code}: ${x.message}`), ...(latest?.invalid ?? [])];
+  const V = `/rigs/${enc(rigId)}/advice?from=${Date.now() - 3600 * 1000}`;
+  const advice = (await api(V)).body.records.filter((r) => r.advice.asic_id === id).pop()?.advice;
+  const adviceHtml = advice
+    ? table(["now", "J/TH now", "suggested"], [[esc(`${advice.current.expected_w.toFixed(0)} W, ${advice.current.frequency_mhz.toFixed(0)} MHz`), esc(advice.current.j_per_th.toFixed(2)),
+      advice.suggestion ? esc(`${advice.suggestion.target.expected_w.toFixed(0)} W, ${advice.suggestion.target.j_per_th.toFixed(2)} J/TH (${advice.suggestion.improvement_pct.toFixed(1)} % better, ${advice.suggestion.risk_level} risk)`) : "keep the current point"]])
+    : empty("no advice for this ASIC in the last hour");
   return `${head}<p class="muted">${esc(a.model ?? "model unknown")} · ${esc(a.api)} API · reading ${esc(ago(a.ts_ms))}</p>
 <div class="tiles">${tiles.join("")}</div>
 ${section("Last 24 hours", `<div class="charts">
@@ -173,6 +179,7 @@ ${lineChart("Chip temperature, hottest", c.ts_ms, [{ ...ser("chip_max_c"), label
 ${lineChart("Power", c.ts_ms, [{ ...ser("power_w"), label: "reported" }], watts)}</div>`)}
 ${section("Hashboards", table(["board", "hashrate", "MHz", "chips", "status"], boards) || empty("the ASIC reports no per-board figures"))}
 ${section("Fans", table(["fan", "rpm", "%", "status"], fans) || empty("the ASIC reports no fans"))}
+${section("Power advice", adviceHtml)}
 ${section("Errors and impossible readings", problems.length ? `<ul class="plain">${problems.map((p) => `<li>${esc(p)}</li>`).join("")}</ul>` : empty("none"))}`;
 }
 
