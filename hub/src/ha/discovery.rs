@@ -216,12 +216,10 @@ fn sensor(
     availability: Value,
     state_topic: &str,
     s: &Sensor,
-    extra: Option<(&str, Value)>,
 ) -> Discovery {
     let mut p = json!({
         "name": s.name,
         "unique_id": format!("{node}_{}", s.object),
-        "object_id": format!("{node}_{}", s.object),
         "state_topic": state_topic,
         "value_template": format!("{{{{ value_json.{} }}}}", s.field),
         "state_class": s.state_class,
@@ -236,9 +234,6 @@ fn sensor(
     }
     if let Some(u) = s.unit {
         p["unit_of_measurement"] = json!(u);
-    }
-    if let Some((k, v)) = extra {
-        p[k] = v;
     }
     Discovery {
         topic: format!("{prefix}/sensor/{node}/{}/config", s.object),
@@ -261,7 +256,7 @@ pub fn rig_discovery(prefix: &str, r: &RigInfo, controls: bool) -> Vec<Discovery
     let avail = || json!([rig_availability(&r.site, &r.rig)]);
     let mut out: Vec<Discovery> = RIG_SENSORS
         .iter()
-        .map(|s| sensor(prefix, &node, &device, avail(), &summary, s, None))
+        .map(|s| sensor(prefix, &node, &device, avail(), &summary, s))
         .collect();
     if controls {
         for (object, name, topic) in [
@@ -273,7 +268,6 @@ pub fn rig_discovery(prefix: &str, r: &RigInfo, controls: bool) -> Vec<Discovery
                 payload: json!({
                     "name": name,
                     "unique_id": format!("{node}_{object}"),
-                    "object_id": format!("{node}_{object}"),
                     "command_topic": topic,
                     "payload_press": "PRESS",
                     "device": device,
@@ -300,7 +294,7 @@ pub fn rig_discovery(prefix: &str, r: &RigInfo, controls: bool) -> Vec<Discovery
             }])
         };
         for s in &ASIC_SENSORS {
-            out.push(sensor(prefix, &anode, &adevice, aavail(), &state, s, None));
+            out.push(sensor(prefix, &anode, &adevice, aavail(), &state, s));
         }
         if controls {
             out.push(Discovery {
@@ -308,7 +302,6 @@ pub fn rig_discovery(prefix: &str, r: &RigInfo, controls: bool) -> Vec<Discovery
                 payload: json!({
                     "name": "Power target",
                     "unique_id": format!("{anode}_power_target"),
-                    "object_id": format!("{anode}_power_target"),
                     "command_topic": power_target_topic(&r.site, &r.rig, &a.id),
                     "state_topic": state,
                     "value_template": "{{ value_json.power_limit_w }}",
