@@ -163,7 +163,7 @@ impl ServeArgs {
             password: self.password.clone().or(file.password),
             summary_interval: Duration::from_millis(summary_interval_ms),
             share_group,
-            models_dir: self.models_dir.clone().or(file.models_dir.clone()),
+            models_dir: self.models_dir.clone().or(file.models_dir),
             dashboards,
         })
     }

@@ -8,8 +8,8 @@
 //! one shutdown) <- `config` (the hub.toml file), `cmd` (operator tools), `cli` (the command
 //! line). `keys` is the fleet signing key both `cmd` and tests load. Dashboards: `fleetview`
 //! (the fleet snapshot and its pure views) <- `web` (the pages and their endpoints), `ha` (Home
-//! Assistant, pure) <- `control` (commands the hub signs itself, and its MQTT service). The economics live in the
-//! pure `hashward-econ` crate. No module imports `serve`, `cmd` or `cli` but those above them.
+//! Assistant, pure) <- `control` (commands the hub signs itself, and its MQTT service). The
+//! economics live in the pure `hashward-econ` crate. No module imports `serve`, `cmd` or `cli` but those above them.
 
 pub mod api;
 pub mod broker;

@@ -239,6 +239,8 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         password: opts.password.clone(),
         tls: tls.clone(),
         ha_prefix: opts.dashboards.ha_discovery_prefix.clone(),
+        // Anyone on the host can publish to the embedded broker: no controls there.
+        ha_controls: embedded.is_none(),
         interval: opts.summary_interval,
     };
     let ingest_cfg = IngestConfig {

@@ -29,6 +29,9 @@ pub struct ControlConfig {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Home Assistant's discovery prefix; `None`: Home Assistant off.
     pub ha_prefix: Option<String>,
+    /// Whether Home Assistant's controls are offered and obeyed: only behind a broker whose ACL
+    /// decides who may write the control topics (never the embedded broker, which has none).
+    pub ha_controls: bool,
     /// How often discovery is checked and ASIC states are published.
     pub interval: Duration,
 }
@@ -86,7 +89,8 @@ pub async fn run(
                             tick.reset_immediately();
                         }
                     } else {
-                        handle_command(&p.topic, &p.payload, control.as_ref(), store.as_ref(), &metrics);
+                        let control = control.as_ref().filter(|_| cfg.ha_controls);
+                        handle_command(&p.topic, &p.payload, control, store.as_ref(), &metrics);
                     }
                 }
                 Ok(_) => {}
@@ -112,7 +116,8 @@ pub async fn run(
             }
             _ = tick.tick(), if connected && cfg.ha_prefix.is_some() => {
                 let prefix = cfg.ha_prefix.clone().unwrap_or_default();
-                if let Err(e) = publish_ha(&client, &prefix, control.is_some(), store.as_ref(), &metrics, &mut announced).await {
+                let controls = control.is_some() && cfg.ha_controls;
+                if let Err(e) = publish_ha(&client, &prefix, controls, store.as_ref(), &metrics, &mut announced).await {
                     log::warn!("Home Assistant publishing: {e}");
                 }
             }
@@ -148,7 +153,7 @@ fn handle_command(
     };
     let Some(control) = control else {
         return refuse(format!(
-            "{topic}: the hub has no signing key ([commands] signing_key)"
+            "{topic}: Home Assistant controls need [commands] signing_key and an external broker"
         ));
     };
     match store.rig(cmd.rig.as_str()) {
