@@ -428,3 +428,50 @@ async fn home_assistant_discovers_and_controls_through_signed_commands() {
     agent.stop(Duration::from_secs(10));
     hub.stop(Duration::from_secs(10));
 }
+
+/// With the embedded broker (no ACL: any local process can publish), Home Assistant gets
+/// sensors only and a control message is refused, never signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_controls_behind_the_embedded_broker() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let keys = d.join("keys");
+    let (ok, _, err) = cli(&["hub", "keygen", "--dir", keys.to_str().expect("utf8")]);
+    assert!(ok, "keygen: {err}");
+    let config = d.join("hub.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[commands]\nsigning_key = \"{}\"\n[home_assistant]\nenabled = true\n",
+            keys.join("hub.key").display()
+        ),
+    )
+    .expect("hub config");
+    let (mqtt, http) = (free_port(), free_port());
+    let mut hub = hub_with(d, http, None, mqtt, &["--config", config.to_str().expect("utf8")]);
+    wait_for_http(http);
+    let spec = agent_spec(d, "farm", "rig-a", mqtt, 500);
+    let mut agent = agent(&spec);
+
+    // The embedded broker takes any credentials.
+    let mut ha = connect(mqtt, "ha-1", "any", "thing").await;
+    ha.subscribe("homeassistant/#").await;
+    let sensor = "homeassistant/sensor/hashward_farm_rig-a/anomaly/config";
+    let mut got = BTreeMap::new();
+    ha.collect(60, &mut got, |g| g.contains_key(sensor)).await;
+    assert!(
+        !got.keys()
+            .any(|t| t.starts_with("homeassistant/button/") || t.starts_with("homeassistant/number/")),
+        "controls offered behind the embedded broker: {:?}",
+        got.keys().collect::<Vec<_>>()
+    );
+    ha.publish("hashward/ha/farm/rig-a/pause", b"PRESS", false).await;
+    assert!(wait_until(Duration::from_secs(10), || metric(
+        http,
+        "hashward_hub_commands_refused_total"
+    ) == Some(1)));
+    assert_eq!(metric(http, "hashward_hub_commands_sent_total"), Some(0));
+
+    agent.stop(Duration::from_secs(10));
+    hub.stop(Duration::from_secs(10));
+}
