@@ -13,11 +13,15 @@ const ptr = (...p) => "/" + p.map((x) => String(x).replace(/~/g, "~0").replace(/
 const rigLink = (rig) => `<a href="#/rig/${enc(rig)}">${esc(rig)}</a>`;
 const asicLink = (rig, id) => `<a href="#/rig/${enc(rig)}/asic/${enc(id)}">${esc(id)}</a>`;
 
-// A section fed by a route other issues are building: its data as served, or why there is none.
-async function pending(api, title, path, missing) {
-  const r = await api(path);
+// A section fed by a route other parts of the hub serve (collectors, economics, alerts, scores):
+// its data as served, or why there is none. Its failure is shown in the section, never breaks
+// the page.
+async function pending(title, path, missing) {
+  const r = await fetch(path, { headers: { Accept: "application/json" } });
   if (r.status === 404) return section(title, empty(missing));
-  return section(title, generic(r.body));
+  const body = await r.json().catch(() => null);
+  if (!r.ok) return section(title, empty(`${path} answered HTTP ${r.status}: ${body?.error ?? body?.detail ?? "no detail"}`));
+  return section(title, generic(body));
 }
 
 export async function fleet(api) {
@@ -47,10 +51,12 @@ export async function fleet(api) {
     num(S, ptr("rigs", i, "alerts_24h"), r.alerts_24h),
     esc(ago(r.last_seen_ms)),
   ]);
-  const econ = await pending(api, "Revenue, cost and profit per day", "/fleet/economics", "no economics yet (economics not configured)");
+  const econ = await pending("Revenue, cost and profit per day", "/fleet/economics", "no economics yet (economics not configured)");
+  const open = await pending("Open alerts", "/alerts", "no alert lifecycle yet (notifications not configured); raised alerts are on each rig's page");
   const models = await api("/models/metadata");
   return `<h1>Fleet</h1><div class="tiles">${tiles.join("")}</div>
 ${econ}
+${open}
 ${section("Rigs", table(["rig", "site", "state", "CPU algo", "CPU hashrate", "max temp", "ASICs", "ASIC hashrate", "power", "worst anomaly", "alerts 24 h", "last seen"], rows) || empty("no rig has reported yet"))}
 ${section("Models", models.status === 404 ? empty("model registry not served (hub started without --models-dir)") : generic(models.body))}`;
 }
@@ -183,19 +189,24 @@ ${section("Power advice", adviceHtml)}
 ${section("Errors and impossible readings", problems.length ? `<ul class="plain">${problems.map((p) => `<li>${esc(p)}</li>`).join("")}</ul>` : empty("none"))}`;
 }
 
-export async function market(api) {
+export async function market() {
+  const nets = [];
+  for (const coin of ["bitcoin", "litecoin", "dogecoin"]) {
+    nets.push(await pending(`Network: ${coin}`, `/network/${coin}`, "no network data yet (collectors not configured)"));
+  }
   return `<h1>Market and network</h1>
-${await pending(api, "Prices", "/market", "no market data yet (collectors not configured)")}
-${await pending(api, "Network difficulty and hashrate", "/network", "no network data yet (collectors not configured)")}
-${await pending(api, "Pools", "/pools", "no pool data yet (collectors not configured)")}`;
+${await pending("Prices", "/market", "no market data yet (collectors not configured)")}
+${nets.join("")}
+${await pending("Pools", "/pools", "no pool data yet (collectors not configured)")}`;
 }
 
-export async function allocation(api) {
+export async function allocation() {
   return `<h1>Allocation</h1>
-${await pending(api, "Current, proposed and history", "/allocation", "no allocation yet (the allocator is not built or not configured)")}`;
+${await pending("Current, proposed and history", "/allocation", "no allocation yet (the allocator is not built or not configured)")}`;
 }
 
-export async function scores(api) {
+export async function scores() {
   return `<h1>Scores by date</h1>
-${await pending(api, "Scores", "/scores", "no scores by date yet (the score API is not built or not configured)")}`;
+${await pending("Latest batch", "/dates/latest", "no scores by date yet (the score API is not built or not configured)")}
+${await pending("Dates available", "/dates/available", "no dates yet")}`;
 }
