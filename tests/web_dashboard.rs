@@ -313,12 +313,31 @@ async fn every_page_renders_the_apis_numbers_without_errors() {
     // The rig's charts drew its series (a path starts only where a bucket has a value).
     let rig = std::fs::read_to_string(out.join("rig-a.html")).expect("rig page");
     assert!(rig.contains("<path d=\"M"), "no chart drawn");
-    // The placeholders say what is missing instead of showing a number.
+    // A section fed by another part of the hub shows that part's data or says plainly that it is
+    // not there yet (these routes arrive with other issues; either is right, a bare number is not).
     let market = std::fs::read_to_string(out.join("market.html")).expect("market");
-    assert!(market.contains("no market data yet (collectors not configured)"));
     let fleet = std::fs::read_to_string(out.join("fleet.html")).expect("fleet");
-    assert!(fleet.contains("no economics yet (economics not configured)"));
-
+    for (page, heading, missing) in [
+        (
+            &market,
+            "Prices",
+            "no market data yet (collectors not configured)",
+        ),
+        (
+            &fleet,
+            "Revenue, cost and profit per day",
+            "no economics yet (economics not configured)",
+        ),
+    ] {
+        let at = page
+            .find(&format!("<h2>{heading}</h2>"))
+            .unwrap_or_else(|| panic!("no {heading} section"));
+        let section = &page[at..at + page[at..].find("</section>").expect("section end")];
+        assert!(
+            section.contains(missing) || section.contains("<table>"),
+            "{section}"
+        );
+    }
     for a in &agents {
         a.signal("CONT");
     }
