@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::store::StoreRead;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -53,25 +54,23 @@ pub async fn run(
     if let Some(tls) = &cfg.tls {
         opts.set_transport(Transport::Tls(TlsConfiguration::Rustls(tls.clone())));
     }
-    let (client, mut events) = AsyncClient::new(opts, 1024);
-    let mut retry = hashward_common::Retry::new(hashward_common::Backoff::new(
-        Duration::from_millis(250),
-        Duration::from_secs(10),
-    ));
+    let (client, events) = AsyncClient::new(opts, 1024);
+    // The event loop is driven on its own task, so that publishing a large discovery (which
+    // waits for room in the client's queue) can never stall the loop that empties that queue.
+    let (link_tx, mut link) = mpsc::unbounded_channel::<Link>();
+    let backlog = Arc::new(AtomicUsize::new(0));
+    let poller = tokio::spawn(drive(events, link_tx, backlog.clone(), stop.clone()));
     // Discovery published so far, per rig; cleared on (re)connect and on HA's birth message.
     let mut announced: BTreeMap<String, RigInfo> = BTreeMap::new();
     let mut tick = tokio::time::interval(cfg.interval);
     let mut connected = false;
-    let stopping = stop.clone();
     loop {
         tokio::select! {
-            ev = events.poll() => match ev {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    retry.reset();
+            Some(ev) = link.recv() => match ev {
+                Link::Connected => {
                     connected = true;
                     announced.clear();
-                    if cfg.ha_prefix.is_some() {
-                        let prefix = cfg.ha_prefix.clone().unwrap_or_default();
+                    if let Some(prefix) = &cfg.ha_prefix {
                         for filter in [format!("{prefix}/status"), format!("{HA_PREFIX}/#")] {
                             if let Err(e) = client.subscribe(filter, QoS::AtLeastOnce).await {
                                 log::error!("control: subscribing: {e}");
@@ -80,28 +79,19 @@ pub async fn run(
                     }
                     tick.reset_immediately();
                 }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
+                Link::Lost => connected = false,
+                Link::Message(topic, payload) => {
+                    backlog.fetch_sub(1, Ordering::Relaxed);
                     let prefix = cfg.ha_prefix.as_deref().unwrap_or(discovery_default());
-                    if p.topic == format!("{prefix}/status") {
-                        if p.payload.as_ref() == b"online" {
+                    if topic == format!("{prefix}/status") {
+                        if payload == b"online" {
                             log::info!("Home Assistant is online: publishing discovery again");
                             announced.clear();
                             tick.reset_immediately();
                         }
                     } else {
                         let control = control.as_ref().filter(|_| cfg.ha_controls);
-                        handle_command(&p.topic, &p.payload, control, store.as_ref(), &metrics);
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    connected = false;
-                    let delay = retry.next_delay(&mut rand::thread_rng());
-                    log::warn!("control broker link: {e}; retrying in {} ms", delay.as_millis());
-                    // Bounded (10 s at most); the stop signal is checked right after.
-                    tokio::time::sleep(delay).await;
-                    if *stopping.borrow() {
-                        break;
+                        handle_command(&topic, &payload, control, store.as_ref(), &metrics);
                     }
                 }
             },
@@ -128,7 +118,69 @@ pub async fn run(
     if let Err(e) = client.try_disconnect() {
         log::debug!("control: disconnecting: {e}");
     }
+    poller.abort();
     Ok(())
+}
+
+/// What the event loop reports to the service.
+enum Link {
+    Connected,
+    Lost,
+    Message(String, Vec<u8>),
+}
+
+/// Messages from Home Assistant waiting for the service; a burst beyond this is dropped and
+/// logged (the broker's ACL limits who can send them at all). Connects and losses always pass.
+const LINK_QUEUE: usize = 256;
+
+/// Drives the MQTT event loop with backoff until stopped, reporting connects, losses and the
+/// messages of the control subscriptions.
+async fn drive(
+    mut events: rumqttc::EventLoop,
+    tx: mpsc::UnboundedSender<Link>,
+    backlog: Arc<AtomicUsize>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut retry = hashward_common::Retry::new(hashward_common::Backoff::new(
+        Duration::from_millis(250),
+        Duration::from_secs(10),
+    ));
+    loop {
+        let ev = tokio::select! {
+            ev = events.poll() => ev,
+            _ = stop.changed() => return,
+        };
+        let report = match ev {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                retry.reset();
+                Link::Connected
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => Link::Message(p.topic.clone(), p.payload.to_vec()),
+            Ok(_) => continue,
+            Err(e) => {
+                let delay = retry.next_delay(&mut rand::thread_rng());
+                log::warn!("control broker link: {e}; retrying in {} ms", delay.as_millis());
+                if tx.send(Link::Lost).is_err() {
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => return,
+                }
+                continue;
+            }
+        };
+        if matches!(report, Link::Message(..)) {
+            if backlog.load(Ordering::Relaxed) >= LINK_QUEUE {
+                log::warn!("control: message dropped, {LINK_QUEUE} already waiting");
+                continue;
+            }
+            backlog.fetch_add(1, Ordering::Relaxed);
+        }
+        if tx.send(report).is_err() {
+            return;
+        }
+    }
 }
 
 fn discovery_default() -> &'static str {
