@@ -425,7 +425,47 @@ async fn home_assistant_discovers_and_controls_through_signed_commands() {
         eprintln!("hub: {l}");
     }
 
+    // Retiring the rig: its entities are removed (empty retained payloads) and its series go.
     agent.stop(Duration::from_secs(10));
+    assert!(
+        rig(&|r| r["online"] == false),
+        "the rig's last state is not offline"
+    );
+    let (status, _) = action(http, "/actions/rigs/rig-a/forget", None);
+    assert_eq!(status, 401);
+    let (status, body) = action(http, "/actions/rigs/rig-a/forget", Some(TOKEN));
+    assert_eq!((status, &body["forgotten"]), (200, &Value::Bool(true)), "{body}");
+    let mut removed = BTreeMap::new();
+    let button = "homeassistant/button/hashward_farm_rig-a/pause/config";
+    ha.collect(30, &mut removed, |g| {
+        g.get(number).is_some_and(Vec::is_empty) && g.get(button).is_some_and(Vec::is_empty)
+    })
+    .await;
+    assert!(
+        get_json(&format!("http://127.0.0.1:{http}/rigs/rig-a")).is_none(),
+        "still listed"
+    );
+    let text = get_text(&format!("http://127.0.0.1:{http}/metrics")).expect("metrics");
+    assert!(
+        !text.contains("rig=\"rig-a\""),
+        "series of a forgotten rig:\n{text}"
+    );
+    // A retained empty payload is no message: a new Home Assistant sees no trace of the rig.
+    let mut fresh = connect(port, "ha-2", "ha", "ha-pw").await;
+    fresh.subscribe("homeassistant/#").await;
+    fresh.subscribe("hashward/json/farm/rig-a/asic/#").await;
+    let marker = "homeassistant/status";
+    fresh.publish(marker, b"offline", false).await;
+    let mut seen = BTreeMap::new();
+    fresh.collect(10, &mut seen, |g| g.contains_key(marker)).await;
+    assert!(
+        !seen
+            .keys()
+            .any(|t| t.contains("hashward_farm_rig-a") || t.contains("/asic/")),
+        "retained discovery left behind: {:?}",
+        seen.keys().collect::<Vec<_>>()
+    );
+
     hub.stop(Duration::from_secs(10));
 }
 

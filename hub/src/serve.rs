@@ -212,7 +212,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         .merge(crate::web::actions::router(crate::web::actions::Actions {
             token: opts.dashboards.operator_token.clone(),
             control: control.clone(),
-            store: store.clone() as Arc<dyn StoreRead>,
+            store: store.clone(),
             metrics: metrics.clone(),
         }));
     if let Some(dir) = &opts.models_dir {

@@ -250,9 +250,14 @@ async fn publish_ha(
             Metrics::inc(&metrics.ha_discovery_published);
         }
     }
-    // A rig gone from the registry: empty retained payloads remove its entities.
+    // A rig gone from the registry: empty retained payloads remove its entities and the ASIC
+    // states published for them.
     for info in remove {
-        for topic in discovery::removal(prefix, info) {
+        let states = info
+            .asics
+            .iter()
+            .map(|a| discovery::asic_state_topic(&info.site, &info.rig, &a.id));
+        for topic in discovery::removal(prefix, info).into_iter().chain(states) {
             client
                 .publish(topic, QoS::AtLeastOnce, true, Vec::new())
                 .await

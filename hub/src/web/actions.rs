@@ -1,6 +1,8 @@
 //! The dashboard's actions: `GET /actions` says whether they are on; `POST
 //! /actions/rigs/{rig}/pause|resume` with `Authorization: Bearer <operator token>` signs the
-//! command and queues it for the rig (the same signed path as `hashward-hub command`).
+//! command and queues it for the rig (the same signed path as `hashward-hub command`);
+//! `POST /actions/rigs/{rig}/forget` removes a retired rig from the registry (its Home Assistant
+//! entities and Prometheus series go with it; its records stay).
 //!
 //! Off unless `[web] operator_token` and `[commands] signing_key` are both configured. Must never
 //! echo or log the token, act on a wrong or missing one, or answer differently for a wrong token
@@ -8,7 +10,7 @@
 
 use crate::control::Control;
 use crate::metrics::Metrics;
-use crate::store::StoreRead;
+use crate::store::{RigsRead, Store};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +24,7 @@ use std::sync::Arc;
 pub struct Actions {
     pub token: Option<String>,
     pub control: Option<Control>,
-    pub store: Arc<dyn StoreRead>,
+    pub store: Arc<Store>,
     /// Refusals are counted in `commands_refused`.
     pub metrics: Arc<Metrics>,
 }
@@ -59,7 +61,7 @@ pub fn authorised(headers: &HeaderMap, token: &str) -> bool {
 }
 
 async fn status(State(a): State<Actions>) -> Response {
-    Json(json!({"enabled": a.enabled(), "actions": ["pause", "resume"]})).into_response()
+    Json(json!({"enabled": a.enabled(), "actions": ["pause", "resume", "forget"]})).into_response()
 }
 
 async fn act(
@@ -84,6 +86,26 @@ async fn act(
             "an operator token is needed (Authorization: Bearer ...)".into(),
         );
     }
+    if action == "forget" {
+        return match a.store.forget_rig(&rig) {
+            Ok(true) => {
+                log::info!("dashboard action: rig {rig:?} forgotten");
+                Json(json!({"rig": rig, "forgotten": true})).into_response()
+            }
+            Ok(false) => {
+                refused();
+                error(StatusCode::NOT_FOUND, "rig_not_found", format!("no rig {rig:?}"))
+            }
+            Err(e) => {
+                log::error!("store write failed: {e}");
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "store_error",
+                    "the store could not be written".into(),
+                )
+            }
+        };
+    }
     let command = match action.as_str() {
         "pause" => Command::PauseMining,
         "resume" => Command::ResumeMining,
@@ -92,7 +114,7 @@ async fn act(
             return error(
                 StatusCode::NOT_FOUND,
                 "unknown_action",
-                format!("no action {other:?}; known: pause, resume"),
+                format!("no action {other:?}; known: pause, resume, forget"),
             );
         }
     };
