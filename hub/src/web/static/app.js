@@ -51,6 +51,7 @@ async function render() {
 document.addEventListener("click", async (ev) => {
   const b = ev.target.closest("button[data-action]");
   if (!b) return;
+  if (b.dataset.action === "forget" && !confirm(`Forget ${b.dataset.rig}? It leaves the dashboards until it reports again.`)) return;
   let token = sessionStorage.getItem("hashward-token");
   if (!token) {
     token = prompt("Operator token");
@@ -63,6 +64,10 @@ document.addEventListener("click", async (ev) => {
   });
   const body = await r.json().catch(() => ({}));
   if (r.status === 401) sessionStorage.removeItem("hashward-token");
+  if (r.ok && body.forgotten) {
+    location.hash = "#/";
+    return;
+  }
   pages.setActionResult(r.ok ? `${body.command} sent (nonce ${body.nonce}); the rig acknowledges it under Commands` : `refused: ${body.error ?? r.status}`);
   render();
 });

@@ -124,7 +124,7 @@ ${lineChart("Power, ASICs", c.ts_ms, [{ ...ser("asic_power_w"), label: "ASICs, s
   ]);
   const act = (await api("/actions")).body;
   const actions = act?.enabled
-    ? `<p><button data-action="pause" data-rig="${esc(id)}">Pause mining</button> <button data-action="resume" data-rig="${esc(id)}">Resume mining</button> <span class="muted">${esc(actionResult)}</span></p>`
+    ? `<p><button data-action="pause" data-rig="${esc(id)}">Pause mining</button> <button data-action="resume" data-rig="${esc(id)}">Resume mining</button> <button data-action="forget" data-rig="${esc(id)}">Forget this rig</button> <span class="muted">${esc(actionResult)}</span></p>`
     : empty("read-only: actions need [web] operator_token and [commands] signing_key in the hub config");
   const mine = rollout.rigs.find((x) => x.rig === id);
   const cfgRows = (mine?.scopes ?? []).map((s) => [esc(s.scope), esc(s.version), esc(s.status), esc(s.applied_version ?? "—"), esc(s.reason ?? "")]);
