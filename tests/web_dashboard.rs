@@ -156,7 +156,26 @@ async fn every_page_renders_the_apis_numbers_without_errors() {
     ];
     let dir = tempfile::tempdir().expect("tempdir");
     let (mqtt, http) = (free_port(), free_port());
-    let mut hub = hub(dir.path(), http, None, mqtt);
+    // Actions on (operator token and signing key), so the rig page shows its buttons too.
+    let keys = dir.path().join("keys");
+    let (ok, _, err) = cli(&["hub", "keygen", "--dir", keys.to_str().expect("utf8")]);
+    assert!(ok, "keygen: {err}");
+    let config = dir.path().join("hub.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[web]\noperator_token = \"operator-token-0123456789\"\n[commands]\nsigning_key = \"{}\"\n",
+            keys.join("hub.key").display()
+        ),
+    )
+    .expect("hub config");
+    let mut hub = hub_with(
+        dir.path(),
+        http,
+        None,
+        mqtt,
+        &["--config", config.to_str().expect("utf8")],
+    );
     wait_for_http(http);
     let base = format!("http://127.0.0.1:{http}");
 
@@ -310,6 +329,12 @@ async fn every_page_renders_the_apis_numbers_without_errors() {
             shot.display()
         );
     }
+    assert!(
+        std::fs::read_to_string(out.join("rig-a.html"))
+            .expect("rig page")
+            .contains("data-action=\"pause\""),
+        "no actions on the rig page"
+    );
     // The rig's charts drew its series (a path starts only where a bucket has a value).
     let rig = std::fs::read_to_string(out.join("rig-a.html")).expect("rig page");
     assert!(rig.contains("<path d=\"M"), "no chart drawn");
