@@ -69,6 +69,7 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
                     Default::default(),
                 ),
                 scores: Default::default(),
+                dashboards: Default::default(),
             },
             shutdown.clone(),
         )
@@ -86,6 +87,7 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
         let http = hub.http_addr;
         println!(
             "hashward is running (Ctrl-C stops it)\n\
+             \x20 web:          http://{http}/  (the dashboard)\n\
              \x20 hub HTTP:     http://{http}/rigs  (also /health, /metrics, /rigs/{rig}/telemetry)\n\
              \x20 MQTT broker:  mqtt://{}:{} (loopback only)\n\
              \x20 agent topics: {TOPIC_PREFIX}/{site}/{rig}/state|tele\n\

@@ -113,6 +113,8 @@ impl ServeArgs {
             Some(path) => format!(" (flags and {})", path.display()),
             None => String::new(),
         };
+        let dashboards = crate::control::DashboardOptions::from_config(&file)
+            .map_err(|e| anyhow::anyhow!("{e}{source}"))?;
         let broker_url = self.broker.clone().or(file.broker);
         let ca_file = self.ca_file.clone().or(file.ca_file);
         let mqtt_listen = match self.mqtt_listen.or(file.mqtt_listen) {
@@ -187,6 +189,7 @@ impl ServeArgs {
                 },
             ),
             scores: crate::cmd::scores::options(file.scores.as_ref(), &source)?,
+            dashboards,
         })
     }
 }

@@ -32,6 +32,35 @@ pub struct HubConfig {
     pub sites: Option<std::collections::BTreeMap<String, crate::collect::tariff::SiteConfig>>,
     /// `[scores]`: the score API's networks and the daily score batch (seed 003).
     pub scores: Option<ScoresSection>,
+    /// `[web]`: the dashboard at `/`.
+    pub web: Option<WebSection>,
+    /// `[commands]`: commands the hub process signs itself (dashboard actions, Home Assistant).
+    pub commands: Option<CommandsSection>,
+    /// `[home_assistant]`: MQTT discovery, state and controls for Home Assistant.
+    pub home_assistant: Option<HomeAssistantSection>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSection {
+    /// Bearer token that allows the dashboard's actions (pause/resume); without it the pages
+    /// are read-only.
+    pub operator_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandsSection {
+    /// The fleet signing key (`hashward-hub keygen`), mode 0600.
+    pub signing_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HomeAssistantSection {
+    #[serde(default)]
+    pub enabled: bool,
+    pub discovery_prefix: Option<String>,
 }
 
 /// `[scores]` (see hub.example.toml).
@@ -100,6 +129,9 @@ mod tests {
         let scores = all.scores.expect("[scores]");
         assert!(scores.networks.is_some() && scores.run_at_utc.is_some() && scores.models_dir.is_some());
         assert_eq!(as_shipped.scores.and_then(|s| s.batch), Some(false));
+        assert!(all.web.and_then(|w| w.operator_token).is_some());
+        assert!(all.commands.and_then(|c| c.signing_key).is_some());
+        assert!(all.home_assistant.and_then(|h| h.discovery_prefix).is_some());
     }
 
     #[test]

@@ -6,8 +6,11 @@
 //! <- `ingest` (subscribe, decode, store, dashboard summaries), `api` (axum, one file per
 //! resource), `models`, `metrics`, `broker` (embedded rumqttd) <- `serve` (the services under
 //! one shutdown) <- `config` (the hub.toml file), `cmd` (operator tools), `cli` (the command
-//! line). `scores` (the daily alert score batch, seed 003) sits beside `ingest`. `keys` is the fleet signing key both `cmd` and tests load. The economics live in the
-//! pure `hashward-econ` crate. No module imports `serve`, `cmd` or `cli` but those above them.
+//! line). `scores` (the daily alert score batch, seed 003) sits beside `ingest`. `keys` is the fleet
+//! signing key both `cmd` and tests load. Dashboards: `fleetview` (the fleet snapshot and its pure
+//! views) <- `web` (the pages and their endpoints), `ha` (Home Assistant, pure) <- `control`
+//! (commands the hub signs itself, and its MQTT service). The economics live in the pure
+//! `hashward-econ` crate. No module imports `serve`, `cmd` or `cli` but those above them.
 
 pub mod api;
 pub mod broker;
@@ -15,8 +18,11 @@ pub mod cli;
 pub mod cmd;
 pub mod collect;
 pub mod config;
+pub mod control;
 pub mod domain;
 pub mod econ;
+pub mod fleetview;
+pub mod ha;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;
@@ -24,6 +30,7 @@ pub mod models;
 pub mod scores;
 pub mod serve;
 pub mod store;
+pub mod web;
 
 /// Log filter when RUST_LOG is unset. rumqttd logs ordinary traffic as errors through tracing
 /// spans; the embedded broker's failures surface through [`broker::BrokerError`] instead.

@@ -29,6 +29,11 @@ pub struct Metrics {
     pub score_api_bad_requests: AtomicU64,
     pub score_batches_completed: AtomicU64,
     pub score_batches_failed: AtomicU64,
+    /// Signed commands the hub itself published (dashboard actions, Home Assistant controls).
+    pub commands_sent: AtomicU64,
+    /// Home Assistant or dashboard commands refused (bad topic or payload, unknown rig, no key).
+    pub commands_refused: AtomicU64,
+    pub ha_discovery_published: AtomicU64,
 }
 
 /// Renderers other parts of the hub register, each appending its own series to `/metrics`.
@@ -194,6 +199,24 @@ impl Metrics {
             "counter",
             "Daily score batches (per network) that FAILED in the batch service.",
             c(&self.score_batches_failed),
+        );
+        metric(
+            "hashward_hub_commands_sent_total",
+            "counter",
+            "Signed commands published by the hub (dashboard actions, Home Assistant).",
+            c(&self.commands_sent),
+        );
+        metric(
+            "hashward_hub_commands_refused_total",
+            "counter",
+            "Dashboard or Home Assistant commands refused.",
+            c(&self.commands_refused),
+        );
+        metric(
+            "hashward_hub_ha_discovery_published_total",
+            "counter",
+            "Home Assistant discovery messages published.",
+            c(&self.ha_discovery_published),
         );
         metric(
             "hashward_hub_gaps",

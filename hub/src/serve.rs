@@ -51,6 +51,8 @@ pub struct ServeOptions {
     pub collect: crate::collect::config::CollectConfig,
     /// The score API's networks and the daily score batch (`[scores]`).
     pub scores: crate::scores::ScoresOptions,
+    /// The dashboard's actions, the commands signing key and Home Assistant.
+    pub dashboards: crate::control::DashboardOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +71,8 @@ pub enum ServeError {
     Collect(#[from] crate::collect::service::CollectError),
     #[error("scores: {0}")]
     Scores(&'static str),
+    #[error("commands: {0}")]
+    Control(#[from] crate::control::ControlError),
     #[error("service {name} stopped the hub: {reason}")]
     Service { name: &'static str, reason: String },
 }
@@ -212,7 +216,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     }
     let score_cache = Arc::new(crate::scores::LatestCache::default());
     let score_models = opts.scores.models_dir.clone().or(opts.models_dir.clone());
-    let mut app = api::router(AppState {
+    let state = AppState {
         store: store.clone() as Arc<dyn StoreRead>,
         metrics: metrics.clone(),
         started: Instant::now(),
@@ -222,7 +226,25 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             models_dir: score_models.clone(),
             cache: score_cache.clone(),
         }),
-    });
+    };
+    let mut app = api::router(state.clone());
+    // The web dashboard at `/` and the endpoints its pages read; its actions, the Home Assistant
+    // controls and discovery go through the control service below.
+    let (control, queued) = match &opts.dashboards.signing_key {
+        Some(path) => {
+            let (c, rx) = crate::control::Control::load(path)?;
+            (Some(c), rx)
+        }
+        None => (None, mpsc::channel(1).1),
+    };
+    app = app
+        .merge(crate::web::router(state))
+        .merge(crate::web::actions::router(crate::web::actions::Actions {
+            token: opts.dashboards.operator_token.clone(),
+            control: control.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+        }));
     if let Some(dir) = &opts.models_dir {
         log::info!("serving models from {}", dir.display());
         app = app.merge(crate::models::router(dir.clone()));
@@ -280,6 +302,18 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     } else {
         None
     };
+    let control_cfg = crate::control::service::ControlConfig {
+        host: mqtt_host.clone(),
+        port: mqtt_port,
+        client_id: format!("{}-control", opts.client_id),
+        username: opts.username.clone(),
+        password: opts.password.clone(),
+        tls: tls.clone(),
+        ha_prefix: opts.dashboards.ha_discovery_prefix.clone(),
+        // Anyone on the host can publish to the embedded broker: no controls there.
+        ha_controls: embedded.is_none(),
+        interval: opts.summary_interval,
+    };
     let ingest_cfg = IngestConfig {
         host: mqtt_host.clone(),
         port: mqtt_port,
@@ -302,6 +336,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         "market topics",
         crate::collect::publish::run(market_topics, collect.state.clone(), stop.subscribe()),
     );
+    let (control_store, control_metrics) = (store.clone(), metrics.clone());
     let ingest = Service::new("ingest", {
         let stopped = stop.subscribe();
         async move {
@@ -318,6 +353,13 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             .map(|(name, run)| Service::new(name, run)),
     );
     services.extend(score_batch);
+    if control.is_some() || control_cfg.ha_prefix.is_some() {
+        let (store, metrics, stopped) = (control_store, control_metrics, stop.subscribe());
+        services.push(Service::new(
+            "control",
+            crate::control::service::run(control_cfg, control, queued, store, metrics, stopped),
+        ));
+    }
     if let Some(broker_stopped) = embedded {
         let mut stopped = stop.subscribe();
         services.push(Service::new("embedded broker", async move {

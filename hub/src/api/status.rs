@@ -15,9 +15,9 @@ pub(super) async fn metrics(State(s): State<AppState>) -> Result<Response, ApiEr
         gaps: rigs.iter().map(|r| r.missing).sum(),
         store_bytes: s.store.size_bytes(),
     };
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(&gauges),
-    )
-        .into_response())
+    let mut text = s.metrics.render(&gauges);
+    // Per-rig and per-ASIC series (dashboards, Grafana).
+    let snap = crate::fleetview::FleetSnapshot::load(s.store.as_ref(), hashward_common::now_ms())?;
+    text.push_str(&crate::fleetview::prom::render(&snap));
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }

@@ -55,6 +55,14 @@ pub struct AclArgs {
     /// The dashboard user's password (for --password-file).
     #[arg(long, env = "HASHWARD_DASHBOARD_MQTT_PASSWORD", hide_env_values = true)]
     pub dashboard_password: Option<String>,
+    /// Add a user for Home Assistant: reads discovery and the JSON state, writes only
+    /// `homeassistant/status` and the hub's control topics (`hashward/ha/...`), never a rig's
+    /// command topic.
+    #[arg(long)]
+    pub ha_user: Option<String>,
+    /// Home Assistant's password (for --password-file).
+    #[arg(long, env = "HASHWARD_HA_MQTT_PASSWORD", hide_env_values = true)]
+    pub ha_password: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -100,6 +108,8 @@ pub struct RigEntry {
 pub struct Users {
     pub hub: String,
     pub dashboard: Option<String>,
+    /// Home Assistant's user (see [`Users::with_ha`]).
+    pub ha: Option<String>,
 }
 
 impl Users {
@@ -126,7 +136,25 @@ impl Users {
         Ok(Users {
             hub: hub.to_string(),
             dashboard: dashboard.map(str::to_string),
+            ha: None,
         })
+    }
+
+    /// Adds Home Assistant's user: a valid id, distinct from the hub and dashboard users.
+    pub fn with_ha(mut self, ha: Option<&str>) -> Result<Users, AclError> {
+        if let Some(h) = ha {
+            let bad = |why: String| AclError::BadUser {
+                role: "home assistant",
+                name: h.to_string(),
+                why,
+            };
+            RigId::new(h).map_err(|e| bad(e.to_string()))?;
+            if h == self.hub || self.dashboard.as_deref() == Some(h) {
+                return Err(bad("same as the hub or dashboard user".into()));
+            }
+        }
+        self.ha = ha.map(str::to_string);
+        Ok(self)
     }
 }
 
@@ -158,7 +186,11 @@ pub fn parse_rigs(text: &str, users: &Users) -> Result<Vec<RigEntry>, AclError> 
         if site.as_str() == "fleet" {
             return Err(bad("site \"fleet\" is reserved for fleet-wide topics".into()));
         }
-        for (role, name) in [("hub", Some(&users.hub)), ("dashboard", users.dashboard.as_ref())] {
+        for (role, name) in [
+            ("hub", Some(&users.hub)),
+            ("dashboard", users.dashboard.as_ref()),
+            ("home assistant", users.ha.as_ref()),
+        ] {
             if name.is_some_and(|n| n == rig.as_str()) {
                 return Err(AclError::Collides {
                     line,
@@ -214,12 +246,26 @@ pub fn acl_text(rigs: &[RigEntry], users: &Users) -> String {
     w(format!("topic write {p}/fleet/models"));
     w(format!("topic readwrite {json}/#"));
     w("topic readwrite homeassistant/#".into());
+    w(format!("topic read {}/#", crate::ha::discovery::HA_PREFIX));
     if let Some(d) = &users.dashboard {
         w(String::new());
         w("# Dashboards: read-only JSON summaries and Home Assistant discovery.".into());
         w(format!("user {d}"));
         w(format!("topic read {json}/#"));
         w("topic read homeassistant/#".into());
+    }
+    if let Some(h) = &users.ha {
+        let ha = crate::ha::discovery::HA_PREFIX;
+        w(String::new());
+        w("# Home Assistant: reads discovery and state; writes its birth message and the hub's".into());
+        w("# control topics only (the hub signs what it asks for). Never a rig's cmd topic.".into());
+        w(format!("user {h}"));
+        w(format!("topic read {json}/#"));
+        w("topic read homeassistant/#".into());
+        w("topic write homeassistant/status".into());
+        w(format!("topic write {ha}/+/+/pause"));
+        w(format!("topic write {ha}/+/+/resume"));
+        w(format!("topic write {ha}/+/+/asic/+/power_target"));
     }
     for r in rigs {
         let (site, rig) = (&r.site, &r.rig);
@@ -289,6 +335,20 @@ pub fn password_text(
     Ok(text)
 }
 
+/// Home Assistant's password-file line (empty without an HA user).
+fn ha_password_line(users: &Users, password: Option<&str>) -> Result<String, AclError> {
+    let Some(h) = &users.ha else {
+        return Ok(String::new());
+    };
+    let pw = password.filter(|p| !p.is_empty()).ok_or(AclError::UserPassword {
+        role: "home assistant",
+        hint: "--ha-password or HASHWARD_HA_MQTT_PASSWORD",
+    })?;
+    let mut salt = [0u8; SALT_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    Ok(password_line(h, pw, &salt, PBKDF2_ITERATIONS) + "\n")
+}
+
 /// Temp file + fsync + rename + directory fsync, so mosquitto (re)loading on SIGHUP never
 /// reads half a file.
 fn write_atomic(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
@@ -298,7 +358,8 @@ fn write_atomic(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
 
 /// The `broker-acl` subcommand.
 pub fn main(args: AclArgs) -> anyhow::Result<()> {
-    let users = Users::new(&args.hub_user, args.dashboard_user.as_deref())?;
+    let users =
+        Users::new(&args.hub_user, args.dashboard_user.as_deref())?.with_ha(args.ha_user.as_deref())?;
     let text = std::fs::read_to_string(&args.rigs)
         .with_context(|| format!("reading rigs file {}", args.rigs.display()))?;
     let rigs = parse_rigs(&text, &users).with_context(|| format!("rigs file {}", args.rigs.display()))?;
@@ -312,7 +373,8 @@ pub fn main(args: AclArgs) -> anyhow::Result<()> {
                 args.dashboard_password.as_deref(),
                 &mut rand::rngs::OsRng,
             )
-            .with_context(|| format!("rigs file {}", args.rigs.display()))?,
+            .with_context(|| format!("rigs file {}", args.rigs.display()))?
+                + &ha_password_line(&users, args.ha_password.as_deref())?,
         ),
         None => None,
     };
@@ -341,6 +403,42 @@ mod tests {
 
     fn users() -> Users {
         Users::new("hashward-hub", Some("dash")).expect("users")
+    }
+
+    #[test]
+    fn home_assistant_gets_exactly_its_topics() {
+        let users = users().with_ha(Some("ha")).expect("ha user");
+        let rigs = parse_rigs("s1/r1\n", &users).expect("rigs");
+        let acl = acl_text(&rigs, &users);
+        let block: Vec<&str> = acl
+            .split("\nuser ha\n")
+            .nth(1)
+            .expect("ha block")
+            .split("\n\n")
+            .next()
+            .expect("block")
+            .lines()
+            .collect();
+        assert_eq!(
+            block,
+            [
+                "topic read hashward/json/#",
+                "topic read homeassistant/#",
+                "topic write homeassistant/status",
+                "topic write hashward/ha/+/+/pause",
+                "topic write hashward/ha/+/+/resume",
+                "topic write hashward/ha/+/+/asic/+/power_target",
+            ]
+        );
+        assert!(acl.contains("user hashward-hub\n") && acl.contains("topic read hashward/ha/#"));
+        assert!(users.clone().with_ha(Some("dash")).is_err());
+        assert!(matches!(
+            parse_rigs("s1/ha\n", &users),
+            Err(AclError::Collides { .. })
+        ));
+        let line = ha_password_line(&users, Some("pw")).expect("line");
+        assert!(line.starts_with("ha:$7$") && !line.contains("pw\n"));
+        assert!(ha_password_line(&users, None).is_err());
     }
 
     #[test]

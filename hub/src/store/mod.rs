@@ -166,6 +166,15 @@ impl Store {
         Ok(outcomes)
     }
 
+    /// Forgets a rig (an operator retired it): its registry entry goes, so dashboards drop it;
+    /// its records stay. A rig that reports again is registered afresh. Whether it was known.
+    pub fn forget_rig(&self, rig: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write()?;
+        let known = rigs::remove(&mut rigs::open(&tx)?, rig)?;
+        tx.commit()?;
+        Ok(known)
+    }
+
     /// Records a config push seen on a scope's topic; `None` (a cleared retained message)
     /// forgets the scope.
     pub fn record_push(&self, scope: &str, push: Option<&PushRecord>) -> Result<(), StoreError> {

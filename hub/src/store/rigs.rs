@@ -41,6 +41,14 @@ pub(super) fn save(
     Ok(())
 }
 
+/// Removes a rig's entry; whether there was one.
+pub(super) fn remove(
+    rigs: &mut Table<'_, &'static str, &'static [u8]>,
+    rig: &str,
+) -> Result<bool, StoreError> {
+    Ok(rigs.remove(rig)?.is_some())
+}
+
 pub(super) fn all(tx: &ReadTransaction) -> Result<Vec<RigEntry>, StoreError> {
     let rigs = tx.open_table(RIGS)?;
     let mut out = Vec::new();
