@@ -64,6 +64,7 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
                 models_dir: std::path::Path::new("models/sentinel_rig")
                     .is_dir()
                     .then(|| "models".into()),
+                notify: None,
             },
             shutdown.clone(),
         )

@@ -162,6 +162,7 @@ impl ServeArgs {
             summary_interval: Duration::from_millis(summary_interval_ms),
             share_group,
             models_dir: self.models_dir.clone().or(file.models_dir),
+            notify: file.notify,
         })
     }
 }

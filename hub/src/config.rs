@@ -24,6 +24,8 @@ pub struct HubConfig {
     pub summary_interval_ms: Option<u64>,
     pub share_group: Option<String>,
     pub models_dir: Option<PathBuf>,
+    /// Alert routing and receivers (see `crate::alerts::config`).
+    pub notify: Option<crate::alerts::NotifyConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@
 //! line). `keys` is the fleet signing key both `cmd` and tests load. The economics live in the
 //! pure `hashward-econ` crate. No module imports `serve`, `cmd` or `cli` but those above them.
 
+pub mod alerts;
 pub mod api;
 pub mod broker;
 pub mod cli;

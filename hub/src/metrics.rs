@@ -15,6 +15,8 @@ pub struct Metrics {
     pub state_messages: AtomicU64,
     pub store_errors: AtomicU64,
     pub summaries_published: AtomicU64,
+    /// Notifications per receiver (`crate::alerts`).
+    pub notify: crate::alerts::metrics::NotifyMetrics,
 }
 
 /// Values computed from the store when `/metrics` is read.
@@ -111,6 +113,7 @@ impl Metrics {
             "Size of the hub store file.",
             g.store_bytes,
         );
+        self.notify.render(&mut out);
         out
     }
 }

@@ -45,6 +45,8 @@ pub struct ServeOptions {
     pub share_group: Option<String>,
     /// Serve `/models/*` (the model registry the agents update from) from this directory.
     pub models_dir: Option<PathBuf>,
+    /// `[notify]`: receivers and routes; `None` runs the alert engine with no receivers.
+    pub notify: Option<crate::alerts::NotifyConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,8 @@ pub enum ServeError {
     Http(SocketAddr, std::io::Error),
     #[error("broker TLS: {0}")]
     Tls(#[from] ingest::tls::TlsError),
+    #[error(transparent)]
+    Notify(#[from] crate::alerts::config::NotifyConfigError),
     #[error("service {name} stopped the hub: {reason}")]
     Service { name: &'static str, reason: String },
 }
@@ -152,6 +156,13 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     std::fs::create_dir_all(&opts.data_dir).map_err(|e| ServeError::DataDir(opts.data_dir.clone(), e))?;
     let store = Arc::new(Store::open(&opts.data_dir.join("hub.redb"))?);
     let metrics = Arc::new(Metrics::default());
+    // Alerts: a receiver that cannot work (bad URL, missing credential) stops the start here.
+    let notify_cfg = Arc::new(opts.notify.clone().unwrap_or_default());
+    notify_cfg.validate()?;
+    let receivers = Arc::new(crate::alerts::deliver::Receivers::build(&notify_cfg)?);
+    let alert_engine = crate::alerts::service::restore(notify_cfg.clone(), &store)?;
+    let (alert_sink, alert_rx) = crate::alerts::AlertSink::new(notify_cfg.sources.clone());
+    let notify_wake = Arc::new(tokio::sync::Notify::new());
     // Before anything listens: a bad CA file is a start-up error, not a silent retry loop.
     let tls = match &opts.broker {
         BrokerChoice::External {
@@ -197,6 +208,11 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         log::info!("serving models from {}", dir.display());
         app = app.merge(crate::models::router(dir.clone()));
     }
+    app = app.merge(api::alerts::router(api::alerts::AlertsApi {
+        store: store.clone(),
+        sink: alert_sink.clone(),
+        receivers: Arc::new(receivers.names()),
+    }));
     let http = Service::new("http", {
         let mut stopped = stop.subscribe();
         async move {
@@ -218,7 +234,30 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         summary_interval: opts.summary_interval,
         share_group: opts.share_group.clone(),
         tls,
+        alerts: Some(alert_sink),
     };
+    let alerts = Service::new(
+        "alerts",
+        crate::alerts::service::run(
+            alert_engine,
+            notify_cfg.clone(),
+            store.clone(),
+            alert_rx,
+            notify_wake.clone(),
+            stop.subscribe(),
+        ),
+    );
+    let notify = Service::new(
+        "notify",
+        crate::alerts::deliver::run(
+            notify_cfg,
+            receivers,
+            store.clone(),
+            metrics.clone(),
+            notify_wake,
+            stop.subscribe(),
+        ),
+    );
     let ingest = Service::new("ingest", {
         let stopped = stop.subscribe();
         async move {
@@ -226,7 +265,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             Ok(())
         }
     });
-    let mut services = vec![http, ingest];
+    let mut services = vec![http, ingest, alerts, notify];
     if let Some(broker_stopped) = embedded {
         let mut stopped = stop.subscribe();
         services.push(Service::new("embedded broker", async move {

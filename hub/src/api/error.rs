@@ -51,6 +51,17 @@ impl ApiError {
         .with("known", known.to_vec())
     }
 
+    /// Any other failure: a status, a code, and the offending value under `field`.
+    pub fn other(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        field: &str,
+        value: impl Into<Value>,
+    ) -> ApiError {
+        ApiError::new(status, code, message).with(field, value)
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }

@@ -7,6 +7,7 @@
 //! A batch is written in one durable transaction; the ingest acknowledges MQTT messages only
 //! after it commits, so an accepted record is never lost. Must never store a record twice.
 
+pub mod alerts;
 mod hints;
 mod pushes;
 mod records;
@@ -108,6 +109,7 @@ impl Store {
         rigs::create(&tx)?;
         hints::create(&tx)?;
         pushes::create(&tx)?;
+        alerts::create(&tx)?;
         tx.commit()?;
         Ok(Store {
             db,

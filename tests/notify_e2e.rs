@@ -1,0 +1,557 @@
+//! Alerts that reach a person, end to end with real servers on loopback: a real SMTP server
+//! (aiosmtpd, STARTTLS and AUTH, trusting a CA made here), a webhook endpoint, and fakes of the
+//! Telegram Bot API and ntfy speaking their request shapes. The agents' alerts arrive as agents
+//! publish them (envelopes on `hashward/v1/{site}/{rig}/alert` over MQTT into the hub).
+//!
+//! Shown: a thermal runaway on three rigs of one site is ONE grouped critical message per
+//! receiver, then an escalation of the unacknowledged alerts, then one resolved message; a
+//! silence suppresses a planned maintenance; the SMTP server down delays but loses no mail,
+//! across a hub killed and restarted; a receiver answering 4xx is reported, not retried; bad
+//! receiver config stops the start naming the key.
+
+#[path = "support/receivers.rs"]
+mod receivers;
+mod support;
+
+use hashward_protocol::{
+    encode, Alert, Body, Envelope, RecommendedAction, RigId, Score, Severity, ThreatType,
+};
+use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose};
+use receivers::*;
+use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use support::*;
+
+const BOT_TOKEN: &str = "777001:AAE-secret-bot-token";
+const HMAC_KEY: &str = "webhook-signing-secret";
+const SMTP_USER: &str = "alerts@lab.test";
+const SMTP_PASSWORD: &str = "smtp-secret-password";
+
+fn alert(rig: &str, seq: u64, celsius: u32) -> Vec<u8> {
+    let body = Body::Alert(Alert {
+        subject: "rig".into(),
+        score: 0.97,
+        threat_type: ThreatType::Overheat,
+        severity: Severity::Critical,
+        action: RecommendedAction {
+            action: "alert".into(),
+            description: "Check cooling".into(),
+            auto_execute: false,
+        },
+        model_version: "sentinel_rig_v1.0.0_20261122_080000".into(),
+        message: format!("CPU package at {celsius} C and rising"),
+    });
+    encode(&Envelope::new(
+        RigId::new(rig).expect("id"),
+        seq,
+        hashward_common::now_ms(),
+        body,
+    ))
+    .expect("encode")
+}
+
+fn low_score(rig: &str, seq: u64) -> Vec<u8> {
+    let now = hashward_common::now_ms();
+    let body = Body::Score(Score {
+        subject: "rig".into(),
+        score: 0.05,
+        threat_type: ThreatType::Overheat,
+        severity: Severity::Low,
+        model_version: "sentinel_rig_v1.0.0_20261122_080000".into(),
+        sample_ts_ms: now,
+    });
+    encode(&Envelope::new(RigId::new(rig).expect("id"), seq, now, body)).expect("encode")
+}
+
+/// Publishes at QoS 1 and waits for the broker's acks.
+fn publish(port: u16, msgs: &[(String, Vec<u8>)]) {
+    let mut opts = MqttOptions::new(
+        format!("notify-test-{}", rand::random::<u32>()),
+        "127.0.0.1",
+        port,
+    );
+    opts.set_keep_alive(Duration::from_secs(30));
+    let (client, mut conn) = Client::new(opts, msgs.len() + 10);
+    for (topic, payload) in msgs {
+        client
+            .publish(topic.clone(), QoS::AtLeastOnce, false, payload.clone())
+            .expect("queue");
+    }
+    let mut acked = 0;
+    for ev in conn.iter() {
+        match ev {
+            Ok(Event::Incoming(Packet::PubAck(_))) => {
+                acked += 1;
+                if acked == msgs.len() {
+                    break;
+                }
+            }
+            Ok(Event::Outgoing(Outgoing::Disconnect)) => break,
+            Ok(_) => {}
+            Err(e) => panic!("publisher: {e} after {acked} acks"),
+        }
+    }
+    let _ = client.disconnect();
+}
+
+fn topic(site: &str, rig: &str, leaf: &str) -> String {
+    format!("hashward/v1/{site}/{rig}/{leaf}")
+}
+
+/// A self-signed certificate for 127.0.0.1, written as (cert.pem, key.pem).
+fn smtp_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    let mut params =
+        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "smtp.lab.test");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign];
+    let key = KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("cert");
+    let (c, k) = (dir.join("smtp-cert.pem"), dir.join("smtp-key.pem"));
+    std::fs::write(&c, cert.pem()).expect("cert");
+    std::fs::write(&k, key.serialize_pem()).expect("key");
+    (c, k)
+}
+
+fn email_receiver(smtp_port: u16, ca: &Path) -> String {
+    format!(
+        "[[notify.receivers]]\nname = \"mail\"\ntype = \"email\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {smtp_port}\n\
+         security = \"starttls\"\nusername = \"{SMTP_USER}\"\npassword = \"{SMTP_PASSWORD}\"\n\
+         from = \"hashward <{SMTP_USER}>\"\nto = [\"oncall@lab.test\"]\nca_file = \"{}\"\n",
+        ca.display()
+    )
+}
+
+fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("hub.toml");
+    std::fs::write(&p, text).expect("config");
+    p
+}
+
+fn alerts(http: u16, query: &str) -> Vec<Value> {
+    get_json(&format!("http://127.0.0.1:{http}/alerts?{query}"))
+        .and_then(|v| v["alerts"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+fn post(url: &str, body: Value) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent.post(url).send_json(body).expect("post");
+    let status = resp.status().as_u16();
+    (
+        status,
+        resp.body_mut().read_json::<Value>().unwrap_or(Value::Null),
+    )
+}
+
+/// Firing/resolved/escalation messages a fake received, by the status the hub gave them.
+fn by_status(reqs: &[Request], status: &str) -> Vec<Value> {
+    reqs.iter()
+        .map(Request::json)
+        .filter(|j| j["status"] == status)
+        .collect()
+}
+
+fn hub_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("hub.log")).unwrap_or_default()
+}
+
+#[test]
+fn a_thermal_runaway_is_one_message_per_receiver_then_escalated_then_resolved() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (hook, pager, tg, push) = (
+        FakeHttp::webhook(),
+        FakeHttp::webhook(),
+        FakeHttp::telegram(BOT_TOKEN),
+        FakeHttp::ntfy(),
+    );
+    let (cert, key) = smtp_cert(dir.path());
+    let smtp_port = free_port();
+    let smtpd = Smtpd::start(dir.path(), smtp_port, &cert, &key, SMTP_USER, SMTP_PASSWORD);
+    let config = format!(
+        "[notify]\ntick_ms = 100\n\
+         [[notify.receivers]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}/hashward\"\nsecret = \"{HMAC_KEY}\"\n\
+         [[notify.receivers]]\nname = \"pager\"\ntype = \"webhook\"\nurl = \"{}/page\"\n\
+         [[notify.receivers]]\nname = \"tg\"\ntype = \"telegram\"\napi_base = \"{}\"\nbot_token = \"{BOT_TOKEN}\"\nchat_id = \"-10042\"\n\
+         [[notify.receivers]]\nname = \"push\"\ntype = \"ntfy\"\nurl = \"{}\"\ntopic = \"rigs\"\n{}\
+         [[notify.routes]]\nlevels = [\"critical\"]\nreceivers = [\"hook\", \"tg\", \"push\", \"mail\"]\n\
+         group_by = [\"site\", \"kind\"]\ngroup_wait_ms = 2000\ngroup_interval_ms = 500\nrepeat_interval_ms = 3600000\n\
+         escalate_to = [\"pager\"]\nescalate_after_ms = 2000\n\
+         [notify.delivery]\nretry_min_ms = 100\nretry_max_ms = 1000\ntimeout_ms = 5000\n",
+        hook.url(),
+        pager.url(),
+        tg.url(),
+        push.url(),
+        email_receiver(smtp_port, &cert),
+    );
+    let cfg = write_config(dir.path(), &config);
+    let (mqtt, http) = (free_port(), free_port());
+    let mut hub = hub_with(
+        dir.path(),
+        http,
+        None,
+        mqtt,
+        &["--config", cfg.to_str().expect("utf8")],
+    );
+    wait_for_http(http);
+
+    // Three rigs of site "lab" overheat, each alerting twice as its temperature climbs.
+    let mut msgs = Vec::new();
+    for (i, rig) in ["rack1-a", "rack1-b", "rack1-c"].iter().enumerate() {
+        msgs.push((topic("lab", rig, "alert"), alert(rig, 1, 96 + i as u32)));
+        msgs.push((topic("lab", rig, "alert"), alert(rig, 2, 99 + i as u32)));
+    }
+    publish(mqtt, &msgs);
+    let all_told = wait_until(Duration::from_secs(30), || {
+        !by_status(&hook.requests(), "firing").is_empty()
+            && !tg.requests().is_empty()
+            && !push.requests().is_empty()
+            && !smtpd.messages().is_empty()
+    });
+    assert!(
+        all_told,
+        "not every receiver was told; hub log:\n{}",
+        hub_log(dir.path())
+    );
+
+    // ONE grouped message each, naming the three rigs.
+    let firing = by_status(&hook.requests(), "firing");
+    assert_eq!(firing.len(), 1, "{firing:?}");
+    let m = &firing[0];
+    assert_eq!(
+        (m["level"].as_str(), m["receiver"].as_str()),
+        (Some("critical"), Some("hook"))
+    );
+    assert_eq!(m["alerts"].as_array().map(Vec::len), Some(3), "{m}");
+    assert!(m["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .all(|a| a["count"] == 2 && a["subject"]["site"] == "lab"));
+    let req = &hook.requests()[0];
+    let sig = req.header("x-hashward-signature").expect("signed");
+    assert_eq!(
+        sig,
+        format!("sha256={}", hmac_sha256_hex(HMAC_KEY.as_bytes(), &req.body))
+    );
+    assert_eq!(tg.requests().len(), 1);
+    let t = tg.requests()[0].json();
+    assert_eq!(t["chat_id"], "-10042");
+    assert!(
+        t["text"]
+            .as_str()
+            .is_some_and(|s| s.contains("[CRITICAL]") && s.contains("rack1-c")),
+        "{t}"
+    );
+    assert_eq!(push.requests().len(), 1);
+    let p = &push.requests()[0];
+    assert_eq!((p.path.as_str(), p.header("priority")), ("/rigs", Some("5")));
+    assert!(
+        p.header("title").is_some_and(|t| t.contains("3 firing")),
+        "{:?}",
+        p.headers
+    );
+    let mails = smtpd.messages();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        (mails[0]["tls"].as_bool(), mails[0]["login"].as_bool()),
+        (Some(true), Some(true)),
+        "STARTTLS and AUTH"
+    );
+    assert!(
+        mails[0]["data"]
+            .as_str()
+            .is_some_and(|d| d.contains("Subject: [CRITICAL] overheat: 3 firing")),
+        "{}",
+        mails[0]
+    );
+
+    // Nobody acknowledges: the pager gets one escalation with the three alerts.
+    let escalated = wait_until(Duration::from_secs(20), || !pager.requests().is_empty());
+    assert!(escalated, "no escalation; hub log:\n{}", hub_log(dir.path()));
+    let e = pager.requests()[0].json();
+    assert_eq!(
+        (e["status"].as_str(), e["alerts"].as_array().map(Vec::len)),
+        (Some("escalation"), Some(3)),
+        "{e}"
+    );
+    let open = alerts(http, "kind=overheat&site=lab&state=firing");
+    assert_eq!(open.len(), 3);
+    for a in &open {
+        let (status, body) = post(
+            &format!("http://127.0.0.1:{http}/alerts/{}/ack", a["id"]),
+            json!({"by": "alice"}),
+        );
+        assert_eq!(
+            (status, body["state"].as_str()),
+            (200, Some("acknowledged")),
+            "{body}"
+        );
+    }
+    assert_eq!(alerts(http, "state=acknowledged&site=lab").len(), 3);
+
+    // The racks cool down: a low score per rig resolves its alert; one resolved message each.
+    let cool: Vec<(String, Vec<u8>)> = ["rack1-a", "rack1-b", "rack1-c"]
+        .iter()
+        .map(|rig| (topic("lab", rig, "score"), low_score(rig, 3)))
+        .collect();
+    publish(mqtt, &cool);
+    let resolved = wait_until(Duration::from_secs(20), || {
+        !by_status(&hook.requests(), "resolved").is_empty()
+            && tg.requests().len() >= 2
+            && push.requests().len() >= 2
+            && smtpd.messages().len() >= 2
+    });
+    assert!(
+        resolved,
+        "no resolved message everywhere; hub log:\n{}",
+        hub_log(dir.path())
+    );
+    let r = by_status(&hook.requests(), "resolved");
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0]["alerts"].as_array().map(Vec::len), Some(3));
+    assert!(tg.requests()[1].json()["text"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("[RESOLVED]")));
+    assert_eq!(push.requests()[1].header("tags"), Some("white_check_mark"));
+    assert!(smtpd.messages()[1]["data"]
+        .as_str()
+        .is_some_and(|d| d.contains("Subject: [RESOLVED]")));
+    assert_eq!(alerts(http, "state=resolved&site=lab").len(), 3);
+
+    // A planned maintenance on site "dc2": silenced, nobody told. An alert on another site
+    // raised after it is told, so the silenced one had its chance to be sent first.
+    let (status, s) = post(
+        &format!("http://127.0.0.1:{http}/silences"),
+        json!({"matchers": {"site": "dc2"}, "duration_ms": 600000, "created_by": "bob", "comment": "planned maintenance"}),
+    );
+    assert_eq!(status, 201, "{s}");
+    publish(
+        mqtt,
+        &[(topic("dc2", "rack9-a", "alert"), alert("rack9-a", 1, 97))],
+    );
+    let silenced = wait_until(Duration::from_secs(10), || {
+        alerts(http, "site=dc2")
+            .first()
+            .is_some_and(|a| a["state"] == "silenced")
+    });
+    assert!(silenced, "{:?}", alerts(http, "site=dc2"));
+    publish(
+        mqtt,
+        &[(topic("lab2", "rack2-a", "alert"), alert("rack2-a", 1, 97))],
+    );
+    let later = wait_until(Duration::from_secs(20), || {
+        by_status(&hook.requests(), "firing")
+            .iter()
+            .any(|m| m["group"].as_str().is_some_and(|g| g.contains("lab2")))
+    });
+    assert!(later, "the alert after the silence was not sent");
+    let everything: String = hook
+        .requests()
+        .iter()
+        .map(Request::text)
+        .chain(tg.requests().iter().map(Request::text))
+        .collect();
+    assert!(
+        !everything.contains("dc2"),
+        "the silenced maintenance was notified"
+    );
+    let silences = get_json(&format!("http://127.0.0.1:{http}/silences")).expect("silences");
+    assert_eq!(silences["silences"][0]["active"], true);
+    assert_eq!(silences["silences"][0]["comment"], "planned maintenance");
+
+    // A test message on demand; an unknown receiver is a 404.
+    let (status, _) = post(
+        &format!("http://127.0.0.1:{http}/notifications/test/tg"),
+        json!({}),
+    );
+    assert_eq!(status, 202);
+    assert!(wait_until(Duration::from_secs(10), || tg.requests().iter().any(
+        |r| r.json()["text"].as_str().is_some_and(|t| t.starts_with("[TEST]"))
+    )));
+    assert_eq!(
+        post(
+            &format!("http://127.0.0.1:{http}/notifications/test/nope"),
+            json!({})
+        )
+        .0,
+        404
+    );
+
+    // Counted per receiver; no secret in the log or the API.
+    let metrics = get_text(&format!("http://127.0.0.1:{http}/metrics")).expect("metrics");
+    assert!(
+        metrics.contains("hashward_hub_notifications_sent_total{receiver=\"hook\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hashward_hub_notifications_failed_total{receiver=\"mail\"} 0"),
+        "{metrics}"
+    );
+    let api = get_text(&format!("http://127.0.0.1:{http}/notifications")).expect("outbox");
+    let log = hub_log(dir.path());
+    for secret in [BOT_TOKEN, HMAC_KEY, SMTP_PASSWORD] {
+        assert!(!log.contains(secret) && !api.contains(secret), "{secret} leaked");
+    }
+    hub.stop(Duration::from_secs(10));
+}
+
+#[test]
+fn the_smtp_server_down_delays_but_loses_no_mail_across_a_hub_restart() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = smtp_cert(dir.path());
+    let smtp_port = free_port();
+    let config = format!(
+        "[notify]\ntick_ms = 100\n{}\
+         [[notify.routes]]\nreceivers = [\"mail\"]\ngroup_wait_ms = 200\n\
+         [notify.delivery]\nretry_min_ms = 200\nretry_max_ms = 1000\ntimeout_ms = 3000\n",
+        email_receiver(smtp_port, &cert)
+    );
+    let cfg = write_config(dir.path(), &config);
+    let cfg_arg = ["--config", cfg.to_str().expect("utf8")];
+    let (mqtt, http) = (free_port(), free_port());
+    let mut hub = hub_with(dir.path(), http, None, mqtt, &cfg_arg);
+    wait_for_http(http);
+    publish(
+        mqtt,
+        &[(topic("lab", "rack1-a", "alert"), alert("rack1-a", 1, 97))],
+    );
+    // Queued, tried, failing: the server is not there.
+    let retrying = wait_until(Duration::from_secs(20), || {
+        get_json(&format!("http://127.0.0.1:{http}/notifications"))
+            .and_then(|v| v["notifications"].as_array().cloned())
+            .is_some_and(|n| {
+                n.iter()
+                    .any(|e| e["status"] == "queued" && e["attempts"].as_u64() >= Some(2))
+            })
+    });
+    assert!(
+        retrying,
+        "no failing attempt recorded; hub log:\n{}",
+        hub_log(dir.path())
+    );
+    assert!(metric_line(http, "hashward_hub_notifications_queued{receiver=\"mail\"}") == Some(1));
+    // The hub dies without warning, and comes back; then the mail server does.
+    hub.kill9();
+    let mut hub = hub_with(dir.path(), http, None, mqtt, &cfg_arg);
+    wait_for_http(http);
+    let smtpd = Smtpd::start(dir.path(), smtp_port, &cert, &key, SMTP_USER, SMTP_PASSWORD);
+    let delivered = wait_until(Duration::from_secs(30), || !smtpd.messages().is_empty());
+    assert!(
+        delivered,
+        "the queued mail was lost; hub log:\n{}",
+        hub_log(dir.path())
+    );
+    let mails = smtpd.messages();
+    assert_eq!(mails.len(), 1, "sent once");
+    assert!(mails[0]["data"].as_str().is_some_and(|d| d.contains("rack1-a")));
+    let sent = get_json(&format!("http://127.0.0.1:{http}/notifications")).expect("outbox");
+    assert_eq!(sent["notifications"][0]["status"], "sent", "{sent}");
+    hub.stop(Duration::from_secs(10));
+}
+
+fn metric_line(http: u16, series: &str) -> Option<u64> {
+    let text = get_text(&format!("http://127.0.0.1:{http}/metrics"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[test]
+fn a_receiver_answering_4xx_is_reported_and_not_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hook = FakeHttp::webhook();
+    hook.force_status.store(403, std::sync::atomic::Ordering::SeqCst);
+    let config = format!(
+        "[notify]\ntick_ms = 100\n[[notify.receivers]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}/x\"\n\
+         [[notify.routes]]\nreceivers = [\"hook\"]\ngroup_wait_ms = 100\n\
+         [notify.delivery]\nretry_min_ms = 100\nretry_max_ms = 200\n",
+        hook.url()
+    );
+    let cfg = write_config(dir.path(), &config);
+    let (mqtt, http) = (free_port(), free_port());
+    let mut hub = hub_with(
+        dir.path(),
+        http,
+        None,
+        mqtt,
+        &["--config", cfg.to_str().expect("utf8")],
+    );
+    wait_for_http(http);
+    publish(
+        mqtt,
+        &[(topic("lab", "rack1-a", "alert"), alert("rack1-a", 1, 97))],
+    );
+    let failed = wait_until(Duration::from_secs(20), || {
+        metric_line(http, "hashward_hub_notifications_failed_total{receiver=\"hook\"}") == Some(1)
+    });
+    assert!(failed, "hub log:\n{}", hub_log(dir.path()));
+    let outbox = get_json(&format!("http://127.0.0.1:{http}/notifications")).expect("outbox");
+    let e = &outbox["notifications"][0];
+    assert_eq!(
+        (e["status"].as_str(), e["attempts"].as_u64()),
+        (Some("failed"), Some(1)),
+        "{e}"
+    );
+    assert!(
+        e["last_error"].as_str().is_some_and(|s| s.contains("HTTP 403")),
+        "{e}"
+    );
+    // A later message still goes out (the receiver is not blocked), and the refused one was
+    // asked once only.
+    hook.force_status.store(0, std::sync::atomic::Ordering::SeqCst);
+    let (status, _) = post(
+        &format!("http://127.0.0.1:{http}/notifications/test/hook"),
+        json!({}),
+    );
+    assert_eq!(status, 202);
+    assert!(wait_until(Duration::from_secs(10), || hook.requests().len() == 2));
+    assert_eq!(by_status(&hook.requests(), "firing").len(), 1);
+    assert!(hub_log(dir.path()).contains("failed for good"));
+    hub.stop(Duration::from_secs(10));
+}
+
+#[test]
+fn bad_receiver_config_is_refused_at_start_naming_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        ("[[notify.receivers]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"hooks.example.net/x\"\n", "notify.receivers[0].url"),
+        ("[[notify.receivers]]\nname = \"tg\"\ntype = \"telegram\"\nchat_id = \"1\"\n", "notify.receivers[0].bot_token"),
+        (
+            "[[notify.receivers]]\nname = \"m\"\ntype = \"email\"\nsmtp_host = \"smtp.example.net\"\nusername = \"u\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\n",
+            "notify.receivers[0].password",
+        ),
+    ];
+    for (text, key) in cases {
+        let cfg = write_config(dir.path(), &format!("[notify]\n{text}"));
+        let http = format!("127.0.0.1:{}", free_port());
+        let mqtt = format!("127.0.0.1:{}", free_port());
+        let data = dir.path().join("data");
+        let (ok, _, err) = cli(&[
+            "hub",
+            "serve",
+            "--config",
+            cfg.to_str().expect("utf8"),
+            "--http",
+            &http,
+            "--mqtt-listen",
+            &mqtt,
+            "--data-dir",
+            data.to_str().expect("utf8"),
+        ]);
+        assert!(!ok, "started with {text}");
+        assert!(err.contains(key), "{key} not named in: {err}");
+    }
+}
