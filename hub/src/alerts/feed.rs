@@ -116,10 +116,12 @@ pub fn ops(site: &SiteId, env: &Envelope, cfg: &SourcesConfig) -> Vec<Op> {
     }
 }
 
-/// Per site with at least `min_rigs` known rigs: whether every one of them is offline.
+/// Per site with at least `min_rigs` rigs that have ever been online (sent a birth message):
+/// whether every one of them is offline now.
 pub fn sites_offline(rigs: &[RigEntry], min_rigs: usize) -> BTreeMap<String, bool> {
     let mut per: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for r in rigs {
+    // A rig known only from records relayed for it never said it was up: it cannot go down.
+    for r in rigs.iter().filter(|r| !r.agent_version.is_empty()) {
         let e = per.entry(r.site.as_str().to_string()).or_default();
         e.0 += 1;
         if !r.online {
@@ -192,6 +194,30 @@ mod tests {
             sample_ts_ms: 1,
         }));
         assert!(ops(&site(), &low, &cfg).contains(&Op::Resolve(ev.key())));
+    }
+
+    #[test]
+    fn a_site_is_offline_when_every_rig_seen_up_is_down() {
+        let rig = |name: &str, site: &str, online: bool, seen_up: bool| {
+            let mut e = RigEntry::new(RigId::new(name).expect("id"), SiteId::new(site).expect("id"));
+            e.online = online;
+            if seen_up {
+                e.agent_version = "0.1".into();
+            }
+            e
+        };
+        let rigs = [
+            rig("a1", "a", false, true),
+            rig("a2", "a", false, true),
+            rig("a3", "a", false, false),
+            rig("b1", "b", false, true),
+            rig("b2", "b", true, true),
+            rig("c1", "c", false, true),
+        ];
+        let got = sites_offline(&rigs, 2);
+        assert_eq!(got.get("a"), Some(&true), "the never-seen rig does not count");
+        assert_eq!(got.get("b"), Some(&false));
+        assert_eq!(got.get("c"), None, "too few rigs to tell a site from a rig");
     }
 
     #[test]

@@ -16,7 +16,12 @@ pub struct ReceiverCounts {
 }
 
 /// (name, type, help, value).
-type Series = (&'static str, &'static str, &'static str, fn(&ReceiverCounts) -> u64);
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ReceiverCounts) -> u64,
+);
 
 #[derive(Debug, Default)]
 pub struct NotifyMetrics {
