@@ -57,8 +57,13 @@ fn alert(rig: &str, seq: u64, celsius: u32) -> Vec<u8> {
 
 /// The birth message an agent publishes when it connects.
 fn birth(rig: &str) -> Vec<u8> {
+    state(rig, true)
+}
+
+/// A birth message, or (offline) the last will the broker publishes for a rig that dropped.
+fn state(rig: &str, online: bool) -> Vec<u8> {
     let body = Body::State(RigState {
-        online: true,
+        online,
         boot: 1,
         agent_version: "0.1.0".into(),
         hardware: None,
@@ -560,6 +565,91 @@ fn a_receiver_answering_4xx_is_reported_and_not_retried() {
     assert!(wait_until(Duration::from_secs(10), || hook.requests().len() == 2));
     assert_eq!(by_status(&hook.requests(), "firing").len(), 1);
     assert!(hub_log(dir.path()).contains("failed for good"));
+    hub.stop(Duration::from_secs(10));
+}
+
+#[test]
+fn a_site_going_dark_is_one_site_offline_message_and_a_blip_is_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hook = FakeHttp::webhook();
+    let config = format!(
+        "[notify]\ntick_ms = 100\n[[notify.receivers]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}/x\"\n\
+         [[notify.routes]]\nreceivers = [\"hook\"]\ngroup_wait_ms = 300\ngroup_interval_ms = 300\n\
+         [notify.sources]\nrig_offline_grace_ms = 1500\nsite_offline_min_rigs = 2\n",
+        hook.url()
+    );
+    let cfg = write_config(dir.path(), &config);
+    let (mqtt, http) = (free_port(), free_port());
+    let mut hub = hub_with(
+        dir.path(),
+        http,
+        None,
+        mqtt,
+        &["--config", cfg.to_str().expect("utf8")],
+    );
+    wait_for_http(http);
+    let rigs = [("dc3", "d1"), ("dc3", "d2"), ("lab", "l1"), ("lab", "l2")];
+    let births: Vec<_> = rigs
+        .iter()
+        .map(|(s, r)| (topic(s, r, "state"), birth(r)))
+        .collect();
+    publish(mqtt, &births);
+    // l1 drops and is back within the grace period: nobody is told.
+    publish(
+        mqtt,
+        &[
+            (topic("lab", "l1", "state"), state("l1", false)),
+            (topic("lab", "l1", "state"), state("l1", true)),
+        ],
+    );
+    // Every rig of dc3 goes dark: one site_offline, its rigs' rig_offline inhibited.
+    publish(
+        mqtt,
+        &[
+            (topic("dc3", "d1", "state"), state("d1", false)),
+            (topic("dc3", "d2", "state"), state("d2", false)),
+        ],
+    );
+    let site = wait_until(Duration::from_secs(20), || {
+        hook.requests()
+            .iter()
+            .any(|r| r.json()["alerts"][0]["kind"] == "site_offline")
+    });
+    assert!(site, "no site_offline; hub log:\n{}", hub_log(dir.path()));
+    let inhibited = wait_until(Duration::from_secs(20), || {
+        let a = alerts(http, "kind=rig_offline&site=dc3");
+        a.len() == 2
+            && a.iter().all(|a| {
+                a["state"] == "silenced"
+                    && a["silenced_by"]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with("inhibited_by:"))
+            })
+    });
+    assert!(inhibited, "{:?}", alerts(http, "kind=rig_offline"));
+    // l2 drops for good: its rig_offline is sent after the grace period, and is the only one.
+    publish(mqtt, &[(topic("lab", "l2", "state"), state("l2", false))]);
+    let l2 = wait_until(Duration::from_secs(20), || {
+        hook.requests()
+            .iter()
+            .any(|r| r.json()["alerts"][0]["kind"] == "rig_offline")
+    });
+    assert!(l2, "no rig_offline for l2; hub log:\n{}", hub_log(dir.path()));
+    let offline: Vec<Value> = hook
+        .requests()
+        .iter()
+        .map(Request::json)
+        .filter(|m| m["alerts"][0]["kind"] == "rig_offline")
+        .collect();
+    assert_eq!(offline.len(), 1, "{offline:?}");
+    assert_eq!(offline[0]["alerts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(offline[0]["alerts"][0]["subject"]["rig"], "l2");
+    let site_msgs = hook
+        .requests()
+        .iter()
+        .filter(|r| r.json()["alerts"][0]["kind"] == "site_offline")
+        .count();
+    assert_eq!(site_msgs, 1);
     hub.stop(Duration::from_secs(10));
 }
 

@@ -83,11 +83,16 @@ fn apply(engine: &mut Engine, cmd: Command, now: u64) -> Option<Box<dyn FnOnce()
 }
 
 /// Raises or resolves `site_offline` per site from the registry.
-fn check_sites(engine: &mut Engine, store: &Store, min_rigs: usize, now: u64) {
-    let rigs = match store.rigs() {
-        Ok(r) => r,
-        Err(e) => {
+async fn check_sites(engine: &mut Engine, store: &Arc<Store>, min_rigs: usize, now: u64) {
+    let s = store.clone();
+    let rigs = match tokio::task::spawn_blocking(move || s.rigs()).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
             log::error!("alerts: reading the rig registry for site_offline: {e}");
+            return;
+        }
+        Err(e) => {
+            log::error!("alerts: rig registry task: {e}");
             return;
         }
     };
@@ -138,7 +143,7 @@ pub(crate) async fn run(
             }
             _ = tick.tick() => {
                 let now = hashward_common::now_ms();
-                check_sites(&mut engine, &store, cfg.sources.site_offline_min_rigs, now);
+                check_sites(&mut engine, &store, cfg.sources.site_offline_min_rigs, now).await;
                 engine.tick(now);
                 persist(&mut engine, &store, &wake).await?;
             }
