@@ -85,7 +85,11 @@ pub async fn run(
     let mut last_prune = 0u64;
     loop {
         let now = hashward_common::now_ms();
-        let due = blocking(&store, move |s| s.outbox_due(now, 64)).await?;
+        let limited: std::collections::BTreeSet<String> = limits
+            .iter_mut()
+            .filter_map(|(name, l)| l.is_full(now).then(|| name.clone()))
+            .collect();
+        let due = blocking(&store, move |s| s.outbox_due(now, 64, &limited)).await?;
         for e in due {
             if *stop.borrow() {
                 break;

@@ -114,10 +114,10 @@ impl RateLimit {
         }
     }
 
-    /// Whether a send may go at `now`; if so, it is counted.
-    pub fn try_take(&mut self, now: u64) -> bool {
+    /// Whether no send may go at `now` (the window is full).
+    pub fn is_full(&mut self, now: u64) -> bool {
         if self.per_min == 0 {
-            return true;
+            return false;
         }
         while self
             .sent
@@ -126,7 +126,15 @@ impl RateLimit {
         {
             self.sent.pop_front();
         }
-        if self.sent.len() < self.per_min as usize {
+        self.sent.len() >= self.per_min as usize
+    }
+
+    /// Whether a send may go at `now`; if so, it is counted.
+    pub fn try_take(&mut self, now: u64) -> bool {
+        if self.per_min == 0 {
+            return true;
+        }
+        if !self.is_full(now) {
             self.sent.push_back(now);
             true
         } else {
@@ -188,12 +196,12 @@ mod tests {
     #[test]
     fn the_rate_limit_is_a_sliding_minute() {
         let mut r = RateLimit::new(2);
-        assert!(r.try_take(0) && r.try_take(10));
-        assert!(!r.try_take(59_999));
+        assert!(r.try_take(0) && !r.is_full(5) && r.try_take(10));
+        assert!(r.is_full(59_999) && !r.try_take(59_999));
         assert!(r.try_take(60_000));
         assert!(!r.try_take(60_005));
         assert!(r.try_take(60_010));
         let mut free = RateLimit::new(0);
-        assert!((0..1000).all(|i| free.try_take(i)));
+        assert!((0..1000).all(|i| free.try_take(i)) && !free.is_full(1000));
     }
 }

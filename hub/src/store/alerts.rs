@@ -126,8 +126,14 @@ impl Store {
         Ok(c.outbox.len())
     }
 
-    /// Queued entries due at `now` (oldest first), at most `limit`.
-    pub fn outbox_due(&self, now: u64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    /// Queued entries due at `now` (oldest first), at most `limit`, leaving out those for the
+    /// receivers in `skip` (rate-limited now: their backlog must not hide the others').
+    pub fn outbox_due(
+        &self,
+        now: u64,
+        limit: usize,
+        skip: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         let tx = self.db.begin_read()?;
         let queued = tx.open_table(QUEUED)?;
         let outbox = tx.open_table(OUTBOX)?;
@@ -137,7 +143,7 @@ impl Store {
             let id = k.value();
             if let Some(v) = outbox.get(id)? {
                 let e: OutboxEntry = json("notify_outbox", &id.to_string(), v.value())?;
-                if e.next_attempt_ms <= now {
+                if e.next_attempt_ms <= now && !skip.contains(&e.receiver) {
                     out.push(e);
                     if out.len() >= limit {
                         break;
@@ -214,5 +220,82 @@ impl Store {
         }
         tx.commit()?;
         Ok(gone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::alerts::engine::Engine;
+    use crate::alerts::model::{AlertEvent, Level, Subject};
+    use crate::alerts::outbox::OutboxStatus;
+    use crate::alerts::receivers::SendError;
+    use crate::store::Store;
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    #[test]
+    fn an_engine_step_and_its_messages_survive_a_reopen_until_sent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hub.redb");
+        let cfg: Arc<crate::alerts::NotifyConfig> = Arc::new(
+            toml::from_str("[[routes]]\nreceivers = [\"a\", \"b\"]\ngroup_wait_ms = 0\n").expect("config"),
+        );
+        {
+            let store = Store::open(&path).expect("open");
+            let mut e = Engine::new(cfg.clone());
+            e.raise(
+                AlertEvent {
+                    kind: "overheat".into(),
+                    level: Level::Critical,
+                    source: "agent".into(),
+                    subject: Subject::rig("lab", "r1"),
+                    message: "hot".into(),
+                    hold_ms: 0,
+                    auto_resolve_ms: 0,
+                },
+                10,
+            );
+            e.tick(10);
+            let queued = store.apply_alert_changes(&e.take_changes(), 10).expect("apply");
+            assert_eq!(queued, 2);
+        }
+        let store = Store::open(&path).expect("reopen");
+        let state = store.alert_state().expect("state");
+        assert_eq!(
+            (state.alerts.len(), state.groups.len(), state.next_ids.0),
+            (1, 1, 2)
+        );
+        let none = BTreeSet::new();
+        let due = store.outbox_due(10, 10, &none).expect("due");
+        assert_eq!(
+            due.iter().map(|e| e.receiver.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        let skip_a: BTreeSet<String> = ["a".to_string()].into();
+        assert_eq!(store.outbox_due(10, 10, &skip_a).expect("due").len(), 1);
+        let policy = cfg.delivery.clone();
+        let sent = due[0].clone().after_attempt(Ok(()), 20, &policy, 0.0);
+        let retry = due[1]
+            .clone()
+            .after_attempt(Err(SendError::Transient("down".into())), 20, &policy, 0.0);
+        store.outbox_update(&sent).expect("update");
+        store.outbox_update(&retry).expect("update");
+        assert!(
+            store.outbox_due(20, 10, &none).expect("due").is_empty(),
+            "b waits for its backoff"
+        );
+        let later = store.outbox_due(retry.next_attempt_ms, 10, &none).expect("due");
+        assert_eq!((later.len(), later[0].attempts), (1, 1));
+        assert_eq!(store.outbox_queued_counts().expect("counts").get("b"), Some(&1));
+        let recent = store.outbox_recent(10).expect("recent");
+        assert_eq!(
+            recent.iter().map(|e| e.status).collect::<Vec<_>>(),
+            [OutboxStatus::Queued, OutboxStatus::Sent]
+        );
+        assert_eq!(
+            store.outbox_prune(21).expect("prune"),
+            1,
+            "only the finished one goes"
+        );
     }
 }
