@@ -382,6 +382,25 @@ fn a_receiver_answering_4xx_is_reported_and_not_retried() {
     assert!(wait_until(Duration::from_secs(10), || hook.requests().len() == 2));
     assert_eq!(by_status(&hook.requests(), "firing").len(), 1);
     assert!(hub_log(dir.path()).contains("failed for good"));
+    // Bad requests are named, not 500s.
+    let bad = ureq::get(&format!("http://127.0.0.1:{http}/alerts?state=burning"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .expect("get");
+    assert_eq!(bad.status().as_u16(), 400);
+    let (status, body) = post(&format!("http://127.0.0.1:{http}/alerts/999/ack"), json!({}));
+    assert_eq!((status, body["alert"].as_u64()), (404, Some(999)), "{body}");
+    let (status, body) = post(
+        &format!("http://127.0.0.1:{http}/silences"),
+        json!({"matchers": {}, "duration_ms": 1000}),
+    );
+    assert_eq!(
+        (status, body["parameter"].as_str()),
+        (400, Some("matchers")),
+        "{body}"
+    );
     hub.stop(Duration::from_secs(10));
 }
 
