@@ -70,6 +70,7 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
                 ),
                 scores: Default::default(),
                 dashboards: Default::default(),
+                notify: None,
             },
             shutdown.clone(),
         )

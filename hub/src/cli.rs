@@ -190,6 +190,7 @@ impl ServeArgs {
             ),
             scores: crate::cmd::scores::options(file.scores.as_ref(), &source)?,
             dashboards,
+            notify: file.notify,
         })
     }
 }

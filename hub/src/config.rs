@@ -38,6 +38,8 @@ pub struct HubConfig {
     pub commands: Option<CommandsSection>,
     /// `[home_assistant]`: MQTT discovery, state and controls for Home Assistant.
     pub home_assistant: Option<HomeAssistantSection>,
+    /// Alert routing and receivers (see `crate::alerts::config`).
+    pub notify: Option<crate::alerts::NotifyConfig>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -12,6 +12,7 @@
 //! (commands the hub signs itself, and its MQTT service). The economics live in the pure
 //! `hashward-econ` crate. No module imports `serve`, `cmd` or `cli` but those above them.
 
+pub mod alerts;
 pub mod api;
 pub mod broker;
 pub mod cli;

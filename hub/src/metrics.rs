@@ -34,6 +34,8 @@ pub struct Metrics {
     /// Home Assistant or dashboard commands refused (bad topic or payload, unknown rig, no key).
     pub commands_refused: AtomicU64,
     pub ha_discovery_published: AtomicU64,
+    /// Notifications per receiver (`crate::alerts`).
+    pub notify: crate::alerts::metrics::NotifyMetrics,
 }
 
 /// Renderers other parts of the hub register, each appending its own series to `/metrics`.
@@ -248,6 +250,7 @@ impl Metrics {
             &mut out,
         );
         self.sections.render(&mut out);
+        self.notify.render(&mut out);
         out
     }
 }

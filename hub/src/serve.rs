@@ -53,6 +53,8 @@ pub struct ServeOptions {
     pub scores: crate::scores::ScoresOptions,
     /// The dashboard's actions, the commands signing key and Home Assistant.
     pub dashboards: crate::control::DashboardOptions,
+    /// `[notify]`: receivers and routes; `None` runs the alert engine with no receivers.
+    pub notify: Option<crate::alerts::NotifyConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,8 @@ pub enum ServeError {
     Scores(&'static str),
     #[error("commands: {0}")]
     Control(#[from] crate::control::ControlError),
+    #[error(transparent)]
+    Notify(#[from] crate::alerts::config::NotifyConfigError),
     #[error("service {name} stopped the hub: {reason}")]
     Service { name: &'static str, reason: String },
 }
@@ -166,6 +170,13 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     std::fs::create_dir_all(&opts.data_dir).map_err(|e| ServeError::DataDir(opts.data_dir.clone(), e))?;
     let store = Arc::new(Store::open(&opts.data_dir.join("hub.redb"))?);
     let metrics = Arc::new(Metrics::default());
+    // Alerts: a receiver that cannot work (bad URL, missing credential) stops the start here.
+    let notify_cfg = Arc::new(opts.notify.clone().unwrap_or_default());
+    notify_cfg.validate()?;
+    let receivers = Arc::new(crate::alerts::deliver::Receivers::build(&notify_cfg)?);
+    let alert_engine = crate::alerts::service::restore(notify_cfg.clone(), &store)?;
+    let (alert_sink, alert_rx) = crate::alerts::AlertSink::new(notify_cfg.sources.clone());
+    let notify_wake = Arc::new(tokio::sync::Notify::new());
     // Before anything listens: a bad CA file is a start-up error, not a silent retry loop.
     let tls = match &opts.broker {
         BrokerChoice::External {
@@ -263,6 +274,11 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         store: store.clone(),
         sources: collect.state.registry.clone(),
     }));
+    app = app.merge(api::alerts::router(api::alerts::AlertsApi {
+        store: store.clone(),
+        sink: alert_sink.clone(),
+        receivers: Arc::new(receivers.names()),
+    }));
     // Seed 003: CORS for GET from any origin, gzip when the client accepts it.
     let app = app
         .layer(
@@ -323,6 +339,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         summary_interval: opts.summary_interval,
         share_group: opts.share_group.clone(),
         tls,
+        alerts: Some(alert_sink),
     };
     let market_topics = crate::collect::publish::MqttTarget {
         host: ingest_cfg.host.clone(),
@@ -337,6 +354,28 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         crate::collect::publish::run(market_topics, collect.state.clone(), stop.subscribe()),
     );
     let (control_store, control_metrics) = (store.clone(), metrics.clone());
+    let alerts = Service::new(
+        "alerts",
+        crate::alerts::service::run(
+            alert_engine,
+            notify_cfg.clone(),
+            store.clone(),
+            alert_rx,
+            notify_wake.clone(),
+            stop.subscribe(),
+        ),
+    );
+    let notify = Service::new(
+        "notify",
+        crate::alerts::deliver::run(
+            notify_cfg,
+            receivers,
+            store.clone(),
+            metrics.clone(),
+            notify_wake,
+            stop.subscribe(),
+        ),
+    );
     let ingest = Service::new("ingest", {
         let stopped = stop.subscribe();
         async move {
@@ -344,7 +383,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             Ok(())
         }
     });
-    let mut services = vec![http, ingest];
+    let mut services = vec![http, ingest, alerts, notify];
     services.push(market_topics);
     services.extend(
         collect

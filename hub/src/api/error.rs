@@ -56,6 +56,17 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {what} {value:?}")).with(what, value)
     }
 
+    /// Any other failure: a status, a code, and the offending value under `field`.
+    pub fn other(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        field: &str,
+        value: impl Into<Value>,
+    ) -> ApiError {
+        ApiError::new(status, code, message).with(field, value)
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }

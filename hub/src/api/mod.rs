@@ -7,6 +7,7 @@
 //! in-memory store. Must never answer a bad parameter with a 500, or serve a Rust `Debug` string.
 
 pub mod econ;
+pub mod alerts;
 mod error;
 mod fleet;
 pub mod pools;

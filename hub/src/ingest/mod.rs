@@ -40,6 +40,9 @@ pub struct IngestConfig {
     pub share_group: Option<String>,
     /// TLS to the broker (`mqtts://`), built by [`tls::client_config`]; `None` is plain TCP.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Told about every new record and state message once stored (anomaly alerts, rig
+    /// offline, config rejections); see `crate::alerts::feed`.
+    pub alerts: Option<crate::alerts::AlertSink>,
 }
 
 /// Connects and runs until `shutdown` turns true.
@@ -69,7 +72,13 @@ pub async fn run(
     // rigs at 1 s). What waits here is bounded by the broker's in-flight window for the hub,
     // since nothing is acknowledged before its commit.
     let (tx, rx) = mpsc::unbounded_channel::<Publish>();
-    let writer = tokio::spawn(write_loop(rx, client.clone(), store.clone(), metrics.clone()));
+    let writer = tokio::spawn(write_loop(
+        rx,
+        client.clone(),
+        store.clone(),
+        metrics.clone(),
+        cfg.alerts.clone(),
+    ));
     let summaries = tokio::spawn(summary::run(
         client.clone(),
         store,
@@ -140,6 +149,7 @@ async fn write_loop(
     client: AsyncClient,
     store: Arc<Store>,
     metrics: Arc<Metrics>,
+    alerts: Option<crate::alerts::AlertSink>,
 ) {
     let mut pending: Vec<Publish> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
@@ -186,11 +196,19 @@ async fn write_loop(
             for (scope, push) in &pushes {
                 store2.record_push(scope, push.as_ref())?;
             }
-            store2.ingest(&batch)
+            store2.ingest(&batch).map(|o| (o, batch))
         })
         .await;
         match result {
-            Ok(Ok(outcomes)) => {
+            Ok(Ok((outcomes, batch))) => {
+                if let Some(sink) = &alerts {
+                    // Only what is new: a redelivered duplicate must not count an alert again.
+                    for (m, o) in batch.iter().zip(&outcomes) {
+                        if *o != Outcome::Duplicate {
+                            sink.observe(&m.site, &m.envelope);
+                        }
+                    }
+                }
                 let committed_ms = hashward_common::now_ms();
                 for (o, sampled) in outcomes.into_iter().zip(sampled_ms) {
                     match o {

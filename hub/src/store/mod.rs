@@ -7,6 +7,7 @@
 //! A batch is written in one durable transaction; the ingest acknowledges MQTT messages only
 //! after it commits, so an accepted record is never lost. Must never store a record twice.
 
+pub mod alerts;
 mod hints;
 pub mod market;
 pub mod network;
@@ -118,6 +119,7 @@ impl Store {
         pools::create(&tx)?;
         network::create(&tx)?;
         scores::create(&tx, hashward_common::clock::now_ms())?;
+        alerts::create(&tx)?;
         tx.commit()?;
         Ok(Store {
             db,
