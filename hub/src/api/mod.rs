@@ -6,8 +6,8 @@
 //! Read-only, and reads only through the store's read traits, so it is tested against an
 //! in-memory store. Must never answer a bad parameter with a 500, or serve a Rust `Debug` string.
 
-pub mod econ;
 pub mod alerts;
+pub mod econ;
 mod error;
 mod fleet;
 pub mod pools;
