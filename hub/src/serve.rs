@@ -339,7 +339,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         summary_interval: opts.summary_interval,
         share_group: opts.share_group.clone(),
         tls,
-        alerts: Some(alert_sink),
+        alerts: Some(alert_sink.clone()),
     };
     let market_topics = crate::collect::publish::MqttTarget {
         host: ingest_cfg.host.clone(),
@@ -392,6 +392,11 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             .map(|(name, run)| Service::new(name, run)),
     );
     services.extend(score_batch);
+    // Collector outages reach a person like any other alert.
+    services.push(Service::new(
+        "source alerts",
+        crate::alerts::source_outages::run(collect.state.registry.clone(), alert_sink.clone(), stop.subscribe()),
+    ));
     if control.is_some() || control_cfg.ha_prefix.is_some() {
         let (store, metrics, stopped) = (control_store, control_metrics, stop.subscribe());
         services.push(Service::new(

@@ -7,7 +7,8 @@
 //! reports a problem (the same kind and subject again is the same alert, counted);
 //! `sink.resolve(AlertKey::new(kind, &subject))` ends it. A collector reporting an outage
 //! raises `kind: "source_down"` with `subject.pool` or `subject.site` set, and resolves it when
-//! the source answers again. The ingest feeds it the agents' anomaly alerts, rig offline / back
+//! the source answers again (`source_outages` does this for every collector, from the collectors'
+//! registry, after a 10-minute grace). The ingest feeds it the agents' anomaly alerts, rig offline / back
 //! online (with a grace period), config push rejections, and the hub decides `site_offline`.
 //!
 //! Layout: `model` (the data) <- `config` (`[notify]`), `engine` (+ `engine_flush`: the pure
@@ -28,6 +29,7 @@ pub mod model;
 pub mod outbox;
 pub mod receivers;
 pub mod service;
+pub mod source_outages;
 
 pub use config::NotifyConfig;
 pub use engine::EngineError;
