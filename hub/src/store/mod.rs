@@ -21,6 +21,7 @@ use serde::Serialize;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock};
 
 pub use records::KIND_INDEX_VERSION;
 
@@ -30,6 +31,9 @@ pub enum StoreError {
     Db(#[from] redb::Error),
     #[error("rig registry entry for {0} is unreadable: {1}")]
     Registry(String, serde_json::Error),
+    /// An earlier write hit an I/O error and reopening the database has not succeeded yet.
+    #[error("store closed after an I/O error; reopening on the next write")]
+    Closed,
 }
 
 hashward_common::redb_errors!(StoreError::Db);
@@ -94,7 +98,10 @@ pub trait StoreRead: RigsRead + RecordsRead + FleetRead {
 }
 
 pub struct Store {
-    db: Database,
+    /// `None` while closed after an I/O error: redb refuses every later transaction of a handle
+    /// that saw one (a full disk, say) until it is closed and opened again, so without this the
+    /// hub would never store again once space returned.
+    db: RwLock<Option<Database>>,
     path: PathBuf,
 }
 
@@ -110,14 +117,55 @@ impl Store {
         pushes::create(&tx)?;
         tx.commit()?;
         Ok(Store {
-            db,
+            db: RwLock::new(Some(db)),
             path: path.to_path_buf(),
         })
     }
 
+    fn read_tx(&self) -> Result<redb::ReadTransaction, StoreError> {
+        let db = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(db.as_ref().ok_or(StoreError::Closed)?.begin_read()?)
+    }
+
+    fn write_tx(&self) -> Result<redb::WriteTransaction, StoreError> {
+        let db = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(db.as_ref().ok_or(StoreError::Closed)?.begin_write()?)
+    }
+
+    /// After a write failed on I/O, closes the database and opens it again (redb repairs it),
+    /// so the next attempt can succeed once the cause is gone. A failed reopen leaves it closed
+    /// and is tried again on the next failed write.
+    fn reopen_after(&self, err: &StoreError) {
+        if !matches!(
+            err,
+            StoreError::Db(redb::Error::Io(_) | redb::Error::PreviousIo) | StoreError::Closed
+        ) {
+            return;
+        }
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        // The old handle must be gone first: it holds the file lock.
+        drop(db.take());
+        match Database::create(&self.path) {
+            Ok(fresh) => {
+                log::warn!("store reopened after an I/O error: {err}");
+                *db = Some(fresh);
+            }
+            Err(e) => log::error!("reopening the store after an I/O error ({err}) failed: {e}"),
+        }
+    }
+
     /// Writes a batch in one durable transaction; returns one outcome per message, in order.
+    /// On an I/O error nothing is stored and the database is reopened for the next attempt.
     pub fn ingest(&self, batch: &[Incoming]) -> Result<Vec<Outcome>, StoreError> {
-        let tx = self.db.begin_write()?;
+        let result = self.ingest_tx(batch);
+        if let Err(e) = &result {
+            self.reopen_after(e);
+        }
+        result
+    }
+
+    fn ingest_tx(&self, batch: &[Incoming]) -> Result<Vec<Outcome>, StoreError> {
+        let tx = self.write_tx()?;
         let mut outcomes = Vec::with_capacity(batch.len());
         {
             let mut records = records::Tables::open(&tx)?;
@@ -159,10 +207,14 @@ impl Store {
     /// Records a config push seen on a scope's topic; `None` (a cleared retained message)
     /// forgets the scope.
     pub fn record_push(&self, scope: &str, push: Option<&PushRecord>) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        pushes::record(&tx, scope, push)?;
-        tx.commit()?;
-        Ok(())
+        let result = self.write_tx().and_then(|tx| {
+            pushes::record(&tx, scope, push)?;
+            Ok(tx.commit()?)
+        });
+        if let Err(e) = &result {
+            self.reopen_after(e);
+        }
+        result
     }
 
     /// A rig's records of every kind with `from_ms <= ts_ms <= to_ms`, oldest first, at most
@@ -187,18 +239,18 @@ impl Store {
         limit: usize,
         keep: impl Fn(&Body) -> bool,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.read_tx()?;
         records::scan(&tx, rig, from_ms, to_ms, limit, keep)
     }
 }
 
 impl RigsRead for Store {
     fn rigs(&self) -> Result<Vec<RigEntry>, StoreError> {
-        rigs::all(&self.db.begin_read()?)
+        rigs::all(&self.read_tx()?)
     }
 
     fn rig(&self, rig: &str) -> Result<Option<RigEntry>, StoreError> {
-        rigs::one(&self.db.begin_read()?, rig)
+        rigs::one(&self.read_tx()?, rig)
     }
 }
 
@@ -211,18 +263,18 @@ impl RecordsRead for Store {
         to_ms: u64,
         limit: usize,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        records::of_kind(&self.db.begin_read()?, rig, kind, from_ms, to_ms, limit)
+        records::of_kind(&self.read_tx()?, rig, kind, from_ms, to_ms, limit)
     }
 }
 
 impl FleetRead for Store {
     fn fleet_hints(&self, now_ms: u64) -> Result<FleetHints, StoreError> {
-        let classes: Vec<ClassAggregate> = hints::all(&self.db.begin_read()?)?;
+        let classes: Vec<ClassAggregate> = hints::all(&self.read_tx()?)?;
         Ok(crate::domain::hints::hints(&classes, now_ms))
     }
 
     fn pushes(&self) -> Result<Vec<PushRecord>, StoreError> {
-        pushes::all(&self.db.begin_read()?)
+        pushes::all(&self.read_tx()?)
     }
 }
 
@@ -439,7 +491,7 @@ mod tests {
                 score(3, "asic-1", 0.9, 120),
             ])
             .expect("ingest");
-            let tx = s.db.begin_write().expect("tx");
+            let tx = s.write_tx().expect("tx");
             records::drop_kind_index(&tx).expect("drop");
             tx.commit().expect("commit");
         }
