@@ -41,6 +41,13 @@ pub struct RigEntry {
     pub last_alert: Option<Alert>,
     #[serde(default)]
     pub last_alert_ms: u64,
+    /// Seqs of the latest telemetry and alert: "latest" is by seq, the agent's persisted order,
+    /// not by `ts_ms`, which steps with the rig's wall clock (an NTP step back an hour kept the
+    /// pre-step telemetry as the latest for that hour; tests/clock_step.rs).
+    #[serde(default)]
+    pub last_telemetry_seq: u64,
+    #[serde(default)]
+    pub last_alert_seq: u64,
 }
 
 /// Subjects whose latest score a rig entry keeps (a rig polls a handful of ASICs; more means
@@ -77,6 +84,8 @@ impl RigEntry {
             anomaly: BTreeMap::new(),
             last_alert: None,
             last_alert_ms: 0,
+            last_telemetry_seq: 0,
+            last_alert_seq: 0,
         }
     }
 
@@ -99,15 +108,17 @@ impl RigEntry {
         }
         if is_new {
             match &env.body {
-                Body::Tele(t) if env.ts_ms >= self.last_telemetry_ms => {
+                Body::Tele(t) if env.seq >= self.last_telemetry_seq => {
                     self.last_telemetry = Some(t.clone());
                     self.last_telemetry_ms = env.ts_ms;
+                    self.last_telemetry_seq = env.seq;
                 }
                 Body::Ack(ack) => self.record_ack(ack, env.ts_ms),
                 Body::Score(score) => self.record_score(score),
-                Body::Alert(alert) if env.ts_ms >= self.last_alert_ms => {
+                Body::Alert(alert) if env.seq >= self.last_alert_seq => {
                     self.last_alert = Some(alert.clone());
                     self.last_alert_ms = env.ts_ms;
+                    self.last_alert_seq = env.seq;
                 }
                 _ => {}
             }
@@ -217,6 +228,16 @@ mod tests {
         assert_eq!(e.last_telemetry.as_ref().map(|t| t.uptime_s), Some(20));
         assert_eq!((e.last_telemetry_ms, e.last_seen_ms), (200, 1001));
         assert_eq!((e.seq.received, e.missing), (2, 0));
+    }
+
+    #[test]
+    fn a_clock_stepped_back_does_not_freeze_the_latest_telemetry() {
+        let mut e = entry();
+        e.observe(&site(), &env(1, 10_000_000, tele(10)), 1000, true);
+        // The rig's clock stepped back an hour: the newer record carries an older timestamp.
+        e.observe(&site(), &env(2, 10_000_000 - 3_600_000, tele(20)), 1001, true);
+        assert_eq!(e.last_telemetry.as_ref().map(|t| t.uptime_s), Some(20));
+        assert_eq!(e.last_telemetry_ms, 10_000_000 - 3_600_000);
     }
 
     #[test]

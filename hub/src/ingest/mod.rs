@@ -98,9 +98,17 @@ pub async fn run(
                     retry.reset();
                     log::info!("hub connected to broker {}:{} (session present: {})", cfg.host, cfg.port, ack.session_present);
                     // Always (re)subscribe: a broker without persistence forgot the session.
-                    if let Err(e) = client.subscribe(hub_uplink_filter(cfg.share_group.as_deref()), QoS::AtLeastOnce).await {
-                        log::error!("subscribing: {e}");
-                    }
+                    // Not awaited in this loop: the request queue may be full (summaries queued
+                    // while the broker was away) and only this loop drains it. Awaiting here
+                    // stopped ingest for good after a broker restart under 300 rigs
+                    // (tests/broker_restart_many.rs).
+                    let subscriber = client.clone();
+                    let filter = hub_uplink_filter(cfg.share_group.as_deref());
+                    tokio::spawn(async move {
+                        if let Err(e) = subscriber.subscribe(filter, QoS::AtLeastOnce).await {
+                            log::error!("subscribing: {e}");
+                        }
+                    });
                 }
                 Ok(Event::Incoming(Packet::SubAck(ack))) => {
                     let granted = ack.return_codes.iter().all(|c| matches!(c, SubscribeReasonCode::Success(_)));

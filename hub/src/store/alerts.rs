@@ -10,7 +10,7 @@ use super::{Store, StoreError};
 use crate::alerts::engine::{Changes, Group};
 use crate::alerts::model::{Alert, Silence};
 use crate::alerts::outbox::{OutboxEntry, OutboxStatus};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde::de::DeserializeOwned;
 
 /// id -> Alert JSON
@@ -66,7 +66,7 @@ fn all<T: DeserializeOwned>(
 
 impl Store {
     pub fn alert_state(&self) -> Result<AlertState, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.read_tx()?;
         let meta = tx.open_table(META)?;
         let get = |k: &str| -> Result<u64, StoreError> { Ok(meta.get(k)?.map_or(1, |v| v.value())) };
         let mut groups = Vec::new();
@@ -85,7 +85,7 @@ impl Store {
     /// Writes one engine step: changed state, and its notifications queued, in one durable
     /// transaction. Returns how many notifications were queued.
     pub fn apply_alert_changes(&self, c: &Changes, now: u64) -> Result<usize, StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         {
             let mut alerts = tx.open_table(ALERTS)?;
             for a in &c.alerts {
@@ -134,7 +134,7 @@ impl Store {
         limit: usize,
         skip: &std::collections::BTreeSet<String>,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.read_tx()?;
         let queued = tx.open_table(QUEUED)?;
         let outbox = tx.open_table(OUTBOX)?;
         let mut out = Vec::new();
@@ -156,7 +156,7 @@ impl Store {
 
     /// Queued entries per receiver.
     pub fn outbox_queued_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.read_tx()?;
         let queued = tx.open_table(QUEUED)?;
         let outbox = tx.open_table(OUTBOX)?;
         let mut out = std::collections::BTreeMap::new();
@@ -172,7 +172,7 @@ impl Store {
 
     /// Records an attempt's outcome; a finished entry leaves the queue.
     pub fn outbox_update(&self, e: &OutboxEntry) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         {
             let mut outbox = tx.open_table(OUTBOX)?;
             outbox.insert(e.id, to_json("notify_outbox", &e.id.to_string(), e)?.as_slice())?;
@@ -186,7 +186,7 @@ impl Store {
 
     /// The newest outbox entries first, at most `limit`.
     pub fn outbox_recent(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.read_tx()?;
         let outbox = tx.open_table(OUTBOX)?;
         let mut out = Vec::new();
         for row in outbox.iter()?.rev() {
@@ -201,7 +201,7 @@ impl Store {
 
     /// Forgets finished entries done before `before_ms`.
     pub fn outbox_prune(&self, before_ms: u64) -> Result<usize, StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         let mut gone = 0;
         {
             let mut outbox = tx.open_table(OUTBOX)?;

@@ -12,7 +12,7 @@ use super::{Store, StoreError};
 use crate::collect::dates::{day_start, DAY_MS, HOUR_MS};
 use crate::collect::scheduler::{BudgetUse, Checkpoint, Checkpoints};
 use hashward_protocol::market::{DailyPoint, GlobalMarket, MarketData};
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 /// (coin, source timestamp ms, source) -> JSON `MarketData`.
@@ -165,7 +165,7 @@ impl Store {
     /// Stores market records; returns how many were new. A record seen before (same coin,
     /// source timestamp and source) changes nothing, so a re-poll never double-counts a bar.
     pub fn store_market(&self, records: &[MarketData]) -> Result<usize, StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         let mut new = 0;
         {
             let mut raw = tx.open_table(RAW)?;
@@ -228,7 +228,7 @@ impl Store {
         points: &[DailyPoint],
         now_ms: u64,
     ) -> Result<DailyWrite, StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         let mut w = DailyWrite::default();
         {
             let mut daily = tx.open_table(DAILY)?;
@@ -246,7 +246,7 @@ impl Store {
     }
 
     pub fn store_global(&self, g: &GlobalMarket) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         tx.open_table(GLOBAL)?
             .insert(g.timestamp_ms, json(g).as_slice())?;
         tx.commit()?;
@@ -262,7 +262,7 @@ impl Store {
         to_ms: u64,
         limit: usize,
     ) -> Result<Vec<DailyPoint>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.read_tx()?;
         let t = tx.open_table(DAILY)?;
         let mut out = Vec::new();
         for e in t.range((coin, from_ms)..=(coin, to_ms))?.rev() {
@@ -303,7 +303,7 @@ impl Store {
                 })
                 .collect()),
             Interval::Hourly => {
-                let tx = self.db.begin_read()?;
+                let tx = self.read_tx()?;
                 let t = tx.open_table(HOURLY)?;
                 let mut out = Vec::new();
                 for e in t.range((coin, from_ms)..=(coin, to_ms))?.rev() {
@@ -327,7 +327,7 @@ impl Store {
                 Ok(out)
             }
             Interval::Raw => {
-                let tx = self.db.begin_read()?;
+                let tx = self.read_tx()?;
                 let t = tx.open_table(RAW)?;
                 let mut out = Vec::new();
                 for e in t.range((coin, from_ms, "")..=(coin, to_ms, "\u{10FFFF}"))?.rev() {
@@ -357,7 +357,7 @@ impl Store {
     /// The newest raw record of each (coin, source): what a restarted hub serves (as stale
     /// until its source answers again).
     pub fn latest_market(&self) -> Result<Vec<MarketData>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.read_tx()?;
         let t = tx.open_table(RAW)?;
         let mut newest: std::collections::BTreeMap<(String, String), MarketData> = Default::default();
         for e in t.iter()? {
@@ -374,7 +374,7 @@ impl Store {
 
     /// Counts rows per tier (tests and the restart check).
     pub fn market_counts(&self) -> Result<(u64, u64, u64), StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.read_tx()?;
         Ok((
             tx.open_table(RAW)?.len()?,
             tx.open_table(HOURLY)?.len()?,
@@ -385,7 +385,7 @@ impl Store {
     /// Deletes rows older than their tier's retention at `now_ms`.
     pub fn prune_market(&self, now_ms: u64, r: Retention) -> Result<Pruned, StoreError> {
         let cutoff = |days: Option<u64>| days.map(|d| now_ms.saturating_sub(d.saturating_mul(DAY_MS)));
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         let mut p = Pruned::default();
         {
             if let Some(c) = cutoff(r.raw_days) {
@@ -413,7 +413,7 @@ impl Store {
 impl Checkpoints for Store {
     fn load(&self, source: &str, job: &str) -> Option<Checkpoint> {
         let read = || -> Result<Option<Checkpoint>, StoreError> {
-            let tx = self.db.begin_read()?;
+            let tx = self.read_tx()?;
             let t = tx.open_table(CHECKPOINTS)?;
             Ok(t.get((source, job))?.and_then(|v| parse("checkpoint", v.value())))
         };
@@ -425,7 +425,7 @@ impl Checkpoints for Store {
 
     fn save(&self, source: &str, job: &str, cp: Checkpoint) {
         let write = || -> Result<(), StoreError> {
-            let tx = self.db.begin_write()?;
+            let tx = self.write_tx()?;
             tx.open_table(CHECKPOINTS)?
                 .insert((source, job), json(&cp).as_slice())?;
             tx.commit()?;
@@ -438,7 +438,7 @@ impl Checkpoints for Store {
 
     fn load_budget(&self, source: &str) -> Option<BudgetUse> {
         let read = || -> Result<Option<BudgetUse>, StoreError> {
-            let tx = self.db.begin_read()?;
+            let tx = self.read_tx()?;
             let t = tx.open_table(CHECKPOINTS)?;
             Ok(t.get((source, ""))?.and_then(|v| parse("budget", v.value())))
         };
@@ -450,7 +450,7 @@ impl Checkpoints for Store {
 
     fn save_budget(&self, source: &str, b: &BudgetUse) {
         let write = || -> Result<(), StoreError> {
-            let tx = self.db.begin_write()?;
+            let tx = self.write_tx()?;
             tx.open_table(CHECKPOINTS)?
                 .insert((source, ""), json(b).as_slice())?;
             tx.commit()?;

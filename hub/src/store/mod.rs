@@ -26,6 +26,7 @@ use serde::Serialize;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock};
 
 pub use records::KIND_INDEX_VERSION;
 
@@ -37,6 +38,9 @@ pub enum StoreError {
     Registry(String, serde_json::Error),
     #[error("score table entry {0} is unreadable: {1}")]
     Scores(String, serde_json::Error),
+    /// An earlier write hit an I/O error and reopening the database has not succeeded yet.
+    #[error("store closed after an I/O error; reopening on the next write")]
+    Closed,
 }
 
 hashward_common::redb_errors!(StoreError::Db);
@@ -101,7 +105,10 @@ pub trait StoreRead: RigsRead + RecordsRead + FleetRead {
 }
 
 pub struct Store {
-    db: Database,
+    /// `None` while closed after an I/O error: redb refuses every later transaction of a handle
+    /// that saw one (a full disk, say) until it is closed and opened again, so without this the
+    /// hub would never store again once space returned.
+    db: RwLock<Option<Database>>,
     path: PathBuf,
 }
 
@@ -122,14 +129,55 @@ impl Store {
         alerts::create(&tx)?;
         tx.commit()?;
         Ok(Store {
-            db,
+            db: RwLock::new(Some(db)),
             path: path.to_path_buf(),
         })
     }
 
+    fn read_tx(&self) -> Result<redb::ReadTransaction, StoreError> {
+        let db = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(db.as_ref().ok_or(StoreError::Closed)?.begin_read()?)
+    }
+
+    fn write_tx(&self) -> Result<redb::WriteTransaction, StoreError> {
+        let db = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(db.as_ref().ok_or(StoreError::Closed)?.begin_write()?)
+    }
+
+    /// After a write failed on I/O, closes the database and opens it again (redb repairs it),
+    /// so the next attempt can succeed once the cause is gone. A failed reopen leaves it closed
+    /// and is tried again on the next failed write.
+    fn reopen_after(&self, err: &StoreError) {
+        if !matches!(
+            err,
+            StoreError::Db(redb::Error::Io(_) | redb::Error::PreviousIo) | StoreError::Closed
+        ) {
+            return;
+        }
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        // The old handle must be gone first: it holds the file lock.
+        drop(db.take());
+        match Database::create(&self.path) {
+            Ok(fresh) => {
+                log::warn!("store reopened after an I/O error: {err}");
+                *db = Some(fresh);
+            }
+            Err(e) => log::error!("reopening the store after an I/O error ({err}) failed: {e}"),
+        }
+    }
+
     /// Writes a batch in one durable transaction; returns one outcome per message, in order.
+    /// On an I/O error nothing is stored and the database is reopened for the next attempt.
     pub fn ingest(&self, batch: &[Incoming]) -> Result<Vec<Outcome>, StoreError> {
-        let tx = self.db.begin_write()?;
+        let result = self.ingest_tx(batch);
+        if let Err(e) = &result {
+            self.reopen_after(e);
+        }
+        result
+    }
+
+    fn ingest_tx(&self, batch: &[Incoming]) -> Result<Vec<Outcome>, StoreError> {
+        let tx = self.write_tx()?;
         let mut outcomes = Vec::with_capacity(batch.len());
         {
             let mut records = records::Tables::open(&tx)?;
@@ -171,7 +219,7 @@ impl Store {
     /// Forgets a rig (an operator retired it): its registry entry goes, so dashboards drop it;
     /// its records stay. A rig that reports again is registered afresh. Whether it was known.
     pub fn forget_rig(&self, rig: &str) -> Result<bool, StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         let known = rigs::remove(&mut rigs::open(&tx)?, rig)?;
         tx.commit()?;
         Ok(known)
@@ -180,10 +228,14 @@ impl Store {
     /// Records a config push seen on a scope's topic; `None` (a cleared retained message)
     /// forgets the scope.
     pub fn record_push(&self, scope: &str, push: Option<&PushRecord>) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        pushes::record(&tx, scope, push)?;
-        tx.commit()?;
-        Ok(())
+        let result = self.write_tx().and_then(|tx| {
+            pushes::record(&tx, scope, push)?;
+            Ok(tx.commit()?)
+        });
+        if let Err(e) = &result {
+            self.reopen_after(e);
+        }
+        result
     }
 
     /// A rig's records of every kind with `from_ms <= ts_ms <= to_ms`, oldest first, at most
@@ -208,7 +260,7 @@ impl Store {
         limit: usize,
         keep: impl Fn(&Body) -> bool,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.read_tx()?;
         records::scan(&tx, rig, from_ms, to_ms, limit, keep)
     }
 }
@@ -221,7 +273,7 @@ impl Store {
         meta: &scores::BatchMeta,
         date: crate::scores::date::ProcessingDate,
     ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         scores::record_run(&tx, meta, date)?;
         tx.commit()?;
         Ok(())
@@ -234,7 +286,7 @@ impl Store {
         date: crate::scores::date::ProcessingDate,
         rows: &scores::BatchRows,
     ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         scores::replace(&tx, meta, date, rows)?;
         tx.commit()?;
         Ok(())
@@ -247,7 +299,7 @@ impl Store {
         from: crate::scores::date::ProcessingDate,
         to: crate::scores::date::ProcessingDate,
     ) -> Result<HashMap<String, (u32, f64)>, StoreError> {
-        scores::rig_history(&self.db.begin_read()?, network, from, to)
+        scores::rig_history(&self.read_tx()?, network, from, to)
     }
 
     /// The scored alerts of `[from, to]`: (network, processing date, alert).
@@ -256,30 +308,30 @@ impl Store {
         from: crate::scores::date::ProcessingDate,
         to: crate::scores::date::ProcessingDate,
     ) -> Result<Vec<(String, String, scores::ScoredAlert)>, StoreError> {
-        scores::scored_alerts(&self.db.begin_read()?, from, to)
+        scores::scored_alerts(&self.read_tx()?, from, to)
     }
 }
 
 impl scores::ScoresRead for Store {
     fn completed_dates(&self, network: &str) -> Result<Vec<crate::scores::date::ProcessingDate>, StoreError> {
-        scores::completed_dates(&self.db.begin_read()?, network)
+        scores::completed_dates(&self.read_tx()?, network)
     }
     fn visible_batch(
         &self,
         network: &str,
         date: crate::scores::date::ProcessingDate,
     ) -> Result<Option<scores::BatchMeta>, StoreError> {
-        scores::meta(&self.db.begin_read()?, true, network, date)
+        scores::meta(&self.read_tx()?, true, network, date)
     }
     fn last_run(
         &self,
         network: &str,
         date: crate::scores::date::ProcessingDate,
     ) -> Result<Option<scores::BatchMeta>, StoreError> {
-        scores::meta(&self.db.begin_read()?, false, network, date)
+        scores::meta(&self.read_tx()?, false, network, date)
     }
     fn visible_batches(&self, network: &str) -> Result<Vec<scores::BatchMeta>, StoreError> {
-        scores::visible_batches(&self.db.begin_read()?, network)
+        scores::visible_batches(&self.read_tx()?, network)
     }
     fn alert_scores(
         &self,
@@ -288,7 +340,7 @@ impl scores::ScoresRead for Store {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(String, f64, f64)>, StoreError> {
-        scores::alert_scores(&self.db.begin_read()?, network, date, offset, limit)
+        scores::alert_scores(&self.read_tx()?, network, date, offset, limit)
     }
     fn rankings(
         &self,
@@ -297,7 +349,7 @@ impl scores::ScoresRead for Store {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(u32, String, f64)>, StoreError> {
-        scores::rankings(&self.db.begin_read()?, network, date, offset, limit)
+        scores::rankings(&self.read_tx()?, network, date, offset, limit)
     }
     fn cluster_scores(
         &self,
@@ -306,17 +358,17 @@ impl scores::ScoresRead for Store {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(String, f64, f64)>, StoreError> {
-        scores::cluster_scores(&self.db.begin_read()?, network, date, offset, limit)
+        scores::cluster_scores(&self.read_tx()?, network, date, offset, limit)
     }
 }
 
 impl RigsRead for Store {
     fn rigs(&self) -> Result<Vec<RigEntry>, StoreError> {
-        rigs::all(&self.db.begin_read()?)
+        rigs::all(&self.read_tx()?)
     }
 
     fn rig(&self, rig: &str) -> Result<Option<RigEntry>, StoreError> {
-        rigs::one(&self.db.begin_read()?, rig)
+        rigs::one(&self.read_tx()?, rig)
     }
 }
 
@@ -329,18 +381,18 @@ impl RecordsRead for Store {
         to_ms: u64,
         limit: usize,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        records::of_kind(&self.db.begin_read()?, rig, kind, from_ms, to_ms, limit)
+        records::of_kind(&self.read_tx()?, rig, kind, from_ms, to_ms, limit)
     }
 }
 
 impl FleetRead for Store {
     fn fleet_hints(&self, now_ms: u64) -> Result<FleetHints, StoreError> {
-        let classes: Vec<ClassAggregate> = hints::all(&self.db.begin_read()?)?;
+        let classes: Vec<ClassAggregate> = hints::all(&self.read_tx()?)?;
         Ok(crate::domain::hints::hints(&classes, now_ms))
     }
 
     fn pushes(&self) -> Result<Vec<PushRecord>, StoreError> {
-        pushes::all(&self.db.begin_read()?)
+        pushes::all(&self.read_tx()?)
     }
 }
 
@@ -557,7 +609,7 @@ mod tests {
                 score(3, "asic-1", 0.9, 120),
             ])
             .expect("ingest");
-            let tx = s.db.begin_write().expect("tx");
+            let tx = s.write_tx().expect("tx");
             records::drop_kind_index(&tx).expect("drop");
             tx.commit().expect("commit");
         }

@@ -6,7 +6,7 @@
 
 use super::{Store, StoreError};
 use hashward_protocol::pool::NetworkSnapshot;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 /// coin -> JSON `NetworkSnapshot`.
 const LATEST: TableDefinition<&str, &[u8]> = TableDefinition::new("network_latest");
@@ -24,7 +24,7 @@ impl Store {
     /// height was new.
     pub fn save_network(&self, snap: &NetworkSnapshot) -> Result<bool, StoreError> {
         let json = serde_json::to_vec(snap).map_err(|e| StoreError::Registry(snap.coin.clone(), e))?;
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         let new = {
             tx.open_table(LATEST)?
                 .insert(snap.coin.as_str(), json.as_slice())?;
@@ -37,7 +37,7 @@ impl Store {
     }
 
     pub fn network_latest(&self) -> Result<Vec<NetworkSnapshot>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.read_tx()?;
         let table = tx.open_table(LATEST)?;
         let mut out = Vec::new();
         for entry in table.iter()? {
@@ -58,7 +58,7 @@ impl Store {
         to: u64,
         limit: usize,
     ) -> Result<Vec<NetworkSnapshot>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.read_tx()?;
         let table = tx.open_table(HISTORY)?;
         let mut out = Vec::new();
         for entry in table.range((coin, from)..=(coin, to))?.take(limit) {
@@ -75,7 +75,7 @@ impl Store {
     /// Deletes history rows fetched before `before_ms` (the latest snapshot per coin stays);
     /// returns how many.
     pub fn prune_network(&self, before_ms: u64) -> Result<u64, StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         let mut n = 0;
         {
             let mut table = tx.open_table(HISTORY)?;

@@ -8,7 +8,7 @@
 use super::{Store, StoreError};
 use crate::collect::prohashing::state::PoolState;
 use hashward_protocol::pool::AlgorithmProfitability;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 /// pool id -> JSON `PoolState`, with the ms it was received.
 const STATE: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("pool_state");
@@ -29,7 +29,7 @@ impl Store {
     /// Saves `pool`'s state and its quotes' history rows in one transaction; returns the number
     /// of history rows that were new.
     pub fn save_pool(&self, pool: &str, state: &PoolState, received_ms: u64) -> Result<u64, StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         let mut new_rows = 0;
         {
             let json = serde_json::to_vec(state).map_err(|e| json_err(pool, e))?;
@@ -50,7 +50,7 @@ impl Store {
 
     /// Every pool's last state and when it was received.
     pub fn pool_states(&self) -> Result<Vec<(String, u64, PoolState)>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.read_tx()?;
         let table = tx.open_table(STATE)?;
         let mut out = Vec::new();
         for entry in table.iter()? {
@@ -73,7 +73,7 @@ impl Store {
         to_ms: u64,
         limit: usize,
     ) -> Result<Vec<AlgorithmProfitability>, StoreError> {
-        let tx = self.db.begin_read()?;
+        let tx = self.read_tx()?;
         let table = tx.open_table(PROFIT)?;
         let mut out = Vec::new();
         for entry in table
@@ -92,7 +92,7 @@ impl Store {
 impl Store {
     /// Deletes profitability rows whose data time is before `before_ms`; returns how many.
     pub fn prune_pool_profitability(&self, before_ms: u64) -> Result<u64, StoreError> {
-        let tx = self.db.begin_write()?;
+        let tx = self.write_tx()?;
         let mut n = 0;
         {
             let mut table = tx.open_table(PROFIT)?;
