@@ -395,7 +395,11 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     // Collector outages reach a person like any other alert.
     services.push(Service::new(
         "source alerts",
-        crate::alerts::source_outages::run(collect.state.registry.clone(), alert_sink.clone(), stop.subscribe()),
+        crate::alerts::source_outages::run(
+            collect.state.registry.clone(),
+            alert_sink.clone(),
+            stop.subscribe(),
+        ),
     ));
     if control.is_some() || control_cfg.ha_prefix.is_some() {
         let (store, metrics, stopped) = (control_store, control_metrics, stop.subscribe());

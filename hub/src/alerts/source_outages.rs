@@ -63,7 +63,11 @@ fn subject(source: &str) -> Subject {
 }
 
 /// Polls `registry` until `stop` and tells `sink` about every outage and recovery.
-pub async fn run(registry: Arc<Registry>, sink: AlertSink, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+pub async fn run(
+    registry: Arc<Registry>,
+    sink: AlertSink,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
     let mut known = BTreeMap::new();
     let mut tick = tokio::time::interval(POLL);
     loop {
@@ -110,13 +114,18 @@ mod tests {
         down.record_failure(1, None, &SourceError::Connect("refused".into()));
         down.state = SourceState::CircuitOpen;
         let c = changes(&mut known, std::slice::from_ref(&down));
-        assert!(matches!(&c[..], [Change::Down { source, why }] if source == "coingecko" && why.contains("refused")), "{c:?}");
+        assert!(
+            matches!(&c[..], [Change::Down { source, why }] if source == "coingecko" && why.contains("refused")),
+            "{c:?}"
+        );
         // Still down, or retrying in between: no second alert.
         assert!(changes(&mut known, &[down.clone()]).is_empty());
         assert!(changes(&mut known, &[status("coingecko", SourceState::Failing)]).is_empty());
         assert_eq!(
             changes(&mut known, &[status("coingecko", SourceState::Ok)]),
-            vec![Change::Up { source: "coingecko".into() }]
+            vec![Change::Up {
+                source: "coingecko".into()
+            }]
         );
         assert!(changes(&mut known, &[status("coingecko", SourceState::Ok)]).is_empty());
     }
