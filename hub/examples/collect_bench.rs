@@ -68,6 +68,10 @@ async fn phase(name: &str, seconds: u64, cg: &str, cmc: &str) {
             share_group: None,
             models_dir: None,
             collect,
+            economics: Default::default(),
+            scores: Default::default(),
+            dashboards: Default::default(),
+            notify: None,
         },
         shutdown,
     )

@@ -93,6 +93,10 @@ async fn phase(name: &str, seconds: u64, router: &str, node: &str, explorer: &st
             share_group: None,
             models_dir: None,
             collect,
+            economics: Default::default(),
+            scores: Default::default(),
+            dashboards: Default::default(),
+            notify: None,
         },
         shutdown,
     )

@@ -76,6 +76,10 @@ async fn start_hub(dir: &FsPath, collect: CollectConfig) -> Result<Hub, serve::S
             share_group: None,
             models_dir: None,
             collect,
+            economics: Default::default(),
+            scores: Default::default(),
+            dashboards: Default::default(),
+            notify: None,
         },
         shutdown,
     )

@@ -98,6 +98,10 @@ async fn start_hub(dir: &Path, collect: CollectConfig) -> Hub {
             share_group: None,
             models_dir: None,
             collect,
+            economics: Default::default(),
+            scores: Default::default(),
+            dashboards: Default::default(),
+            notify: None,
         },
         shutdown,
     )

@@ -302,6 +302,12 @@ async fn merges_with_the_main_router() {
         store: store as Arc<dyn crate::store::StoreRead>,
         metrics: Arc::new(crate::metrics::Metrics::default()),
         started: std::time::Instant::now(),
+        scores: Arc::new(crate::api::scores::ScoresApi {
+            store: Arc::new(crate::store::scores::tests::NoBatches),
+            networks: vec!["bitcoin".into()],
+            models_dir: None,
+            cache: Default::default(),
+        }),
     })
     .merge(router(EconState {
         inputs: Arc::new(Inputs),
