@@ -44,11 +44,14 @@ impl BrokerAddr {
             ),
             None => (rest, default_port),
         };
+        // Brackets only delimit an IPv6 address: `mqtts://]` or `[]` is no host at all (found by
+        // fuzz_broker_addr; accepted before, then failed only at connect time).
+        let host = host.trim_matches(['[', ']']);
         if host.is_empty() || host.contains('/') || port == 0 {
             return Err(bad("expected mqtt://host:port"));
         }
         Ok(BrokerAddr {
-            host: host.trim_matches(['[', ']']).to_string(),
+            host: host.to_string(),
             port,
             tls,
         })
@@ -85,6 +88,8 @@ mod tests {
             "mqtt://h:99999",
             "mqtt://h:0",
             "mqtt://h/x",
+            "mqtts://]",
+            "mqtt://[]:1",
         ] {
             assert!(BrokerAddr::parse(bad).is_err(), "{bad}");
         }

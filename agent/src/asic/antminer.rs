@@ -34,7 +34,9 @@ impl Challenge {
     /// Parses a `WWW-Authenticate` value. `None` when it is not a Digest MD5 challenge.
     pub fn parse(header: &str) -> Option<Challenge> {
         let rest = header.trim();
-        if rest.len() < 7 || !rest[..7].eq_ignore_ascii_case("digest ") {
+        // `get`, not `[..7]`: byte 7 may fall inside a multi-byte character (found by
+        // fuzz_antminer_digest: "Digest\u{b7}realm=..." panicked).
+        if !rest.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("digest ")) {
             return None;
         }
         let params = parse_params(&rest[7..]);
@@ -316,7 +318,9 @@ pub fn parse(stats: &Value, summary: &Value, pools: Option<&Value>) -> Result<Ra
         let ctx = format!("chain[{i}].");
         let id = rd
             .count(c, "index", &ctx)
-            .map(|v| v as u32 + 1)
+            // An index past u32 is not a board this firmware has: fall back to the position
+            // (found by fuzz_asic_antminer: `"index": 4294967295` overflowed).
+            .and_then(|v| u32::try_from(v).ok()?.checked_add(1))
             .unwrap_or(i as u32 + 1);
         let chip = numbers(c.get("temp_chip"));
         let pcb = numbers(c.get("temp_pcb"));

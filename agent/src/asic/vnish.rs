@@ -390,8 +390,9 @@ pub fn parse(summary: &Value, chains: Option<&Value>, cache: &VnishStatic) -> Re
             continue;
         };
         let ctx = format!("chains[{i}].");
-        let id = match rd.count(c, "id", &ctx) {
-            Some(id) => id as u32,
+        // An id past u32 would be truncated into another board's id: use the position.
+        let id = match rd.count(c, "id", &ctx).and_then(|id| u32::try_from(id).ok()) {
+            Some(id) => id,
             None => i as u32 + 1,
         };
         let sensors = |rd: &mut Reader, key: &str| -> Vec<Sensor> {
@@ -420,10 +421,10 @@ pub fn parse(summary: &Value, chains: Option<&Value>, cache: &VnishStatic) -> Re
             .num(c, "voltage", &ctx)
             .map(|v| if v > 100.0 { v / 1000.0 } else { v });
         let chips = obj_of(c, "chip_statuses").and_then(|s| {
+            // Checked: counts near u64::MAX overflowed the sum (found by fuzz_asic_vnish).
             let n: Option<u64> = ["red", "orange", "grey"]
                 .iter()
-                .map(|k| s.get(*k).and_then(Value::as_u64))
-                .sum();
+                .try_fold(0u64, |acc, k| acc.checked_add(s.get(*k).and_then(Value::as_u64)?));
             n.filter(|n| *n > 0)
         });
         raw.boards.push(RawBoard {

@@ -244,12 +244,19 @@ fn range_of(
     (lo, hi)
 }
 
+/// Widest board numbering whose gaps are reported as missing boards (real miners have 3 or 4).
+pub const MAX_BOARD_ID_SPAN: u32 = 32;
+
 /// Boards the firmware lists as missing plus gaps in the numbering (1 and 3 present: 2 dropped
 /// out), sorted; each is a critical error. `boards` must be sorted by id.
 pub fn missing_boards(boards: &[RawBoard], listed: &[u32], f: &mut Findings) -> Vec<u32> {
     let mut missing = listed.to_vec();
     if let (Some(first), Some(last)) = (boards.first(), boards.last()) {
-        for id in first.id..last.id {
+        // A gap wider than any real miner has boards is bad numbering, not missing boards:
+        // `"index": 999999` made this loop (and the error list) run for minutes (found by
+        // fuzz_asic_antminer).
+        let last_id = last.id.min(first.id.saturating_add(MAX_BOARD_ID_SPAN));
+        for id in first.id..last_id {
             if !boards.iter().any(|b| b.id == id) && !missing.contains(&id) {
                 missing.push(id);
             }
@@ -466,9 +473,10 @@ pub fn pool_and_shares(pools: &[RawPool], now_ms: u64) -> (Option<AsicPool>, Sha
             status: p.status.to_ascii_lowercase(),
         });
     let shares = Shares {
-        accepted: own.iter().filter_map(|p| p.accepted).sum(),
-        rejected: own.iter().filter_map(|p| p.rejected).sum(),
-        stale: own.iter().filter_map(|p| p.stale).sum(),
+        // Saturating: each pool's count may be up to u64::MAX (a firmware's word for it).
+        accepted: own.iter().filter_map(|p| p.accepted).fold(0, u64::saturating_add),
+        rejected: own.iter().filter_map(|p| p.rejected).fold(0, u64::saturating_add),
+        stale: own.iter().filter_map(|p| p.stale).fold(0, u64::saturating_add),
         last_share_ts_ms: own
             .iter()
             .filter_map(|p| p.last_share_ts_ms)
