@@ -37,6 +37,8 @@ pub struct Config {
     pub inference: InferenceConfig,
     /// systemd watchdog gating and the stuck-miner restart rule.
     pub watchdog: crate::watchdog::WatchdogConfig,
+    /// DePIN nodes on this host to poll (Storj, Golem, Streamr).
+    pub depin: crate::depin::DepinSection,
 }
 
 /// The file's layout: [`Config`] with the CPU miner's and the tuner's keys in one `[miner]`
@@ -64,6 +66,8 @@ struct ConfigFile {
     inference: InferenceConfig,
     #[serde(default)]
     watchdog: crate::watchdog::WatchdogConfig,
+    #[serde(default)]
+    depin: crate::depin::DepinSection,
 }
 
 /// The `[miner]` table, flat. `serde(flatten)` would lose `deny_unknown_fields`, so the two
@@ -197,6 +201,7 @@ impl From<ConfigFile> for Config {
             asic: f.asic,
             inference: f.inference,
             watchdog: f.watchdog,
+            depin: f.depin,
         }
     }
 }
@@ -215,6 +220,7 @@ impl From<Config> for ConfigFile {
             asic: c.asic,
             inference: c.inference,
             watchdog: c.watchdog,
+            depin: c.depin,
         }
     }
 }
@@ -281,6 +287,7 @@ impl Config {
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("asic: {e}")))?;
         section(self.spool.validate())?;
+        section(self.depin.validate())?;
         Ok(())
     }
 
@@ -314,6 +321,7 @@ impl Config {
             asic: Default::default(),
             inference: InferenceConfig::default(),
             watchdog: Default::default(),
+            depin: Default::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! - leaves: `hw` (hardware discovery under a root directory), `miner` (hash kernels, engine,
 //!   Stratum client; imports neither `tune` nor `config`), `tune` (thermal, power, the tuner and
 //!   its decisions; never imports `miner`), `asic` (one backend per firmware behind one client),
+//!   `depin` (DePIN node adapters behind one trait; borrows `asic`'s bounded HTTP client),
 //!   `infer` (tract models), `sample` (what is measured), `link` (spool + MQTT publisher),
 //!   `fleet` (signed pushes and commands), `watchdog`, `logring`. Each owns its config section.
 //! - `config`: the TOML file, aggregating the sections and loading them.
@@ -15,6 +16,7 @@
 //! No module imports `run` or `cli`.
 
 pub mod asic;
+pub mod depin;
 pub mod cli;
 pub mod config;
 pub mod fleet;

@@ -1,6 +1,6 @@
 //! The MQTT topic map, prefix `hashward/v1`, with builders and a strict parser.
 //!
-//! agent -> hub: `{site}/{rig}/state|tele|perf|alert|ack|score|advice` and `{site}/{rig}/asic/{miner}`.
+//! agent -> hub: `{site}/{rig}/state|tele|perf|alert|ack|score|advice|depin` and `{site}/{rig}/asic/{miner}`.
 //! hub -> agent: `{site}/{rig}/cfg`, `{site}/cfg`, `fleet/cfg`, `{site}/{rig}/cmd`, `fleet/hints`,
 //! `fleet/models`. Dashboards read JSON under [`JSON_PREFIX`]. A topic that does not parse is
 //! rejected, never guessed at. `fleet` is reserved and cannot be a site id.
@@ -11,8 +11,8 @@ pub const TOPIC_PREFIX: &str = "hashward/v1";
 pub const JSON_PREFIX: &str = "hashward/json";
 /// The levels under `{site}/{rig}/` an agent publishes to (MQTT filter syntax for the ASIC
 /// miners): what a broker ACL must let a rig write. Every uplink [`Topic`] is one of these.
-pub const UPLINK_LEAVES: [&str; 8] = [
-    "state", "tele", "perf", "alert", "ack", "score", "advice", "asic/+",
+pub const UPLINK_LEAVES: [&str; 9] = [
+    "state", "tele", "perf", "alert", "ack", "score", "advice", "asic/+", "depin",
 ];
 
 /// Shared-subscription group hubs join when several split a clustered broker's load.
@@ -28,6 +28,7 @@ pub enum Topic {
     Ack { site: SiteId, rig: RigId },
     Score { site: SiteId, rig: RigId },
     Advice { site: SiteId, rig: RigId },
+    Depin { site: SiteId, rig: RigId },
     RigCfg { site: SiteId, rig: RigId },
     RigCmd { site: SiteId, rig: RigId },
     SiteCfg { site: SiteId },
@@ -59,6 +60,7 @@ impl Topic {
                 | Topic::Ack { .. }
                 | Topic::Score { .. }
                 | Topic::Advice { .. }
+                | Topic::Depin { .. }
         )
     }
 
@@ -73,6 +75,7 @@ impl Topic {
             | Topic::Ack { site, rig }
             | Topic::Score { site, rig }
             | Topic::Advice { site, rig }
+            | Topic::Depin { site, rig }
             | Topic::RigCfg { site, rig }
             | Topic::RigCmd { site, rig } => Some((site, rig)),
             _ => None,
@@ -109,6 +112,7 @@ impl Topic {
                     ["ack"] => Ok(Topic::Ack { site, rig }),
                     ["score"] => Ok(Topic::Score { site, rig }),
                     ["advice"] => Ok(Topic::Advice { site, rig }),
+                    ["depin"] => Ok(Topic::Depin { site, rig }),
                     ["cfg"] => Ok(Topic::RigCfg { site, rig }),
                     ["cmd"] => Ok(Topic::RigCmd { site, rig }),
                     ["asic", miner] if !miner.is_empty() => {
@@ -140,6 +144,7 @@ impl std::fmt::Display for Topic {
             Topic::Ack { site, rig } => write!(f, "{p}/{site}/{rig}/ack"),
             Topic::Score { site, rig } => write!(f, "{p}/{site}/{rig}/score"),
             Topic::Advice { site, rig } => write!(f, "{p}/{site}/{rig}/advice"),
+            Topic::Depin { site, rig } => write!(f, "{p}/{site}/{rig}/depin"),
             Topic::RigCfg { site, rig } => write!(f, "{p}/{site}/{rig}/cfg"),
             Topic::RigCmd { site, rig } => write!(f, "{p}/{site}/{rig}/cmd"),
             Topic::SiteCfg { site } => write!(f, "{p}/{site}/cfg"),
@@ -213,6 +218,10 @@ mod tests {
                 rig: rig.clone(),
             },
             Topic::Advice {
+                site: site.clone(),
+                rig: rig.clone(),
+            },
+            Topic::Depin {
                 site: site.clone(),
                 rig: rig.clone(),
             },

@@ -268,7 +268,59 @@ fn samples() -> Vec<(&'static str, Envelope)> {
         "advice",
         Envelope::new(rig(), 23, 1_790_000_007_000, Body::Advice(advice)),
     ));
-    assert_eq!(released.last().map(|(_, e)| e.schema), Some(3));
+    // Schema 4: a DePIN node's report, one that answered and one that did not.
+    let storj = DepinReport {
+        node: "storj-1".into(),
+        kind: DepinKind::Storj,
+        reachable: true,
+        error_kind: None,
+        error: None,
+        poll_interval_s: 300,
+        node_id: Some("12rfG3sh9NCWiX3ivPjq2HtdLmbqCrvHVEzJubnzFzosMuawymB".into()),
+        version: Some("1.104.1".into()),
+        uptime_s: Some(86_400),
+        earnings: Some(DepinEarnings {
+            period: EarningsPeriod::CurrentMonth,
+            period_start_ms: 1_788_220_800_000,
+            usd: Some(1.57),
+            token_amount: None,
+            token: None,
+            estimated_period_usd: Some(3.12),
+        }),
+        earnings_unavailable: None,
+        disk_used_bytes: Some(1_500_000_000_000),
+        disk_available_bytes: Some(500_000_000_000),
+        bandwidth_bytes: Some(80_000_000_000),
+        cpu_share_pct: None,
+        active_jobs: None,
+    };
+    released.push((
+        "depin",
+        Envelope::new(rig(), 24, 1_790_000_008_000, Body::Depin(storj)),
+    ));
+    let down = DepinReport {
+        node: "golem".into(),
+        kind: DepinKind::Golem,
+        reachable: false,
+        error_kind: Some("unreachable".into()),
+        error: Some("cannot connect to 127.0.0.1:7465: connection refused".into()),
+        poll_interval_s: 60,
+        node_id: None,
+        version: None,
+        uptime_s: None,
+        earnings: None,
+        earnings_unavailable: Some("the node did not answer".into()),
+        disk_used_bytes: None,
+        disk_available_bytes: None,
+        bandwidth_bytes: None,
+        cpu_share_pct: None,
+        active_jobs: None,
+    };
+    released.push((
+        "depin_down",
+        Envelope::new(rig(), 25, 1_790_000_009_000, Body::Depin(down)),
+    ));
+    assert_eq!(released.last().map(|(_, e)| e.schema), Some(4));
     released
 }
 
@@ -383,7 +435,7 @@ fn commands_match_golden_bytes_and_round_trip() {
 
 #[test]
 fn newer_schema_is_refused_by_number() {
-    assert_eq!(SCHEMA, 3, "a schema bump needs a golden vector of what it added");
+    assert_eq!(SCHEMA, 4, "a schema bump needs a golden vector of what it added");
     let (_, mut env) = samples().remove(1);
     env.schema = SCHEMA + 1;
     let bytes = encode(&env).expect("encode");

@@ -3,7 +3,7 @@
 //! the watchdog) and has one handler per event, each in the file named for it: `inbox`
 //! (broker messages), `commands` (signed commands), `reconfigure` (a new config in force),
 //! `inference` (model outcomes), `breakers` (ASIC circuit breaker), `health` (watchdog tick),
-//! `telemetry` (the records the agent produces). [`run`] is the loop and nothing else.
+//! `telemetry` (the records the agent produces), `depin_slot` (DePIN node reports). [`run`] is the loop and nothing else.
 //!
 //! Must never: wait for the network in a handler (records go to the spool), or be imported by
 //! a subsystem (dependencies point from here to them).
@@ -11,6 +11,7 @@
 mod asic_slot;
 mod breakers;
 mod commands;
+mod depin_slot;
 mod health;
 mod inbox;
 mod inference;
@@ -31,6 +32,7 @@ use crate::link::{LinkCounters, Spool, SpoolError};
 use crate::sample::HostSampler;
 use crate::watchdog::{Progress, StuckMiner, Watchdog};
 use asic_slot::AsicSlot;
+use depin_slot::DepinSlot;
 use breakers::BreakerSent;
 use hashward_protocol::FleetHints;
 use miner_service::MinerError;
@@ -72,6 +74,7 @@ struct Topics {
     alert: String,
     score: String,
     advice: String,
+    depin: String,
 }
 
 /// The watchdog and what it judges by.
@@ -94,6 +97,7 @@ pub(crate) struct Agent {
     input_errors: u64,
     miner: MinerSlot,
     asic: AsicSlot,
+    depin: DepinSlot,
     infer: Option<InferService>,
     hints: watch::Sender<Option<FleetHints>>,
     /// ASICs the inference circuit breaker paused, and until when (kept across restarts: a
@@ -121,6 +125,7 @@ pub async fn run(local: Config, mut shutdown: watch::Receiver<bool>) -> Result<(
             _ = agent.sample_every.tick() => agent.on_sample_tick().await,
             Some(snap) = ev.snapshots.recv() => agent.on_tuning_snapshot(snap).await,
             Some(t) = ev.asic.recv() => agent.on_asic_reading(t).await,
+            Some(r) = ev.depin.recv() => agent.on_depin_report(r).await,
             Some(msg) = ev.inbox.recv() => agent.on_inbound(msg).await,
             Some(o) = start::next_outcome(&mut ev.outcomes) => agent.on_inference(o).await,
             Some(sent) = ev.breakers.recv() => agent.on_breaker_sent(sent),

@@ -29,6 +29,11 @@ impl Agent {
             let _ = self.asic.stop().await;
             self.asic.start(&new.asic)?;
         }
+        if old.depin != new.depin {
+            log::info!("depin: node list or settings changed; restarting the poller");
+            let _ = self.depin.stop().await;
+            self.depin.start(&new.depin);
+        }
         if old.telemetry.interval_ms != new.telemetry.interval_ms {
             log::info!(
                 "telemetry interval {} ms -> {} ms",

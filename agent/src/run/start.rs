@@ -6,6 +6,7 @@
 //! during shutdown must still be drained.
 
 use super::asic_slot::AsicSlot;
+use super::depin_slot::DepinSlot;
 use super::breakers::BreakerSent;
 use super::health::HEALTH_EVERY;
 use super::miner_slot::MinerSlot;
@@ -20,7 +21,7 @@ use crate::infer::worker::Outcome;
 use crate::link::{Inbound, LinkCounters, Publisher, Spool};
 use crate::sample::HostSampler;
 use crate::watchdog::{Progress, StuckMiner, Watchdog};
-use hashward_protocol::{encode, AsicTelemetry, Body, Capability, Envelope, RigState, Topic, TuningSnapshot};
+use hashward_protocol::{encode, AsicTelemetry, Body, DepinReport, Capability, Envelope, RigState, Topic, TuningSnapshot};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
@@ -30,6 +31,7 @@ use tokio::task::JoinHandle;
 pub(super) struct Events {
     pub snapshots: mpsc::UnboundedReceiver<TuningSnapshot>,
     pub asic: mpsc::Receiver<AsicTelemetry>,
+    pub depin: mpsc::Receiver<DepinReport>,
     pub inbox: mpsc::Receiver<Inbound>,
     /// None when inference is off.
     pub outcomes: Option<mpsc::Receiver<Outcome>>,
@@ -76,6 +78,9 @@ impl Agent {
         let (asic_tx, asic_rx) = mpsc::channel::<AsicTelemetry>(256);
         let mut asic = AsicSlot::new(asic_tx);
         asic.start(&cfg.asic).map_err(RunError::Asic)?;
+        let (depin_tx, depin_rx) = mpsc::channel::<DepinReport>(64);
+        let mut depin = DepinSlot::new(depin_tx);
+        depin.start(&cfg.depin);
         let (infer, outcomes) =
             match InferService::start(&cfg.inference, &cfg.data_dir, cfg.fleet.verifying_key()?) {
                 Some((svc, rx)) => (Some(svc), Some(rx)),
@@ -176,6 +181,7 @@ impl Agent {
             alert: own(|site, rig| Topic::Alert { site, rig }),
             score: own(|site, rig| Topic::Score { site, rig }),
             advice: own(|site, rig| Topic::Advice { site, rig }),
+            depin: own(|site, rig| Topic::Depin { site, rig }),
         };
         let breakers = Breakers::load(&cfg.data_dir);
         let (breaker_done, breakers_rx) = mpsc::unbounded_channel::<BreakerSent>();
@@ -201,6 +207,7 @@ impl Agent {
             input_errors: 0,
             miner,
             asic,
+            depin,
             infer,
             hints,
             breakers,
@@ -217,6 +224,7 @@ impl Agent {
         let events = Events {
             snapshots,
             asic: asic_rx,
+            depin: depin_rx,
             inbox,
             outcomes,
             breakers: breakers_rx,
@@ -237,6 +245,7 @@ impl Agent {
         let mut failed: Vec<TaskFailed> = Vec::new();
         failed.extend(self.miner.stop().await.err());
         failed.extend(self.asic.stop().await.err());
+        failed.extend(self.depin.stop().await.err());
         match tokio::time::timeout(Duration::from_secs(5), ev.publisher).await {
             Ok(ended) => failed.extend(joined("publisher", ended).err()),
             Err(_) => log::warn!("publisher did not stop in time; unsent records stay in the spool"),

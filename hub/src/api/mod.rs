@@ -7,6 +7,7 @@
 //! in-memory store. Must never answer a bad parameter with a 500, or serve a Rust `Debug` string.
 
 pub mod alerts;
+pub mod depin;
 pub mod econ;
 mod error;
 mod fleet;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
             "/scores/clusters/{network}/{processing_date}",
             get(scores::cluster_scores_of),
         )
+        .route("/depin", get(depin::list))
         .with_state(state)
 }
 

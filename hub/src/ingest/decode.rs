@@ -56,6 +56,7 @@ pub fn classify(topic: &str, payload: &[u8]) -> Result<Option<(SiteId, Envelope)
         Topic::Ack { .. } => "ack",
         Topic::Score { .. } => "score",
         Topic::Advice { .. } => "advice",
+        Topic::Depin { .. } => "depin",
         // is_uplink() let only the topics above through.
         _ => return Ok(None),
     };

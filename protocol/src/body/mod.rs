@@ -7,6 +7,7 @@ mod ack;
 mod advice;
 mod alert;
 mod asic;
+mod depin;
 mod rig;
 mod tuning;
 
@@ -14,6 +15,7 @@ pub use ack::*;
 pub use advice::*;
 pub use alert::*;
 pub use asic::*;
+pub use depin::*;
 pub use rig::*;
 pub use tuning::*;
 
@@ -38,6 +40,8 @@ pub enum Body {
     Score(Score),
     /// Power-target advice for one ASIC (schema 3).
     Advice(PowerAdvice),
+    /// One DePIN node's earnings and resource use (schema 4).
+    Depin(DepinReport),
 }
 
 impl Body {
@@ -46,6 +50,7 @@ impl Body {
         match self {
             Body::Score(_) => 2,
             Body::Advice(_) => 3,
+            Body::Depin(_) => 4,
             _ => 1,
         }
     }
@@ -61,6 +66,7 @@ impl Body {
             Body::Ack(_) => "ack",
             Body::Score(_) => "score",
             Body::Advice(_) => "advice",
+            Body::Depin(_) => "depin",
         }
     }
 }
