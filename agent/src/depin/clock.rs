@@ -72,7 +72,11 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
     };
     let offset_min = match offset {
         "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+        o if o.len() == 6
+            && o.is_ascii()
+            && (o.starts_with('+') || o.starts_with('-'))
+            && o.as_bytes()[3] == b':' =>
+        {
             let v = digits(&o[1..3])? * 60 + digits(&o[4..6])?;
             if o.starts_with('-') {
                 -v
@@ -131,6 +135,8 @@ mod tests {
             "2026-12-02X00:00:00Z",
             "1969-12-31T23:59:59Z",
             "2026-12-02T00:00:00é",
+            "2026-12-02T00:00:00+0é:0",
+            "2026-12-02T00:00:00+é:00",
             "éééééééééééééééééééééé",
         ] {
             assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");

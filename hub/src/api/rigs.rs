@@ -1,5 +1,5 @@
 //! `/rigs`, `/rigs/{rig}` and the record listings under `/rigs/{rig}/` (telemetry, alerts,
-//! asics, scores, advice), each `?from=&to=` (ms since the epoch, inclusive) and `&limit=`.
+//! asics, scores, advice, depin), each `?from=&to=` (ms since the epoch, inclusive) and `&limit=`.
 //!
 //! Must never decode a rig's other kinds of records to list one kind: listings read the store's
 //! (rig, kind, time) index.
@@ -37,7 +37,7 @@ fn param(q: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, A
 
 /// The listings: path segment, the body kind (topic leaf) listed, and the key each record's
 /// body is shown under.
-const LISTINGS: [(&str, &str, &str); 5] = [
+const LISTINGS: [(&str, &str, &str); 6] = [
     // Host and CPU-miner telemetry.
     ("telemetry", "tele", "telemetry"),
     // Anomaly alerts.
@@ -48,6 +48,8 @@ const LISTINGS: [(&str, &str, &str); 5] = [
     ("scores", "score", "score"),
     // Power-target advice for the rig's ASICs, from its efficiency model.
     ("advice", "advice", "advice"),
+    // DePIN node reports (Storj, Golem, Streamr), one per poll; `/depin` has the latest.
+    ("depin", "depin", "depin"),
 ];
 
 /// The rig's records of one kind in `?from=&to=`, oldest first, at most `&limit=`; each as
@@ -84,6 +86,7 @@ pub(super) async fn listing(
                 Body::Alert(a) => json!(a),
                 Body::Score(sc) => json!(sc),
                 Body::Advice(a) => json!(a),
+                Body::Depin(d) => json!(d),
                 other => json!(other),
             };
             let mut v = json!({ "seq": r.seq, "ts_ms": r.ts_ms });
