@@ -70,7 +70,10 @@ async fn depin_reports_reach_the_hub_through_mosquitto() {
         r["disk_available_bytes"].as_u64(),
         Some((figures.available - figures.used - figures.trash) as u64)
     );
-    assert_eq!(r["bandwidth_bytes"].as_u64(), Some(figures.bandwidth_summary as u64));
+    assert_eq!(
+        r["bandwidth_bytes"].as_u64(),
+        Some(figures.bandwidth_summary as u64)
+    );
     assert_eq!(r["earnings"]["usd"].as_f64(), Some(figures.payout_cents / 100.0));
     assert_eq!(r["earnings"]["period"], "current_month");
     assert!(r["earnings"]["token_amount"].is_null());
@@ -81,7 +84,10 @@ async fn depin_reports_reach_the_hub_through_mosquitto() {
     let d = &down_node["report"];
     assert_eq!(d["reachable"], false, "{d}");
     assert_eq!(d["error_kind"], "unreachable");
-    assert!(d["earnings"].is_null() && d["earnings_unavailable"].is_string(), "{d}");
+    assert!(
+        d["earnings"].is_null() && d["earnings_unavailable"].is_string(),
+        "{d}"
+    );
 
     agent.stop(Duration::from_secs(10));
     hub.stop(Duration::from_secs(10));

@@ -16,9 +16,9 @@
 //! No module imports `run` or `cli`.
 
 pub mod asic;
-pub mod depin;
 pub mod cli;
 pub mod config;
+pub mod depin;
 pub mod fleet;
 pub mod hw;
 pub mod infer;

@@ -66,13 +66,22 @@ async fn storj_reports_disk_bandwidth_uptime_and_usd_earnings() {
         fake.url()
     ));
     let r = reports(&s, 1).await.remove(0);
-    assert_eq!((r.node.as_str(), r.kind, r.reachable), ("storj-1", DepinKind::Storj, true));
+    assert_eq!(
+        (r.node.as_str(), r.kind, r.reachable),
+        ("storj-1", DepinKind::Storj, true)
+    );
     assert_eq!((r.error_kind, r.poll_interval_s), (None, 60));
-    assert_eq!(r.node_id.as_deref(), Some("12rfG3sh9NCWiX3ivPjq2HtdLmbqCrvHVEzJubnzFzosMuawymB"));
+    assert_eq!(
+        r.node_id.as_deref(),
+        Some("12rfG3sh9NCWiX3ivPjq2HtdLmbqCrvHVEzJubnzFzosMuawymB")
+    );
     assert_eq!(r.version.as_deref(), Some("1.90.2"));
     assert_eq!(r.disk_used_bytes, Some(f.used as u64));
     // This node's `available` is its allocation (no `allocated` field): left = it - used - trash.
-    assert_eq!(r.disk_available_bytes, Some((f.available - f.used - f.trash) as u64));
+    assert_eq!(
+        r.disk_available_bytes,
+        Some((f.available - f.used - f.trash) as u64)
+    );
     assert_eq!(r.bandwidth_bytes, Some(f.bandwidth_summary as u64));
     let up = r.uptime_s.expect("uptime");
     assert!((7_200..7_260).contains(&up), "{up}");
@@ -80,7 +89,10 @@ async fn storj_reports_disk_bandwidth_uptime_and_usd_earnings() {
     assert_eq!(e.period, EarningsPeriod::CurrentMonth);
     assert_eq!(e.usd, Some(f.payout_cents / 100.0));
     assert_eq!(e.estimated_period_usd, Some(f.expectations_cents as f64 / 100.0));
-    assert_eq!(e.token_amount, None, "paid in STORJ at the payout-day price: not known now");
+    assert_eq!(
+        e.token_amount, None,
+        "paid in STORJ at the payout-day price: not known now"
+    );
     assert_eq!(e.period_start_ms, month_start_ms(hashward_common::now_ms()));
     assert_eq!(r.cpu_share_pct, None);
 }

@@ -27,7 +27,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 fn digits(s: &str) -> Option<i64> {
@@ -86,9 +94,7 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
         }
         _ => return None,
     };
-    let ms = days_from_civil(y, mo, d) * MS_PER_DAY
-        + ((h * 60 + mi - offset_min) * 60 + se) * 1000
-        + ms_frac;
+    let ms = days_from_civil(y, mo, d) * MS_PER_DAY + ((h * 60 + mi - offset_min) * 60 + se) * 1000 + ms_frac;
     u64::try_from(ms).ok()
 }
 
@@ -145,7 +151,11 @@ mod tests {
 
     #[test]
     fn format_round_trips_and_month_start_is_the_first() {
-        for s in ["2026-12-02T09:05:07Z", "2024-02-29T23:59:59Z", "1970-01-01T00:00:00Z"] {
+        for s in [
+            "2026-12-02T09:05:07Z",
+            "2024-02-29T23:59:59Z",
+            "1970-01-01T00:00:00Z",
+        ] {
             let ms = parse_rfc3339_ms(s).expect("parses");
             assert_eq!(format_rfc3339(ms), s);
         }

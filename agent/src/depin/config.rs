@@ -139,7 +139,10 @@ impl DepinSection {
             let key = format!("depin.nodes[{i}]");
             if n.id.is_empty()
                 || n.id.len() > 64
-                || !n.id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                || !n
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             {
                 return Err(format!(
                     "{key}.id: `{}`: letters, digits, '-', '_', '.'; 1..=64 bytes",
@@ -246,11 +249,20 @@ mod tests {
     #[test]
     fn bad_values_name_the_key() {
         let cases = [
-            ("kind = \"grass\"", "depin.nodes[0].kind: `grass` is not supported: Grass has no local API"),
+            (
+                "kind = \"grass\"",
+                "depin.nodes[0].kind: `grass` is not supported: Grass has no local API",
+            ),
             ("kind = \"helium\"", "helium"),
             ("kind = \"golem\"", "depin.nodes[0].app_key_file"),
-            ("kind = \"storj\"\napp_key_file = \"/k\"", "depin.nodes[0].app_key_file"),
-            ("kind = \"storj\"\npoll_interval_s = 1", "depin.nodes[0].poll_interval_s"),
+            (
+                "kind = \"storj\"\napp_key_file = \"/k\"",
+                "depin.nodes[0].app_key_file",
+            ),
+            (
+                "kind = \"storj\"\npoll_interval_s = 1",
+                "depin.nodes[0].poll_interval_s",
+            ),
             ("kind = \"storj\"\nurl = \"tcp://h:1\"", "depin.nodes[0].url"),
             ("kind = \"storj\"\nurl = \"https://h\"", "depin.nodes[0].url"),
             ("kind = \"storj\"\ntypo = 1", "typo"),

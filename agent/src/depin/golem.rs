@@ -102,7 +102,11 @@ pub fn billed_activities(me: &str, notes: &[DebitNote]) -> Vec<String> {
 
 /// Activity ids go into a path: anything but the id alphabet is refused, not escaped.
 fn path_safe(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Reads the app key file: owner-only (mode 0600 or stricter), one line.
@@ -178,7 +182,10 @@ async fn read_with(conn: &mut HttpConn, auth: &[(&str, &str)], now_ms: u64) -> R
     let since = now_ms.saturating_sub(DAY_MS);
     let invoices: Vec<Invoice> = get_json(
         conn,
-        &format!("/payment-api/v1/invoices?afterTimestamp={}", format_rfc3339(since)),
+        &format!(
+            "/payment-api/v1/invoices?afterTimestamp={}",
+            format_rfc3339(since)
+        ),
         auth,
     )
     .await?;
@@ -194,7 +201,10 @@ async fn read_with(conn: &mut HttpConn, auth: &[(&str, &str)], now_ms: u64) -> R
     let mut working = 0u32;
     for id in billed_activities(&me.identity, &notes) {
         if !path_safe(&id) {
-            return Err(ApiError::malformed("debit note activityId", format!("{id:?} is not an id")));
+            return Err(ApiError::malformed(
+                "debit note activityId",
+                format!("{id:?} is not an id"),
+            ));
         }
         let st: ActivityState =
             get_json(conn, &format!("/activity-api/v1/activity/{id}/state"), auth).await?;
@@ -268,7 +278,8 @@ mod tests {
         assert!(!st("Terminated", None).is_working());
         assert!(!st("Unresponsive", None).is_working());
         let parsed: ActivityState =
-            serde_json::from_str(r#"{"state":["Ready",null],"reason":null,"errorMessage":null}"#).expect("shape");
+            serde_json::from_str(r#"{"state":["Ready",null],"reason":null,"errorMessage":null}"#)
+                .expect("shape");
         assert!(parsed.is_working());
     }
 
@@ -278,7 +289,10 @@ mod tests {
             issuer_id: i.into(),
             activity_id: a.into(),
         };
-        let got = billed_activities("0xme", &[n("0xme", "b"), n("0xme", "a"), n("0xme", "b"), n("0xyou", "c")]);
+        let got = billed_activities(
+            "0xme",
+            &[n("0xme", "b"), n("0xme", "a"), n("0xme", "b"), n("0xyou", "c")],
+        );
         assert_eq!(got, ["a", "b"]);
         assert!(!path_safe("../x") && !path_safe("") && path_safe("a1-b_2"));
     }

@@ -38,7 +38,11 @@ pub(crate) async fn get_json<T: DeserializeOwned>(
 }
 
 /// Resolves a configured `http://host:port` to the client's socket address.
-pub(crate) async fn connect(url: &str, default_port: u16, timeout: std::time::Duration) -> Result<HttpConn, ApiError> {
+pub(crate) async fn connect(
+    url: &str,
+    default_port: u16,
+    timeout: std::time::Duration,
+) -> Result<HttpConn, ApiError> {
     let ep = crate::asic::target::Endpoint::parse(url)?;
     let addr = ep.resolve(default_port).await?;
     Ok(HttpConn::new(addr, timeout))

@@ -72,7 +72,11 @@ impl DepinPoller {
     }
 
     /// Polls until `shutdown` resolves; every report goes to `tx`. Returns the final counters.
-    pub async fn run<F: Future<Output = ()>>(self, tx: mpsc::Sender<DepinReport>, shutdown: F) -> CounterSnapshot {
+    pub async fn run<F: Future<Output = ()>>(
+        self,
+        tx: mpsc::Sender<DepinReport>,
+        shutdown: F,
+    ) -> CounterSnapshot {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = Vec::with_capacity(self.nodes.len());
         for spec in self.nodes {

@@ -175,9 +175,7 @@ mod tests {
         let now = parse_rfc3339_ms("2026-12-02T00:00:00Z").expect("ts");
         let r = normalise(
             d,
-            Satellites {
-                bandwidth_summary: 7,
-            },
+            Satellites { bandwidth_summary: 7 },
             EstimatedPayout {
                 current_month: PayoutMonthly { payout: 157.0 },
                 current_month_expectations: 312.0,
@@ -189,8 +187,14 @@ mod tests {
         assert_eq!(r.bandwidth_bytes, Some(7));
         assert_eq!(r.uptime_s, Some(86_400));
         let e = r.earnings.expect("earnings");
-        assert_eq!((e.usd, e.estimated_period_usd, e.token_amount), (Some(1.57), Some(3.12), None));
-        assert_eq!(e.period_start_ms, parse_rfc3339_ms("2026-12-01T00:00:00Z").expect("ts"));
+        assert_eq!(
+            (e.usd, e.estimated_period_usd, e.token_amount),
+            (Some(1.57), Some(3.12), None)
+        );
+        assert_eq!(
+            e.period_start_ms,
+            parse_rfc3339_ms("2026-12-01T00:00:00Z").expect("ts")
+        );
     }
 
     #[test]
@@ -217,6 +221,9 @@ mod tests {
 
     #[test]
     fn a_dashboard_without_the_node_id_is_refused() {
-        assert!(serde_json::from_str::<Dashboard>(r#"{"diskSpace":{"used":1,"available":2},"bandwidth":{"used":0}}"#).is_err());
+        assert!(serde_json::from_str::<Dashboard>(
+            r#"{"diskSpace":{"used":1,"available":2},"bandwidth":{"used":0}}"#
+        )
+        .is_err());
     }
 }

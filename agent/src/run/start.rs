@@ -6,8 +6,8 @@
 //! during shutdown must still be drained.
 
 use super::asic_slot::AsicSlot;
-use super::depin_slot::DepinSlot;
 use super::breakers::BreakerSent;
+use super::depin_slot::DepinSlot;
 use super::health::HEALTH_EVERY;
 use super::miner_slot::MinerSlot;
 use super::reconfigure::write_config_in_force;
@@ -21,7 +21,9 @@ use crate::infer::worker::Outcome;
 use crate::link::{Inbound, LinkCounters, Publisher, Spool};
 use crate::sample::HostSampler;
 use crate::watchdog::{Progress, StuckMiner, Watchdog};
-use hashward_protocol::{encode, AsicTelemetry, Body, DepinReport, Capability, Envelope, RigState, Topic, TuningSnapshot};
+use hashward_protocol::{
+    encode, AsicTelemetry, Body, Capability, DepinReport, Envelope, RigState, Topic, TuningSnapshot,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};

@@ -53,7 +53,9 @@ impl Fake {
         let (r, g) = (requests.clone(), garbage.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let (h, r, g) = (handler.clone(), r.clone(), g.clone());
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -164,7 +166,12 @@ pub async fn storj(f: StorjFigures) -> Fake {
 pub type FakeInvoice = (&'static str, String, &'static str, &'static str);
 
 /// The yagna fake: `/me`, invoices, debit notes and activity states, 401 without `key`.
-pub async fn golem(key: &'static str, me: &'static str, invoices: Vec<FakeInvoice>, activities: Vec<(&'static str, Value)>) -> Fake {
+pub async fn golem(
+    key: &'static str,
+    me: &'static str,
+    invoices: Vec<FakeInvoice>,
+    activities: Vec<(&'static str, Value)>,
+) -> Fake {
     Fake::start(Arc::new(move |path: &str, h: &hyper::HeaderMap| {
         let auth = h.get("authorization").and_then(|v| v.to_str().ok());
         if auth != Some(&format!("Bearer {key}")) {

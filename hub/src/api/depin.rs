@@ -61,7 +61,11 @@ pub fn latest_depin<S: RigsRead + RecordsRead + ?Sized>(
         }
         for (_, (seq, ts_ms, report)) in newest {
             let age_s = now_ms.saturating_sub(ts_ms) / 1000;
-            let stale = age_s > report.poll_interval_s.max(1).saturating_mul(STALE_AFTER_INTERVALS);
+            let stale = age_s
+                > report
+                    .poll_interval_s
+                    .max(1)
+                    .saturating_mul(STALE_AFTER_INTERVALS);
             out.push(DepinLatest {
                 rig: rig.rig.to_string(),
                 site: rig.site.to_string(),
@@ -76,14 +80,19 @@ pub fn latest_depin<S: RigsRead + RecordsRead + ?Sized>(
     Ok(out)
 }
 
-pub(super) async fn list(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+pub(super) async fn list(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
     let within_s = match q.get("within_s") {
         None => DEFAULT_WITHIN_S,
         Some(v) => v
             .parse::<u64>()
             .ok()
             .filter(|w| (1..=366 * 86_400).contains(w))
-            .ok_or_else(|| ApiError::bad_parameter("within_s", format!("within_s={v:?} is not 1..=31622400 seconds")))?,
+            .ok_or_else(|| {
+                ApiError::bad_parameter("within_s", format!("within_s={v:?} is not 1..=31622400 seconds"))
+            })?,
     };
     let now_ms = hashward_common::now_ms();
     let nodes = latest_depin(s.store.as_ref(), now_ms, within_s * 1000)?;
@@ -129,7 +138,9 @@ mod tests {
             Ok(self
                 .records
                 .iter()
-                .filter(|(r, rec)| r == rig && rec.body.kind() == kind && (from_ms..=to_ms).contains(&rec.ts_ms))
+                .filter(|(r, rec)| {
+                    r == rig && rec.body.kind() == kind && (from_ms..=to_ms).contains(&rec.ts_ms)
+                })
                 .map(|(_, rec)| rec.clone())
                 .take(limit)
                 .collect())
@@ -189,12 +200,25 @@ mod tests {
         let got = latest_depin(&store, now, 400_000).expect("read");
         let summary: Vec<(&str, u64, Option<u64>, u64, bool)> = got
             .iter()
-            .map(|l| (l.report.node.as_str(), l.seq, l.report.disk_used_bytes, l.age_s, l.stale))
+            .map(|l| {
+                (
+                    l.report.node.as_str(),
+                    l.seq,
+                    l.report.disk_used_bytes,
+                    l.age_s,
+                    l.stale,
+                )
+            })
             .collect();
         // a: seq 3, 300 s old = 5 intervals of 60 s: stale; b: 200 s, 3.3 intervals: stale too.
-        assert_eq!(summary, [("a", 3, Some(3), 300, true), ("b", 4, Some(40), 200, true)]);
+        assert_eq!(
+            summary,
+            [("a", 3, Some(3), 300, true), ("b", 4, Some(40), 200, true)]
+        );
         let fresh = latest_depin(&store, 1_000_000 + 150_000, 400_000).expect("read");
-        assert!(fresh.iter().any(|l| l.report.node == "b" && !l.stale && l.age_s == 150));
+        assert!(fresh
+            .iter()
+            .any(|l| l.report.node == "b" && !l.stale && l.age_s == 150));
         assert_eq!(got[0].site, "s1");
     }
 }
