@@ -7,7 +7,8 @@
 //!   Stratum client; imports neither `tune` nor `config`), `tune` (thermal, power, the tuner and
 //!   its decisions; never imports `miner`), `asic` (one backend per firmware behind one client),
 //!   `infer` (tract models), `sample` (what is measured), `link` (spool + MQTT publisher),
-//!   `fleet` (signed pushes and commands), `watchdog`, `logring`. Each owns its config section.
+//!   `fleet` (signed pushes and commands), `watchdog`, `logring`, `telem` (the telemetry id
+//!   and the forget client). Each owns its config section.
 //! - `config`: the TOML file, aggregating the sections and loading them.
 //! - `run`: the composition: the running agent and one handler per event.
 //! - `cli`: the command line (binary glue; it alone uses anyhow).
@@ -25,5 +26,6 @@ pub mod logring;
 pub mod miner;
 pub mod run;
 pub mod sample;
+pub mod telem;
 pub mod tune;
 pub mod watchdog;

@@ -268,7 +268,32 @@ fn samples() -> Vec<(&'static str, Envelope)> {
         "advice",
         Envelope::new(rig(), 23, 1_790_000_007_000, Body::Advice(advice)),
     ));
-    assert_eq!(released.last().map(|(_, e)| e.schema), Some(3));
+    // Schema 4: a tuning snapshot with its contribution id, on the same `perf` topic.
+    released.push((
+        "telem",
+        Envelope::new(
+            rig(),
+            24,
+            1_790_000_008_000,
+            Body::Telem(TelemSnapshot {
+                telemetry_id: TelemetryId::from_bytes(*b"0123456789abcdef"),
+                snapshot: TuningSnapshot {
+                    cpu_model: "amd ryzen 9 5900x".into(),
+                    logical_cores: 24,
+                    physical_cores: 12,
+                    pow_algo: "scrypt".into(),
+                    profile: "balanced".into(),
+                    threads: 12,
+                    batch_size: 16,
+                    numa_layout: "node0:24".into(),
+                    avg_hashrate_hs: 280_000.0,
+                    sample_count: 40,
+                    client_version: "0.1.0".into(),
+                },
+            }),
+        ),
+    ));
+    assert_eq!(released.last().map(|(_, e)| (e.schema, e.body.kind())), Some((4, "perf")));
     released
 }
 
@@ -383,7 +408,7 @@ fn commands_match_golden_bytes_and_round_trip() {
 
 #[test]
 fn newer_schema_is_refused_by_number() {
-    assert_eq!(SCHEMA, 3, "a schema bump needs a golden vector of what it added");
+    assert_eq!(SCHEMA, 4, "a schema bump needs a golden vector of what it added");
     let (_, mut env) = samples().remove(1);
     env.schema = SCHEMA + 1;
     let bytes = encode(&env).expect("encode");

@@ -8,6 +8,7 @@ mod advice;
 mod alert;
 mod asic;
 mod rig;
+mod telem;
 mod tuning;
 
 pub use ack::*;
@@ -15,6 +16,7 @@ pub use advice::*;
 pub use alert::*;
 pub use asic::*;
 pub use rig::*;
+pub use telem::*;
 pub use tuning::*;
 
 use serde::{Deserialize, Serialize};
@@ -38,6 +40,9 @@ pub enum Body {
     Score(Score),
     /// Power-target advice for one ASIC (schema 3).
     Advice(PowerAdvice),
+    /// A tuning snapshot with its random contribution id (schema 4), on the `perf` topic;
+    /// supersedes the id-less [`Body::Perf`], which hubs still accept.
+    Telem(TelemSnapshot),
 }
 
 impl Body {
@@ -46,6 +51,7 @@ impl Body {
         match self {
             Body::Score(_) => 2,
             Body::Advice(_) => 3,
+            Body::Telem(_) => 4,
             _ => 1,
         }
     }
@@ -61,6 +67,8 @@ impl Body {
             Body::Ack(_) => "ack",
             Body::Score(_) => "score",
             Body::Advice(_) => "advice",
+            // The same topic as the snapshots it supersedes: no new topic, no ACL change.
+            Body::Telem(_) => "perf",
         }
     }
 }
