@@ -293,7 +293,10 @@ fn samples() -> Vec<(&'static str, Envelope)> {
             }),
         ),
     ));
-    assert_eq!(released.last().map(|(_, e)| (e.schema, e.body.kind())), Some((4, "perf")));
+    assert_eq!(
+        released.last().map(|(_, e)| (e.schema, e.body.kind())),
+        Some((4, "perf"))
+    );
     released
 }
 

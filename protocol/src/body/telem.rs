@@ -51,7 +51,8 @@ impl FromStr for TelemetryId {
         let mut out = [0u8; TELEMETRY_ID_LEN];
         for (i, byte) in out.iter_mut().enumerate() {
             // Both digits are ASCII hex (checked above), so the slice and the parse cannot fail.
-            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| TelemetryIdError::NotHex('?'))?;
+            *byte =
+                u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| TelemetryIdError::NotHex('?'))?;
         }
         Ok(TelemetryId(out))
     }
@@ -114,7 +115,10 @@ mod tests {
             format!("{}zz", "a".repeat(30)).parse::<TelemetryId>(),
             Err(TelemetryIdError::NotHex('z'))
         );
-        assert_eq!("é".repeat(16).parse::<TelemetryId>(), Err(TelemetryIdError::NotHex('é')));
+        assert_eq!(
+            "é".repeat(16).parse::<TelemetryId>(),
+            Err(TelemetryIdError::NotHex('é'))
+        );
     }
 
     #[test]
