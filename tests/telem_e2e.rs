@@ -48,15 +48,24 @@ fn a_shared_snapshot_is_suggested_then_forgotten_on_the_agents_request() {
 
     let before = get_json(&suggestions).expect("suggestions");
     let s = &before[0];
-    assert!(s["threads"].as_u64().is_some_and(|t| (1..=2).contains(&t)), "{before}");
-    assert!(s["expected_hashrate"].as_f64().is_some_and(|r| r > 0.0), "{before}");
+    assert!(
+        s["threads"].as_u64().is_some_and(|t| (1..=2).contains(&t)),
+        "{before}"
+    );
+    assert!(
+        s["expected_hashrate"].as_f64().is_some_and(|r| r > 0.0),
+        "{before}"
+    );
     assert_eq!(s["contributions"], 1, "{before}");
     // The snapshot was folded, not kept: the rig has no perf record.
     assert!(hub_records(http, "rig-a", "telemetry?limit=100000")
         .iter()
         .all(|r| r.get("perf").is_none() && r.get("telem").is_none()));
     let board = get_json(&format!("http://127.0.0.1:{http}/telem/leaderboard")).expect("leaderboard");
-    assert_eq!(board["cpu_models"][0]["cpu_model"], "intel xeon (cascadelake)", "{board}");
+    assert_eq!(
+        board["cpu_models"][0]["cpu_model"], "intel xeon (cascadelake)",
+        "{board}"
+    );
 
     let (ok, id, err) = cli(&["agent", "telemetry", "id", "--config", &config]);
     assert!(ok, "{err}");
@@ -72,7 +81,10 @@ fn a_shared_snapshot_is_suggested_then_forgotten_on_the_agents_request() {
     assert!(v["removed_contributions"].as_u64().is_some_and(|n| n >= 1), "{v}");
     assert_ne!(v["new_id"], id.as_str());
 
-    assert_eq!(get_json(&suggestions).expect("suggestions"), serde_json::json!([]));
+    assert_eq!(
+        get_json(&suggestions).expect("suggestions"),
+        serde_json::json!([])
+    );
     assert_eq!(metric(http, "hashward_telem_forget_refused_total"), Some(0));
     assert!(metric(http, "hashward_telem_contributions_forgotten_total").is_some_and(|n| n >= 1));
     // The new id is not known to the hub yet: forgetting it again is a clear "nothing held".

@@ -132,6 +132,9 @@ mod tests {
         std::fs::write(id_path(dir.path()), "not-an-id\n").expect("write");
         let e = load_or_create(dir.path()).expect_err("damaged");
         assert!(e.to_string().contains("is damaged"), "{e}");
-        assert_eq!(std::fs::read_to_string(id_path(dir.path())).expect("file"), "not-an-id\n");
+        assert_eq!(
+            std::fs::read_to_string(id_path(dir.path())).expect("file"),
+            "not-an-id\n"
+        );
     }
 }

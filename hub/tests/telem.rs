@@ -8,8 +8,8 @@ use hashward_hub::store::telem::{Forget, TABLES};
 use hashward_hub::store::{Incoming, Outcome, RecordsRead, RigsRead, Store};
 use hashward_hub::telem::aggregate::RETENTION_MS;
 use hashward_protocol::{
-    AgentCounters, Body, Envelope, Hardware, Hashrate, MinerTelemetry, PoolTelemetry, RigId, RigState, RigTelemetry,
-    SiteId, TelemSnapshot, TelemetryId, TuningSnapshot,
+    AgentCounters, Body, Envelope, Hardware, Hashrate, MinerTelemetry, PoolTelemetry, RigId, RigState,
+    RigTelemetry, SiteId, TelemSnapshot, TelemetryId, TuningSnapshot,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -178,7 +178,11 @@ fn an_aggregate_older_than_ninety_days_is_gone() {
     // contribution and was recomputed from rig-c's alone.
     assert_eq!(aggs.len(), 1);
     assert_eq!(
-        (aggs[0].key.threads, aggs[0].contributions, aggs[0].avg_hashrate_hs),
+        (
+            aggs[0].key.threads,
+            aggs[0].contributions,
+            aggs[0].avg_hashrate_hs
+        ),
         (24, 1, 100.0)
     );
     let c = store.telem_counters();
@@ -186,10 +190,18 @@ fn an_aggregate_older_than_ninety_days_is_gone() {
     assert_eq!(c.removed_aggregates.load(Ordering::Relaxed), 1);
     let mut metrics = String::new();
     c.render(&mut metrics);
-    assert!(metrics.contains("hashward_telem_contributions_pruned_total 2"), "{metrics}");
-    assert!(metrics.contains("hashward_telem_aggregates_removed_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("hashward_telem_contributions_pruned_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hashward_telem_aggregates_removed_total 1"),
+        "{metrics}"
+    );
 
-    store.telem_prune(T0 + 10 * 86_400_000 + RETENTION_MS).expect("prune");
+    store
+        .telem_prune(T0 + 10 * 86_400_000 + RETENTION_MS)
+        .expect("prune");
     assert!(store.telem_aggregates().expect("read").is_empty());
 }
 
@@ -207,7 +219,12 @@ async fn serve(store: Arc<Store>) -> String {
 }
 
 /// One request with the status and JSON body, whatever the status.
-async fn call(method: &'static str, url: String, header: Option<String>, body: Option<String>) -> (u16, serde_json::Value) {
+async fn call(
+    method: &'static str,
+    url: String,
+    header: Option<String>,
+    body: Option<String>,
+) -> (u16, serde_json::Value) {
     tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -225,7 +242,10 @@ async fn call(method: &'static str, url: String, header: Option<String>, body: O
         }
         .expect("request");
         let status = resp.status().as_u16();
-        (status, resp.body_mut().read_json().unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            resp.body_mut().read_json().unwrap_or(serde_json::Value::Null),
+        )
     })
     .await
     .expect("join")
@@ -276,18 +296,39 @@ async fn forgetting_one_contribution_changes_the_suggestions_and_bad_ids_change_
         (None, None, 400, "no telemetry id"),
         (Some("xyz".to_string()), None, 400, "only hex digits"),
         (Some("ab".repeat(8)), None, 400, "characters long"),
-        (None, Some("{\"telemetry_id\": 7}".to_string()), 400, "must be a string"),
+        (
+            None,
+            Some("{\"telemetry_id\": 7}".to_string()),
+            400,
+            "must be a string",
+        ),
         (None, Some("not json".to_string()), 400, "not JSON"),
-        (Some(id(1).to_string()), Some(format!("{{\"telemetry_id\": \"{}\"}}", id(2))), 400, "different"),
-        (Some(id(9).to_string()), None, 404, "no contribution under this telemetry id"),
+        (
+            Some(id(1).to_string()),
+            Some(format!("{{\"telemetry_id\": \"{}\"}}", id(2))),
+            400,
+            "different",
+        ),
+        (
+            Some(id(9).to_string()),
+            None,
+            404,
+            "no contribution under this telemetry id",
+        ),
     ];
     for (header, body, want, needle) in bad {
         let (status, v) = call("DELETE", forget.clone(), header.clone(), body.clone()).await;
         assert_eq!(status, want, "{header:?} {body:?}: {v}");
-        assert!(v["error"].as_str().is_some_and(|e| e.contains(needle)), "{header:?} {body:?}: {v}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains(needle)),
+            "{header:?} {body:?}: {v}"
+        );
         assert_eq!(v["telemetry_id"].is_null(), want != 404, "{v}");
         if want == 400 {
-            assert_eq!((v["code"].as_str(), v["parameter"].as_str()), (Some("bad_parameter"), Some("telemetry_id")));
+            assert_eq!(
+                (v["code"].as_str(), v["parameter"].as_str()),
+                (Some("bad_parameter"), Some("telemetry_id"))
+            );
         }
         assert_eq!(snapshot_of(), untouched, "{header:?} {body:?} changed the store");
     }
@@ -298,11 +339,20 @@ async fn forgetting_one_contribution_changes_the_suggestions_and_bad_ids_change_
         "DELETE",
         forget.clone(),
         None,
-        Some(format!("{{\"telemetry_id\": \"{}\"}}", id(1).to_string().to_uppercase())),
+        Some(format!(
+            "{{\"telemetry_id\": \"{}\"}}",
+            id(1).to_string().to_uppercase()
+        )),
     )
     .await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!((v["removed_contributions"].as_u64(), v["removed_aggregates"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (
+            v["removed_contributions"].as_u64(),
+            v["removed_aggregates"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
     let (_, after) = call("GET", q.clone(), None, None).await;
     assert_eq!(shape(&after), vec![(24, 16, 100.0, 1)]);
 
@@ -310,17 +360,32 @@ async fn forgetting_one_contribution_changes_the_suggestions_and_bad_ids_change_
     store
         .ingest(&[telem("rig-a", 3, T0 + 3, id(1), snapshot(12, 8, 300.0))])
         .expect("ingest");
-    assert_eq!(shape(&call("GET", q.clone(), None, None).await.1), vec![(24, 16, 100.0, 1)]);
+    assert_eq!(
+        shape(&call("GET", q.clone(), None, None).await.1),
+        vec![(24, 16, 100.0, 1)]
+    );
     assert_eq!(store.telem_counters().after_forget.load(Ordering::Relaxed), 1);
     // The same id again: nothing left under it.
     let (status, v) = call("DELETE", forget.clone(), Some(id(1).to_string()), None).await;
     assert_eq!((status, v["code"].as_str()), (404, Some("unknown_telemetry_id")));
-    assert!(matches!(store.telem_forget(&id(2), T0), Ok(Forget::Removed { contributions: 1, aggregates_removed: 1 })));
+    assert!(matches!(
+        store.telem_forget(&id(2), T0),
+        Ok(Forget::Removed {
+            contributions: 1,
+            aggregates_removed: 1
+        })
+    ));
     assert_eq!(call("GET", q, None, None).await.1, serde_json::json!([]));
 
     let (status, v) = call("GET", format!("{base}/telem/suggestions?cores=24"), None, None).await;
     assert_eq!((status, v["parameter"].as_str()), (400, Some("cpu_model")));
-    let (status, v) = call("GET", format!("{base}/telem/suggestions?cpu_model=x&cores=many"), None, None).await;
+    let (status, v) = call(
+        "GET",
+        format!("{base}/telem/suggestions?cpu_model=x&cores=many"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!((status, v["parameter"].as_str()), (400, Some("cores")));
 }
 
@@ -328,8 +393,16 @@ async fn forgetting_one_contribution_changes_the_suggestions_and_bad_ids_change_
 fn no_telemetry_table_holds_a_rig_id_host_name_or_wallet_after_a_realistic_run() {
     let (_dir, store) = open();
     let rigs = [
-        ("basement-miner-01.home.lan", "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", id(0x11)),
-        ("garage-rig-7", "ltc1qhw80dfq2kvtsj9hn3h8hycdexzxs2kq3y7z9fw", id(0x22)),
+        (
+            "basement-miner-01.home.lan",
+            "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh",
+            id(0x11),
+        ),
+        (
+            "garage-rig-7",
+            "ltc1qhw80dfq2kvtsj9hn3h8hycdexzxs2kq3y7z9fw",
+            id(0x22),
+        ),
         ("10.0.0.17", "DH5yaieqoZN36fDVciNyRueRGvGLR3mr7L", id(0x33)),
     ];
     let mut batch = Vec::new();
@@ -360,9 +433,21 @@ fn no_telemetry_table_holds_a_rig_id_host_name_or_wallet_after_a_realistic_run()
         for seq in 1..=20u64 {
             let t = ts + seq * 60_000;
             batch.push(tele(rig, 2 * seq - 1, t, wallet));
-            batch.push(telem(rig, 2 * seq, t, *who, snapshot(12 + (seq % 3) as u32 * 6, 8, 1.0e8 + seq as f64)));
+            batch.push(telem(
+                rig,
+                2 * seq,
+                t,
+                *who,
+                snapshot(12 + (seq % 3) as u32 * 6, 8, 1.0e8 + seq as f64),
+            ));
         }
-        batch.push(incoming("north", rig, 41, ts + 41 * 60_000, Body::Perf(snapshot(12, 8, 9.0e7))));
+        batch.push(incoming(
+            "north",
+            rig,
+            41,
+            ts + 41 * 60_000,
+            Body::Perf(snapshot(12, 8, 9.0e7)),
+        ));
     }
     store.ingest(&batch).expect("ingest");
     assert!(store.telem_forget(&id(0x22), T0 + 3_600_000).is_ok());
@@ -375,10 +460,19 @@ fn no_telemetry_table_holds_a_rig_id_host_name_or_wallet_after_a_realistic_run()
 
     let dump = store.telem_raw_dump().expect("dump");
     let tables: std::collections::BTreeSet<&str> = dump.iter().map(|(t, _, _)| t.as_str()).collect();
-    assert_eq!(tables, TABLES.iter().copied().collect(), "every telemetry table has rows to scan");
+    assert_eq!(
+        tables,
+        TABLES.iter().copied().collect(),
+        "every telemetry table has rows to scan"
+    );
     let mut needles: Vec<String> = vec!["north".into()];
     for (rig, wallet, _) in &rigs {
-        needles.extend([rig.to_string(), format!("host-{rig}"), wallet.to_string(), format!("{wallet}.{rig}")]);
+        needles.extend([
+            rig.to_string(),
+            format!("host-{rig}"),
+            wallet.to_string(),
+            format!("{wallet}.{rig}"),
+        ]);
     }
     for (table, key, value) in &dump {
         for n in &needles {
@@ -389,6 +483,9 @@ fn no_telemetry_table_holds_a_rig_id_host_name_or_wallet_after_a_realistic_run()
                 String::from_utf8_lossy(value)
             );
         }
-        assert!(!contains(value, MARKER_VERSION.as_bytes()), "{table} kept a raw snapshot field");
+        assert!(
+            !contains(value, MARKER_VERSION.as_bytes()),
+            "{table} kept a raw snapshot field"
+        );
     }
 }

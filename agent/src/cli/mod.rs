@@ -3,7 +3,6 @@
 
 mod telemetry;
 mod tune_pass;
-pub use telemetry::TelemetryCommand;
 use crate::config::Config;
 use crate::miner::bench::BenchJob;
 use crate::miner::engine::{default_batch, Engine, EngineConfig, Priority};
@@ -13,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+pub use telemetry::TelemetryCommand;
 
 #[derive(Debug, Parser)]
 #[command(name = "hashward-agent", version, about = "hashward mining agent")]

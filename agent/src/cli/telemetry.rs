@@ -92,7 +92,8 @@ pub fn main(cmd: TelemetryCommand) -> anyhow::Result<()> {
                 bail!(crate::telem::TelemError::NoId(cfg.data_dir));
             };
             let outcome = crate::telem::forget(&url, &old, Duration::from_secs(timeout_s.max(1)))?;
-            let new = crate::telem::draw(&cfg.data_dir).context("the hub forgot the old id, but a new one was not drawn")?;
+            let new = crate::telem::draw(&cfg.data_dir)
+                .context("the hub forgot the old id, but a new one was not drawn")?;
             let (removed, known) = match outcome {
                 crate::telem::Forgotten::Removed { contributions } => (contributions, true),
                 crate::telem::Forgotten::Unknown => (0, false),
@@ -110,7 +111,9 @@ pub fn main(cmd: TelemetryCommand) -> anyhow::Result<()> {
             } else if known {
                 println!("the hub forgot telemetry id {old} ({removed} configuration(s)); new id {new}");
             } else {
-                println!("the hub held nothing under telemetry id {old} (never received or expired); new id {new}");
+                println!(
+                    "the hub held nothing under telemetry id {old} (never received or expired); new id {new}"
+                );
             }
             Ok(())
         }

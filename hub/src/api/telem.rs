@@ -105,8 +105,11 @@ fn requested_id(headers: &HeaderMap, body: &Bytes) -> Result<TelemetryId, ApiErr
     let from_body = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        let v: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|e| bad(format!("body is not JSON ({e}); send {{\"telemetry_id\": \"<32 hex digits>\"}}")))?;
+        let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+            bad(format!(
+                "body is not JSON ({e}); send {{\"telemetry_id\": \"<32 hex digits>\"}}"
+            ))
+        })?;
         match v.get("telemetry_id") {
             Some(serde_json::Value::String(s)) => Some(s.clone()),
             Some(_) => return Err(bad("telemetry_id in the body must be a string".into())),
@@ -131,7 +134,10 @@ fn requested_id(headers: &HeaderMap, body: &Bytes) -> Result<TelemetryId, ApiErr
 
 async fn forget(State(s): State<TelemApi>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let refused = |e: ApiError| {
-        s.store.telem_counters().forget_refused.fetch_add(1, Ordering::Relaxed);
+        s.store
+            .telem_counters()
+            .forget_refused
+            .fetch_add(1, Ordering::Relaxed);
         e
     };
     let id = requested_id(&headers, &body).map_err(refused)?;

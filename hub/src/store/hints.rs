@@ -13,7 +13,9 @@ const HINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tuning_hints")
 
 pub(super) fn create(tx: &WriteTransaction) -> Result<(), StoreError> {
     if tx.delete_table(HINTS)? {
-        log::info!("dropped the retired per-rig tuning_hints table (fleet hints come from the telemetry aggregates)");
+        log::info!(
+            "dropped the retired per-rig tuning_hints table (fleet hints come from the telemetry aggregates)"
+        );
     }
     Ok(())
 }

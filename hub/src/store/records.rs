@@ -208,7 +208,10 @@ pub(super) fn strip_perf_bodies(tx: &WriteTransaction) -> Result<Vec<(u64, Body)
         by_kind.remove((rig.as_str(), "perf", ts_ms, seq))?;
     }
     if !bodies.is_empty() {
-        log::info!("took {} stored tuning snapshot(s) out of the records to fold them", bodies.len());
+        log::info!(
+            "took {} stored tuning snapshot(s) out of the records to fold them",
+            bodies.len()
+        );
     }
     layout.insert(PERF_STRIPPED, 1)?;
     Ok(bodies)

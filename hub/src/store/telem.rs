@@ -105,7 +105,9 @@ impl<'tx> Tables<'tx> {
         };
         let key = checked.key.table_key();
         let old = match self.contrib.get((who, key.as_str()))? {
-            Some(v) => Some(serde_json::from_slice::<Contribution>(v.value()).map_err(|e| json_err(&key, e))?),
+            Some(v) => {
+                Some(serde_json::from_slice::<Contribution>(v.value()).map_err(|e| json_err(&key, e))?)
+            }
             None => None,
         };
         let c = agg::fold(old, snap, now_ms);
@@ -124,7 +126,8 @@ impl<'tx> Tables<'tx> {
             Some(c) => (c.key.clone(), c.cpu_model.clone()),
             None => match self.aggregates.get(key)? {
                 Some(v) => {
-                    let a: ConfigAggregate = serde_json::from_slice(v.value()).map_err(|e| json_err(key, e))?;
+                    let a: ConfigAggregate =
+                        serde_json::from_slice(v.value()).map_err(|e| json_err(key, e))?;
                     (a.key, a.cpu_model)
                 }
                 None => return Ok(()),
@@ -138,7 +141,8 @@ impl<'tx> Tables<'tx> {
                 break;
             }
             if let Some(v) = self.contrib.get((who, key))? {
-                members.push(serde_json::from_slice::<Contribution>(v.value()).map_err(|e| json_err(key, e))?);
+                members
+                    .push(serde_json::from_slice::<Contribution>(v.value()).map_err(|e| json_err(key, e))?);
             }
         }
         match agg::aggregate(&config, &cpu_model, &members) {
@@ -176,7 +180,10 @@ impl<'tx> Tables<'tx> {
 pub enum Forget {
     /// The id's contributions (one per configuration it reported) are gone and the aggregates
     /// they fed recomputed.
-    Removed { contributions: u64, aggregates_removed: u64 },
+    Removed {
+        contributions: u64,
+        aggregates_removed: u64,
+    },
     /// No contribution under this id (never seen, expired or already forgotten): nothing changed.
     Unknown,
 }
@@ -314,7 +321,11 @@ impl Store {
         }
         for entry in tx.open_table(AGGREGATES)?.iter()? {
             let (k, v) = entry?;
-            out.push((TABLES[2].to_string(), k.value().as_bytes().to_vec(), v.value().to_vec()));
+            out.push((
+                TABLES[2].to_string(),
+                k.value().as_bytes().to_vec(),
+                v.value().to_vec(),
+            ));
         }
         for entry in tx.open_table(FORGOTTEN)?.iter()? {
             let (k, v) = entry?;
@@ -342,7 +353,10 @@ fn aggregates(tx: &ReadTransaction) -> Result<Vec<ConfigAggregate>, StoreError> 
 }
 
 /// The fleet hints, from the aggregates (read by `FleetRead::fleet_hints`).
-pub(super) fn fleet_hints(tx: &ReadTransaction, now_ms: u64) -> Result<hashward_protocol::FleetHints, StoreError> {
+pub(super) fn fleet_hints(
+    tx: &ReadTransaction,
+    now_ms: u64,
+) -> Result<hashward_protocol::FleetHints, StoreError> {
     Ok(agg::fleet_hints(&aggregates(tx)?, now_ms))
 }
 
@@ -380,11 +394,19 @@ mod tests {
             }
             records::unmark_perf_stripped(&tx).expect("unmark");
             tx.commit().expect("commit");
-            assert_eq!(s.records_of_kind("r1", "perf", 0, u64::MAX, 10).expect("list").len(), 1);
+            assert_eq!(
+                s.records_of_kind("r1", "perf", 0, u64::MAX, 10)
+                    .expect("list")
+                    .len(),
+                1
+            );
             assert!(s.telem_aggregates().expect("read").is_empty());
         }
         let s = Store::open(&path).expect("reopen");
-        assert!(s.records_of_kind("r1", "perf", 0, u64::MAX, 10).expect("list").is_empty());
+        assert!(s
+            .records_of_kind("r1", "perf", 0, u64::MAX, 10)
+            .expect("list")
+            .is_empty());
         assert!(s.records("r1", 0, u64::MAX, 10).expect("list").is_empty());
         let aggs = s.telem_aggregates().expect("read");
         assert_eq!(aggs.len(), 1);
@@ -396,7 +418,10 @@ mod tests {
             bytes,
             received_ms: 2_000,
         };
-        assert_eq!(s.ingest(&[again]).expect("ingest"), vec![super::super::Outcome::Duplicate]);
+        assert_eq!(
+            s.ingest(&[again]).expect("ingest"),
+            vec![super::super::Outcome::Duplicate]
+        );
         assert_eq!(s.telem_aggregates().expect("read")[0].snapshots, 1);
         drop(s);
         // Once only: a third open changes nothing.

@@ -46,7 +46,12 @@ impl ConfigKey {
     pub fn table_key(&self) -> String {
         format!(
             "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
-            self.cpu_model_hash, self.logical_cores, self.pow_algo, self.profile, self.threads, self.batch_size
+            self.cpu_model_hash,
+            self.logical_cores,
+            self.pow_algo,
+            self.profile,
+            self.threads,
+            self.batch_size
         )
     }
 }
@@ -82,7 +87,11 @@ pub fn check(s: &TuningSnapshot) -> Result<Checked, SnapshotError> {
     if cpu_model.is_empty() || s.pow_algo.is_empty() || s.profile.is_empty() {
         return Err(SnapshotError::Empty);
     }
-    for (name, v) in [("cpu_model", &cpu_model), ("pow_algo", &s.pow_algo), ("profile", &s.profile)] {
+    for (name, v) in [
+        ("cpu_model", &cpu_model),
+        ("pow_algo", &s.pow_algo),
+        ("profile", &s.profile),
+    ] {
         if v.len() > 64 || v.chars().any(char::is_control) {
             return Err(SnapshotError::Field(name));
         }
@@ -152,7 +161,11 @@ pub struct ConfigAggregate {
 }
 
 /// The aggregate of a configuration's contributions; None when none is left.
-pub fn aggregate(key: &ConfigKey, cpu_model: &str, contributions: &[Contribution]) -> Option<ConfigAggregate> {
+pub fn aggregate(
+    key: &ConfigKey,
+    cpu_model: &str,
+    contributions: &[Contribution],
+) -> Option<ConfigAggregate> {
     if contributions.is_empty() {
         return None;
     }
@@ -164,7 +177,10 @@ pub fn aggregate(key: &ConfigKey, cpu_model: &str, contributions: &[Contribution
         key: key.clone(),
         cpu_model: cpu_model.to_string(),
         avg_hashrate_hs: contributions.iter().map(|c| c.ema_hashrate_hs).sum::<f64>() / n,
-        best_hashrate_hs: contributions.iter().map(|c| c.best_hashrate_hs).fold(0.0, f64::max),
+        best_hashrate_hs: contributions
+            .iter()
+            .map(|c| c.best_hashrate_hs)
+            .fold(0.0, f64::max),
         sample_count: contributions.iter().map(|c| c.sample_count).sum(),
         snapshots,
         contributions: contributions.len() as u32,
@@ -252,7 +268,10 @@ pub fn leaderboard(aggs: &[ConfigAggregate], per_model: usize) -> Vec<Leaderboar
         .map(|((cpu_model, pow_algo), mut v)| {
             v.sort_by(|a, b| b.avg_hashrate_hs.total_cmp(&a.avg_hashrate_hs));
             LeaderboardEntry {
-                cpu_model_hash: v.first().map(|a| a.key.cpu_model_hash.clone()).unwrap_or_default(),
+                cpu_model_hash: v
+                    .first()
+                    .map(|a| a.key.cpu_model_hash.clone())
+                    .unwrap_or_default(),
                 cpu_model,
                 pow_algo,
                 top: v.into_iter().take(per_model).cloned().collect(),

@@ -27,17 +27,26 @@ fn the_cpu_model_is_keyed_by_the_sha256_of_its_normalised_name() {
     let expected = "9bb8978549113665650a42708cd559499a079b1d8bd0440d7163aa9913594b6e";
     let h = cpu_model_hash(RYZEN);
     assert_eq!(h, expected);
-    assert_eq!(cpu_model_hash("AMD Ryzen 9 5900X 12-Core Processor Serial 2BA3F91"), h);
+    assert_eq!(
+        cpu_model_hash("AMD Ryzen 9 5900X 12-Core Processor Serial 2BA3F91"),
+        h
+    );
     assert_ne!(cpu_model_hash("amd ryzen 9 5950x"), h);
 }
 
 #[test]
 fn a_contribution_is_a_moving_average_with_its_best() {
     let c = fold(None, &snap(RYZEN, 12, 8, 100.0), 1);
-    assert_eq!((c.ema_hashrate_hs, c.snapshots, c.sample_count, c.last_ms), (100.0, 1, 10, 1));
+    assert_eq!(
+        (c.ema_hashrate_hs, c.snapshots, c.sample_count, c.last_ms),
+        (100.0, 1, 10, 1)
+    );
     let c = fold(Some(c), &snap(RYZEN, 12, 8, 200.0), 5);
     assert!((c.ema_hashrate_hs - (0.3 * 200.0 + 0.7 * 100.0)).abs() < 1e-9);
-    assert_eq!((c.best_hashrate_hs, c.snapshots, c.sample_count, c.last_ms), (200.0, 2, 20, 5));
+    assert_eq!(
+        (c.best_hashrate_hs, c.snapshots, c.sample_count, c.last_ms),
+        (200.0, 2, 20, 5)
+    );
 }
 
 #[test]
@@ -47,8 +56,15 @@ fn each_contribution_counts_once_and_confidence_grows_with_agreement() {
     let quiet = fold(None, &snap(RYZEN, 12, 8, 100.0), 2);
     let chatty = chatty.expect("folded");
     let a = aggregate(&key, RYZEN, &[chatty.clone(), quiet.clone()]).expect("aggregate");
-    assert!((a.avg_hashrate_hs - 200.0).abs() < 1e-9, "a mean of the two: {}", a.avg_hashrate_hs);
-    assert_eq!((a.contributions, a.snapshots, a.best_hashrate_hs, a.last_update_ms), (2, 51, 300.0, 2));
+    assert!(
+        (a.avg_hashrate_hs - 200.0).abs() < 1e-9,
+        "a mean of the two: {}",
+        a.avg_hashrate_hs
+    );
+    assert_eq!(
+        (a.contributions, a.snapshots, a.best_hashrate_hs, a.last_update_ms),
+        (2, 51, 300.0, 2)
+    );
     let alone = aggregate(&key, RYZEN, &[quiet]).expect("aggregate");
     assert!(alone.confidence < a.confidence);
     assert!(alone.confidence <= 0.5 * 0.2 + 1e-6, "{}", alone.confidence);
@@ -57,9 +73,21 @@ fn each_contribution_counts_once_and_confidence_grows_with_agreement() {
 
 #[test]
 fn snapshots_that_are_not_measurements_are_refused_by_name() {
-    assert_eq!(check(&snap(RYZEN, 1, 1, f64::NAN)).map(|_| ()).unwrap_err().to_string(), "snapshot hashrate NaN H/s is not a measurement");
-    assert_eq!(check(&snap(RYZEN, 0, 1, 1.0)).map(|_| ()), Err(SnapshotError::Shape(0, 1)));
-    assert_eq!(check(&snap("(R) CPU", 1, 1, 1.0)).map(|_| ()), Err(SnapshotError::Empty));
+    assert_eq!(
+        check(&snap(RYZEN, 1, 1, f64::NAN))
+            .map(|_| ())
+            .unwrap_err()
+            .to_string(),
+        "snapshot hashrate NaN H/s is not a measurement"
+    );
+    assert_eq!(
+        check(&snap(RYZEN, 0, 1, 1.0)).map(|_| ()),
+        Err(SnapshotError::Shape(0, 1))
+    );
+    assert_eq!(
+        check(&snap("(R) CPU", 1, 1, 1.0)).map(|_| ()),
+        Err(SnapshotError::Empty)
+    );
     let mut s = snap(RYZEN, 1, 1, 1.0);
     s.profile = "bal\u{1f}anced".into();
     assert_eq!(check(&s).map(|_| ()), Err(SnapshotError::Field("profile")));
@@ -98,7 +126,10 @@ fn suggestions_filter_by_class_and_come_best_first() {
         profile: Some("balanced".into()),
     };
     let s = suggestions(&aggs, &q);
-    let got: Vec<(u32, u32, f64)> = s.iter().map(|s| (s.threads, s.batch_size, s.expected_hashrate)).collect();
+    let got: Vec<(u32, u32, f64)> = s
+        .iter()
+        .map(|s| (s.threads, s.batch_size, s.expected_hashrate))
+        .collect();
     assert_eq!(got, vec![(24, 16, 150.0), (12, 8, 110.0)]);
     assert_eq!(s[1].contributions, 2);
     let none = SuggestionQuery {
@@ -107,7 +138,13 @@ fn suggestions_filter_by_class_and_come_best_first() {
     };
     assert!(suggestions(&aggs, &none).is_empty());
     // Without the optional filters every configuration of the model, the 16-core one included.
-    let all = suggestions(&aggs, &SuggestionQuery { cpu_model: RYZEN.into(), ..Default::default() });
+    let all = suggestions(
+        &aggs,
+        &SuggestionQuery {
+            cpu_model: RYZEN.into(),
+            ..Default::default()
+        },
+    );
     assert_eq!(all.first().map(|s| s.threads), Some(16));
     assert_eq!(all.len(), 3);
 }
@@ -124,7 +161,11 @@ fn the_leaderboard_ranks_per_model_and_fleet_hints_pick_each_class_best() {
     assert_eq!(board.len(), 2);
     let ryzen = board.iter().find(|e| e.cpu_model == RYZEN).expect("ryzen");
     assert_eq!(ryzen.cpu_model_hash, cpu_model_hash(RYZEN));
-    let top: Vec<(u32, u32)> = ryzen.top.iter().map(|a| (a.key.threads, a.key.batch_size)).collect();
+    let top: Vec<(u32, u32)> = ryzen
+        .top
+        .iter()
+        .map(|a| (a.key.threads, a.key.batch_size))
+        .collect();
     assert_eq!(top, vec![(24, 16), (24, 32)]);
     let hints = fleet_hints(&aggs, 7);
     assert_eq!(hints.generated_ms, 7);

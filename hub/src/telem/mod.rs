@@ -61,14 +61,46 @@ impl Counters {
     /// Prometheus text, appended to `/metrics`.
     pub fn render(&self, out: &mut String) {
         let series = [
-            ("hashward_telem_snapshots_folded_total", "Tuning snapshots folded into the aggregates.", &self.folded),
-            ("hashward_telem_snapshots_refused_total", "Tuning snapshots refused as not a measurement.", &self.refused),
-            ("hashward_telem_snapshots_after_forget_total", "Tuning snapshots refused because their telemetry id was forgotten.", &self.after_forget),
-            ("hashward_telem_contributions_forgotten_total", "Contributions removed by DELETE /telem/my-data.", &self.forgotten),
-            ("hashward_telem_forget_refused_total", "DELETE /telem/my-data requests refused (missing, malformed or unknown id).", &self.forget_refused),
-            ("hashward_telem_contributions_pruned_total", "Contributions removed after 90 days.", &self.pruned_contributions),
-            ("hashward_telem_aggregates_removed_total", "Aggregates removed with their last contribution.", &self.removed_aggregates),
-            ("hashward_telem_tombstones_pruned_total", "Forgotten-id tombstones removed after 90 days.", &self.pruned_tombstones),
+            (
+                "hashward_telem_snapshots_folded_total",
+                "Tuning snapshots folded into the aggregates.",
+                &self.folded,
+            ),
+            (
+                "hashward_telem_snapshots_refused_total",
+                "Tuning snapshots refused as not a measurement.",
+                &self.refused,
+            ),
+            (
+                "hashward_telem_snapshots_after_forget_total",
+                "Tuning snapshots refused because their telemetry id was forgotten.",
+                &self.after_forget,
+            ),
+            (
+                "hashward_telem_contributions_forgotten_total",
+                "Contributions removed by DELETE /telem/my-data.",
+                &self.forgotten,
+            ),
+            (
+                "hashward_telem_forget_refused_total",
+                "DELETE /telem/my-data requests refused (missing, malformed or unknown id).",
+                &self.forget_refused,
+            ),
+            (
+                "hashward_telem_contributions_pruned_total",
+                "Contributions removed after 90 days.",
+                &self.pruned_contributions,
+            ),
+            (
+                "hashward_telem_aggregates_removed_total",
+                "Aggregates removed with their last contribution.",
+                &self.removed_aggregates,
+            ),
+            (
+                "hashward_telem_tombstones_pruned_total",
+                "Forgotten-id tombstones removed after 90 days.",
+                &self.pruned_tombstones,
+            ),
         ];
         for (name, help, v) in series {
             // Writing to a String cannot fail.

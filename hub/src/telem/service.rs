@@ -13,7 +13,11 @@ use tokio::sync::watch;
 /// How often the pruner runs.
 pub const EVERY: Duration = Duration::from_secs(3600);
 
-pub async fn run(store: Arc<Store>, now_ms: fn() -> u64, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+pub async fn run(
+    store: Arc<Store>,
+    now_ms: fn() -> u64,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
     let mut tick = tokio::time::interval(EVERY);
     loop {
         tokio::select! {
