@@ -230,7 +230,7 @@ impl Store {
             }
         };
         if outcome == Forget::Unknown {
-            // Nothing written: dropping the transaction aborts it.
+            tx.abort()?;
             return Ok(outcome);
         }
         tx.commit()?;
