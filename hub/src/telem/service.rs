@@ -34,7 +34,13 @@ pub async fn run(
                     Err(e) => log::error!("telemetry pruner task: {e}"),
                 }
             }
-            _ = stop.wait_for(|s| *s) => return Ok(()),
+            _ = stopped(&mut stop) => return Ok(()),
         }
     }
+}
+
+/// Resolves once the hub stops (or its signal is gone), holding no `watch::Ref` across an await.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // Either way the hub is going away; the guard is dropped at once.
+    let _ = stop.wait_for(|s| *s).await.map(|_| ());
 }
