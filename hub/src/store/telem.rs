@@ -196,6 +196,9 @@ pub struct Pruned {
     pub tombstones: u64,
 }
 
+/// One row of a telemetry table as raw bytes: (table, key, value).
+pub type RawRow = (String, Vec<u8>, Vec<u8>);
+
 impl Store {
     /// The counters `/metrics` renders for the telemetry tables.
     pub fn telem_counters(&self) -> &std::sync::Arc<crate::telem::Counters> {
@@ -296,7 +299,7 @@ impl Store {
     /// Every key and value of every telemetry table, as raw bytes (tuple keys as their fields
     /// joined by a NUL): what a privacy audit reads. Fails if the store holds a `telem_` table
     /// this module does not know, so none can be left out of the audit.
-    pub fn telem_raw_dump(&self) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn telem_raw_dump(&self) -> Result<Vec<RawRow>, StoreError> {
         let tx = self.read_tx()?;
         let mut out = Vec::new();
         for handle in tx.list_tables()? {
