@@ -444,7 +444,7 @@ mod tests {
                 "Turbo",
             ),
             (
-                "site = \"s\"\nrig = \"r\"\n[miner]\ntelemetry_endpoint = \"https://t.example\"\n",
+                "site = \"s\"\nrig = \"r\"\n[miner]\ntelemetry_endpoint = \"t.example\"\n",
                 "telemetry_endpoint",
             ),
             (

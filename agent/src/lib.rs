@@ -8,7 +8,8 @@
 //!   its decisions; never imports `miner`), `asic` (one backend per firmware behind one client),
 //!   `depin` (DePIN node adapters behind one trait; borrows `asic`'s bounded HTTP client),
 //!   `infer` (tract models), `sample` (what is measured), `link` (spool + MQTT publisher),
-//!   `fleet` (signed pushes and commands), `watchdog`, `logring`. Each owns its config section.
+//!   `fleet` (signed pushes and commands), `watchdog`, `logring`, `telem` (the telemetry id
+//!   and the forget client). Each owns its config section.
 //! - `config`: the TOML file, aggregating the sections and loading them.
 //! - `run`: the composition: the running agent and one handler per event.
 //! - `cli`: the command line (binary glue; it alone uses anyhow).
@@ -27,5 +28,6 @@ pub mod logring;
 pub mod miner;
 pub mod run;
 pub mod sample;
+pub mod telem;
 pub mod tune;
 pub mod watchdog;

@@ -10,7 +10,9 @@
 //! signing key both `cmd` and tests load. Dashboards: `fleetview` (the fleet snapshot and its pure
 //! views) <- `web` (the pages and their endpoints), `ha` (Home Assistant, pure) <- `control`
 //! (commands the hub signs itself, and its MQTT service). The economics live in the pure
-//! `hashward-econ` crate. No module imports `serve`, `cmd` or `cli` but those above them.
+//! `hashward-econ` crate. `telem` (seed 004's private tuning telemetry): `telem::aggregate` is
+//! pure like `domain`, its tables are `store::telem`, its routes `api::telem`, its pruner
+//! `telem::service`. No module imports `serve`, `cmd` or `cli` but those above them.
 
 pub mod alerts;
 pub mod api;
@@ -31,6 +33,7 @@ pub mod models;
 pub mod scores;
 pub mod serve;
 pub mod store;
+pub mod telem;
 pub mod web;
 
 /// Log filter when RUST_LOG is unset. rumqttd logs ordinary traffic as errors through tracing

@@ -279,6 +279,19 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         sink: alert_sink.clone(),
         receivers: Arc::new(receivers.names()),
     }));
+    // Seed 004's private tuning telemetry: suggestions, leaderboard, forget; counted in /metrics.
+    app = app.merge(api::telem::router(api::telem::TelemApi {
+        store: store.clone(),
+        now_ms: hashward_common::clock::now_ms,
+    }));
+    {
+        let counters = store.telem_counters().clone();
+        metrics.sections.add(move |out| counters.render(out));
+    }
+    let telem_pruner = Service::new(
+        "telemetry pruner",
+        crate::telem::service::run(store.clone(), hashward_common::clock::now_ms, stop.subscribe()),
+    );
     // Seed 003: CORS for GET from any origin, gzip when the client accepts it.
     let app = app
         .layer(
@@ -392,6 +405,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             .map(|(name, run)| Service::new(name, run)),
     );
     services.extend(score_batch);
+    services.push(telem_pruner);
     // Collector outages reach a person like any other alert.
     services.push(Service::new(
         "source alerts",

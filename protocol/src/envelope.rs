@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 
 /// Wire schema version. Bump when a variant is appended to [`Body`] or another released enum.
 /// 2: `Body::Score` on `{site}/{rig}/score`. 3: `Body::Advice` on `{site}/{rig}/advice` and
-/// `Command::SetPowerTarget`. 4: `Body::Depin` on `{site}/{rig}/depin`.
-pub const SCHEMA: u16 = 4;
+/// `Command::SetPowerTarget`. 4: `Body::Depin` on `{site}/{rig}/depin`. 5: `Body::Telem` (a tuning
+/// snapshot with its contribution id) on `{site}/{rig}/perf`.
+pub const SCHEMA: u16 = 5;
 
 /// `seq` is monotonic per rig and survives agent restarts, so the hub drops duplicates and counts
 /// gaps. Sequence 0 is reserved for unsequenced messages (the retained state / last will), which

@@ -321,6 +321,35 @@ fn samples() -> Vec<(&'static str, Envelope)> {
         Envelope::new(rig(), 25, 1_790_000_009_000, Body::Depin(down)),
     ));
     assert_eq!(released.last().map(|(_, e)| e.schema), Some(4));
+    // Schema 5: a tuning snapshot with its contribution id, on the same `perf` topic.
+    released.push((
+        "telem",
+        Envelope::new(
+            rig(),
+            26,
+            1_790_000_010_000,
+            Body::Telem(TelemSnapshot {
+                telemetry_id: TelemetryId::from_bytes(*b"0123456789abcdef"),
+                snapshot: TuningSnapshot {
+                    cpu_model: "amd ryzen 9 5900x".into(),
+                    logical_cores: 24,
+                    physical_cores: 12,
+                    pow_algo: "scrypt".into(),
+                    profile: "balanced".into(),
+                    threads: 12,
+                    batch_size: 16,
+                    numa_layout: "node0:24".into(),
+                    avg_hashrate_hs: 280_000.0,
+                    sample_count: 40,
+                    client_version: "0.1.0".into(),
+                },
+            }),
+        ),
+    ));
+    assert_eq!(
+        released.last().map(|(_, e)| (e.schema, e.body.kind())),
+        Some((5, "perf"))
+    );
     released
 }
 
@@ -435,7 +464,7 @@ fn commands_match_golden_bytes_and_round_trip() {
 
 #[test]
 fn newer_schema_is_refused_by_number() {
-    assert_eq!(SCHEMA, 4, "a schema bump needs a golden vector of what it added");
+    assert_eq!(SCHEMA, 5, "a schema bump needs a golden vector of what it added");
     let (_, mut env) = samples().remove(1);
     env.schema = SCHEMA + 1;
     let bytes = encode(&env).expect("encode");

@@ -1,6 +1,7 @@
 //! The `hashward-agent` command line. Lives in the library so the all-in-one `hashward` binary
 //! can offer the same commands (`hashward agent ...`); this is binary glue, hence anyhow.
 
+mod telemetry;
 mod tune_pass;
 use crate::config::Config;
 use crate::miner::bench::BenchJob;
@@ -11,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+pub use telemetry::TelemetryCommand;
 
 #[derive(Debug, Parser)]
 #[command(name = "hashward-agent", version, about = "hashward mining agent")]
@@ -66,6 +68,10 @@ pub enum Command {
         #[arg(long)]
         algo: Option<Algo>,
     },
+    /// The private tuning telemetry: `telemetry id` shows the random id snapshots are shared
+    /// under, `telemetry forget` has the hub remove them (seed 004) and draws a new id.
+    #[command(subcommand)]
+    Telemetry(TelemetryCommand),
 }
 
 #[derive(Debug, Args)]
@@ -550,6 +556,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Telemetry(cmd) => telemetry::main(cmd),
         Command::Run(args) => {
             let cfg = args.config()?;
             let rt = tokio::runtime::Builder::new_current_thread()

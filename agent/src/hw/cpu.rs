@@ -89,17 +89,9 @@ pub struct NumaInfo {
 /// without trademarks, the word "processor"/"cpu", core counts and the clock, so that one model
 /// has one name and nothing host-specific remains.
 /// `Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz` -> `intel xeon gold 6130`.
+/// One definition for the agent and the hub, which keys telemetry by the hash of this name.
 pub fn normalise_cpu_model(brand: &str) -> String {
-    let lower = brand.to_lowercase();
-    let cut = lower.split('@').next().unwrap_or("");
-    let cleaned = cut.replace("(r)", " ").replace("(tm)", " ").replace("(c)", " ");
-    cleaned
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|w| !w.is_empty())
-        .filter(|w| !matches!(*w, "cpu" | "processor" | "apu" | "with" | "radeon" | "graphics"))
-        .filter(|w| !(w.ends_with("-core") || w.ends_with("ghz")))
-        .collect::<Vec<_>>()
-        .join(" ")
+    hashward_protocol::normalise_cpu_model(brand)
 }
 
 /// Core name for an ARM Ltd (implementer 0x41) `CPU part`.

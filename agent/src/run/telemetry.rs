@@ -71,8 +71,17 @@ impl Agent {
         self.spool_body_at(&topic, Body::Tele(tele), ts).await;
     }
 
-    /// A tuning snapshot the miner shares with the hub (`telemetry_enabled`).
+    /// A tuning snapshot the miner shares with the hub (`telemetry_enabled`), under the rig's
+    /// random telemetry id (`crate::telem`), read each time so a `telemetry forget` run beside
+    /// the agent takes effect from the next snapshot.
     pub(super) async fn on_tuning_snapshot(&mut self, snap: TuningSnapshot) {
+        let telemetry_id = match crate::telem::load_or_create(&self.cfg.data_dir) {
+            Ok(id) => id,
+            Err(e) => {
+                log::error!("tune: snapshot not shared: {e}");
+                return;
+            }
+        };
         log::info!(
             "tune: sharing snapshot {} threads x batch {} ({:.0} H/s) with the hub",
             snap.threads,
@@ -80,7 +89,11 @@ impl Agent {
             snap.avg_hashrate_hs
         );
         let topic = self.topics.perf.clone();
-        self.spool_body(&topic, Body::Perf(snap)).await;
+        let body = Body::Telem(hashward_protocol::TelemSnapshot {
+            telemetry_id,
+            snapshot: snap,
+        });
+        self.spool_body(&topic, body).await;
     }
 
     /// One ASIC reading from the poller: scored by the models and published.

@@ -33,8 +33,9 @@ pub struct TuneConfig {
     /// batch, hashrate; no host name, address or wallet) to the hub, which turns the fleet's
     /// snapshots into tuning hints. Off by default.
     pub telemetry_enabled: bool,
-    /// A third-party snapshot collector. hashward reports to its own hub over MQTT instead, so
-    /// only the default (none) is accepted; the key is kept to refuse it with a reason.
+    /// The hub's HTTP base URL (`http://hub:8080`) for the telemetry privacy calls
+    /// (`hashward-agent telemetry forget`); default: `inference.hub_url`. Snapshots themselves
+    /// go to the hub over MQTT, never here.
     pub telemetry_endpoint: Option<String>,
     /// Start tuning from the hub's hint for this hardware when there is no local data.
     pub fleet_hints_enabled: bool,
@@ -181,10 +182,12 @@ impl TuneConfig {
             ));
         }
         if let Some(e) = &self.telemetry_endpoint {
-            return Err(format!(
-                "miner.telemetry_endpoint {e:?}: snapshots go to the hub over MQTT; remove the key \
-                 and set telemetry_enabled = true"
-            ));
+            if !(e.starts_with("http://") || e.starts_with("https://")) {
+                return Err(format!(
+                    "miner.telemetry_endpoint {e:?} is not an http:// or https:// URL (the hub's \
+                     HTTP base, e.g. http://hub:8080)"
+                ));
+            }
         }
         if let Some(t) = self.thermal() {
             t.validate().map_err(|e| format!("miner thermal limits: {e}"))?;
@@ -257,10 +260,10 @@ mod tests {
         };
         assert!(err(reeval).starts_with("miner.reeval_interval_secs 30 must be at least"));
         let endpoint = TuneConfig {
-            telemetry_endpoint: Some("https://t.example".into()),
+            telemetry_endpoint: Some("t.example:8080".into()),
             ..TuneConfig::default()
         };
-        assert!(err(endpoint).starts_with("miner.telemetry_endpoint \"https://t.example\""));
+        assert!(err(endpoint).starts_with("miner.telemetry_endpoint \"t.example:8080\" is not"));
         let limits = TuneConfig {
             thermal_soft_limit_c: 95.0,
             thermal_hard_limit_c: 90.0,

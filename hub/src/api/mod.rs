@@ -15,6 +15,7 @@ pub mod pools;
 mod rigs;
 pub mod scores;
 mod status;
+pub mod telem;
 
 pub use error::ApiError;
 
@@ -74,7 +75,6 @@ pub fn router(state: AppState) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::hints::ClassAggregate;
     use crate::domain::rig::RigEntry;
     use crate::domain::rollout::PushRecord;
     use crate::store::{FleetRead, RecordsRead, RigsRead, StoreError, StoredRecord};
@@ -118,7 +118,10 @@ mod tests {
 
     impl FleetRead for MemoryStore {
         fn fleet_hints(&self, now_ms: u64) -> Result<FleetHints, StoreError> {
-            Ok(crate::domain::hints::hints(&Vec::<ClassAggregate>::new(), now_ms))
+            Ok(FleetHints {
+                generated_ms: now_ms,
+                hints: Vec::new(),
+            })
         }
         fn pushes(&self) -> Result<Vec<PushRecord>, StoreError> {
             Ok(vec![PushRecord {

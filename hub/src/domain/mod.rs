@@ -1,10 +1,9 @@
 //! The hub's pure projections: what the hub concludes from the envelopes it accepts (a rig's
-//! state, sequence accounting, fleet tuning hints, config rollout). No I/O, no clock: the store
+//! state, sequence accounting, config rollout; fleet tuning hints are `crate::telem`). No I/O, no clock: the store
 //! feeds them values inside its transactions, and they are tested with values.
 //!
 //! Must never read or write the store, the network or the clock.
 
-pub mod hints;
 pub mod pool_join;
 pub mod rig;
 pub mod rollout;

@@ -1,63 +1,21 @@
-//! The hints aggregate: one fleet tuning class per key (see `domain::hints::class_key`), folded
-//! by the domain from the agents' tuning snapshots as they are stored.
+//! The retired per-rig hints table. Fleet tuning hints now come from the telemetry aggregates
+//! (`crate::telem`, `store::telem`), which key a contribution by the agent's random telemetry id;
+//! this table kept an average per rig id next to the hardware class, so a store that still has
+//! it drops it on open (its figures return as agents report again).
 //!
-//! Must never fail a batch over a snapshot that is not a measurement: it stays a record, and is
-//! only left out of the hints.
+//! Must never be written again.
 
 use super::StoreError;
-use crate::domain::hints::{self, ClassAggregate};
-use hashward_protocol::TuningSnapshot;
-use redb::{ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
+use redb::{TableDefinition, WriteTransaction};
 
-/// Class key -> JSON `ClassAggregate`.
+/// Class key -> JSON per-rig averages (retired).
 const HINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tuning_hints");
 
 pub(super) fn create(tx: &WriteTransaction) -> Result<(), StoreError> {
-    tx.open_table(HINTS)?;
-    Ok(())
-}
-
-pub(super) fn open(tx: &WriteTransaction) -> Result<Table<'_, &'static str, &'static [u8]>, StoreError> {
-    Ok(tx.open_table(HINTS)?)
-}
-
-/// Folds one rig's snapshot into its class.
-pub(super) fn fold(
-    table: &mut Table<'_, &'static str, &'static [u8]>,
-    rig: &str,
-    snap: &TuningSnapshot,
-    received_ms: u64,
-) -> Result<(), StoreError> {
-    let key = hints::class_key(snap);
-    let old = match table.get(key.as_str())? {
-        Some(v) => match serde_json::from_slice(v.value()) {
-            Ok(class) => Some(class),
-            Err(e) => {
-                log::warn!("tuning hints: unreadable class {key:?} starts over: {e}");
-                None
-            }
-        },
-        None => None,
-    };
-    match hints::fold(old, rig, snap, received_ms) {
-        Ok(class) => {
-            let json = serde_json::to_vec(&class).map_err(|e| StoreError::Registry(rig.to_string(), e))?;
-            table.insert(key.as_str(), json.as_slice())?;
-        }
-        Err(e) => log::warn!("tuning snapshot from {rig} not used for hints: {e}"),
+    if tx.delete_table(HINTS)? {
+        log::info!(
+            "dropped the retired per-rig tuning_hints table (fleet hints come from the telemetry aggregates)"
+        );
     }
     Ok(())
-}
-
-pub(super) fn all(tx: &ReadTransaction) -> Result<Vec<ClassAggregate>, StoreError> {
-    let table = tx.open_table(HINTS)?;
-    let mut classes = Vec::new();
-    for entry in table.iter()? {
-        let (k, v) = entry?;
-        match serde_json::from_slice::<ClassAggregate>(v.value()) {
-            Ok(c) => classes.push(c),
-            Err(e) => log::warn!("tuning hints: unreadable class {:?}: {e}", k.value()),
-        }
-    }
-    Ok(classes)
 }

@@ -1,7 +1,8 @@
 //! The hub's store (redb), one module per aggregate: `records` (every sequenced record once,
 //! keyed by (rig, seq), indexed by time and by (rig, kind, time)), `rigs` (the registry the
-//! domain projects from envelopes), `hints` (fleet tuning hints) and `pushes` (config pushes
-//! seen on the broker). The API and jobs read through the traits below, so they can be tested
+//! domain projects from envelopes), `telem` (the tuning-telemetry aggregates the fleet hints come
+//! from; `hints` only drops the retired per-rig table) and `pushes` (config pushes seen on the
+//! broker). The API and jobs read through the traits below, so they can be tested
 //! without redb.
 //!
 //! A batch is written in one durable transaction; the ingest acknowledges MQTT messages only
@@ -16,8 +17,8 @@ mod pushes;
 mod records;
 mod rigs;
 pub mod scores;
+pub mod telem;
 
-use crate::domain::hints::ClassAggregate;
 use crate::domain::rig::RigEntry;
 use crate::domain::rollout::PushRecord;
 use hashward_protocol::{Body, Envelope, FleetHints, SiteId};
@@ -110,6 +111,8 @@ pub struct Store {
     /// hub would never store again once space returned.
     db: RwLock<Option<Database>>,
     path: PathBuf,
+    /// What the telemetry tables did (`crate::telem`), for `/metrics`.
+    telem: std::sync::Arc<crate::telem::Counters>,
 }
 
 impl Store {
@@ -127,10 +130,13 @@ impl Store {
         network::create(&tx)?;
         scores::create(&tx, hashward_common::clock::now_ms())?;
         alerts::create(&tx)?;
+        telem::create(&tx)?;
+        telem::fold_stripped(&tx, records::strip_perf_bodies(&tx)?)?;
         tx.commit()?;
         Ok(Store {
             db: RwLock::new(Some(db)),
             path: path.to_path_buf(),
+            telem: Default::default(),
         })
     }
 
@@ -179,10 +185,10 @@ impl Store {
     fn ingest_tx(&self, batch: &[Incoming]) -> Result<Vec<Outcome>, StoreError> {
         let tx = self.write_tx()?;
         let mut outcomes = Vec::with_capacity(batch.len());
-        {
+        let telem_tally = {
             let mut records = records::Tables::open(&tx)?;
             let mut rig_table = rigs::open(&tx)?;
-            let mut hint_table = hints::open(&tx)?;
+            let mut telem_tables = telem::Tables::open(&tx)?;
             // Each rig's registry entry is read once per batch and written once at its end.
             let mut entries: HashMap<String, RigEntry> = HashMap::new();
             for m in batch {
@@ -197,10 +203,16 @@ impl Store {
                 };
                 let outcome = if matches!(env.body, Body::State(_)) {
                     Outcome::State
-                } else if records.insert(env, &m.bytes)? {
-                    if let Body::Perf(snap) = &env.body {
-                        hints::fold(&mut hint_table, rig, snap, m.received_ms)?;
+                } else if let Some((who, snap)) = telem::contribution(&env.body) {
+                    // Seed 004: a tuning snapshot is folded into the telemetry aggregates and
+                    // never kept; its (rig, seq) is, so sequence accounting stays exact.
+                    if records.insert_seq_only(env)? {
+                        telem_tables.fold(&who, snap, m.received_ms)?;
+                        Outcome::Stored
+                    } else {
+                        Outcome::Duplicate
                     }
+                } else if records.insert(env, &m.bytes)? {
                     Outcome::Stored
                 } else {
                     Outcome::Duplicate
@@ -211,8 +223,10 @@ impl Store {
             for (rig, entry) in entries {
                 rigs::save(&mut rig_table, &rig, &entry)?;
             }
-        }
+            telem_tables.tally
+        };
         tx.commit()?;
+        self.telem.add(&telem_tally);
         Ok(outcomes)
     }
 
@@ -387,8 +401,7 @@ impl RecordsRead for Store {
 
 impl FleetRead for Store {
     fn fleet_hints(&self, now_ms: u64) -> Result<FleetHints, StoreError> {
-        let classes: Vec<ClassAggregate> = hints::all(&self.read_tx()?)?;
-        Ok(crate::domain::hints::hints(&classes, now_ms))
+        telem::fleet_hints(&self.read_tx()?, now_ms)
     }
 
     fn pushes(&self) -> Result<Vec<PushRecord>, StoreError> {

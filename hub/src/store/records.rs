@@ -80,6 +80,18 @@ impl<'tx> Tables<'tx> {
             .insert((rig, env.body.kind(), env.ts_ms, env.seq), ())?;
         Ok(true)
     }
+
+    /// Marks (rig, seq) received without keeping the body, and lists it nowhere: for a record
+    /// folded elsewhere and never kept (a tuning snapshot, `crate::telem`). False when (rig, seq)
+    /// is already stored.
+    pub(super) fn insert_seq_only(&mut self, env: &Envelope) -> Result<bool, StoreError> {
+        let rig = env.rig.as_str();
+        if self.records.get((rig, env.seq))?.is_some() {
+            return Ok(false);
+        }
+        self.records.insert((rig, env.seq), (env.ts_ms, &[][..]))?;
+        Ok(true)
+    }
 }
 
 fn decoded(
@@ -158,6 +170,58 @@ pub(super) fn of_kind(
         }
     }
     Ok(out)
+}
+
+// --- Seed 004 (telemetry): tuning snapshots are folded, never kept. -------------------------
+
+/// The layout mark of [`strip_bodies_of_kind`] having run for `perf`.
+const PERF_STRIPPED: &str = "perf_bodies_stripped";
+
+/// Once per store: takes the body out of every stored record of `kind` (a store from before the
+/// telemetry aggregates kept raw tuning snapshots), leaving its (rig, seq) as
+/// [`Tables::insert_seq_only`] does, and returns the bodies (with their ts_ms) for folding.
+pub(super) fn strip_perf_bodies(tx: &WriteTransaction) -> Result<Vec<(u64, Body)>, StoreError> {
+    let mut layout = tx.open_table(LAYOUT)?;
+    if layout.get(PERF_STRIPPED)?.is_some() {
+        return Ok(Vec::new());
+    }
+    let mut records = tx.open_table(RECORDS)?;
+    let mut by_time = tx.open_table(BY_TIME)?;
+    let mut by_kind = tx.open_table(BY_KIND)?;
+    let mut found = Vec::new();
+    for entry in by_kind.iter()? {
+        let (k, _) = entry?;
+        let (rig, kind, ts_ms, seq) = k.value();
+        if kind == "perf" {
+            found.push((rig.to_string(), ts_ms, seq));
+        }
+    }
+    let mut bodies = Vec::new();
+    for (rig, ts_ms, seq) in found {
+        let body = match records.get((rig.as_str(), seq))? {
+            Some(v) => hashward_protocol::decode(v.value().1).ok().map(|env| env.body),
+            None => None,
+        };
+        bodies.extend(body.map(|b| (ts_ms, b)));
+        records.insert((rig.as_str(), seq), (ts_ms, &[][..]))?;
+        by_time.remove((rig.as_str(), ts_ms, seq))?;
+        by_kind.remove((rig.as_str(), "perf", ts_ms, seq))?;
+    }
+    if !bodies.is_empty() {
+        log::info!(
+            "took {} stored tuning snapshot(s) out of the records to fold them",
+            bodies.len()
+        );
+    }
+    layout.insert(PERF_STRIPPED, 1)?;
+    Ok(bodies)
+}
+
+/// Forgets that the perf bodies were stripped, as in a store from before the telemetry tables.
+#[cfg(test)]
+pub(super) fn unmark_perf_stripped(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(LAYOUT)?.remove(PERF_STRIPPED)?;
+    Ok(())
 }
 
 /// Drops the kind index and its layout mark, leaving a store as hubs before the index wrote it.

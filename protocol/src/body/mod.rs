@@ -9,6 +9,7 @@ mod alert;
 mod asic;
 mod depin;
 mod rig;
+mod telem;
 mod tuning;
 
 pub use ack::*;
@@ -17,6 +18,7 @@ pub use alert::*;
 pub use asic::*;
 pub use depin::*;
 pub use rig::*;
+pub use telem::*;
 pub use tuning::*;
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +44,9 @@ pub enum Body {
     Advice(PowerAdvice),
     /// One DePIN node's earnings and resource use (schema 4).
     Depin(DepinReport),
+    /// A tuning snapshot with its random contribution id (schema 5), on the `perf` topic;
+    /// supersedes the id-less [`Body::Perf`], which hubs still accept.
+    Telem(TelemSnapshot),
 }
 
 impl Body {
@@ -51,6 +56,7 @@ impl Body {
             Body::Score(_) => 2,
             Body::Advice(_) => 3,
             Body::Depin(_) => 4,
+            Body::Telem(_) => 5,
             _ => 1,
         }
     }
@@ -67,6 +73,8 @@ impl Body {
             Body::Score(_) => "score",
             Body::Advice(_) => "advice",
             Body::Depin(_) => "depin",
+            // The same topic as the snapshots it supersedes: no new topic, no ACL change.
+            Body::Telem(_) => "perf",
         }
     }
 }
