@@ -219,3 +219,108 @@ async fn findings(State(s): State<SentinelApi>) -> Result<Response, ApiError> {
     }))
     .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sentinel::model::SentinelModel;
+
+    async fn serve(model: Result<Arc<SentinelModel>, String>) -> (String, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(Store::open(&dir.path().join("hub.redb")).expect("store"));
+        let app = router(SentinelApi {
+            shared: Arc::new(Shared::new(model)),
+            store,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), dir)
+    }
+
+    async fn call(url: String, body: Option<Value>) -> (u16, Value) {
+        tokio::task::spawn_blocking(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let mut resp = match body {
+                Some(b) => agent
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .send(b.to_string().as_bytes())
+                    .expect("request"),
+                None => agent.get(&url).call().expect("request"),
+            };
+            (resp.status().as_u16(), resp.body_mut().read_json().expect("json"))
+        })
+        .await
+        .expect("join")
+    }
+
+    fn quiet() -> Value {
+        json!({"connections_per_second": 0.0, "hashrate": 1.0e14, "reported_hashrate": 1.0e14,
+               "valid_shares_rate": 5.0, "invalid_shares_rate": 0.02, "stale_shares_rate": 0.05,
+               "avg_share_difficulty": 65536.0, "unique_workers": 20})
+    }
+
+    fn with(mut v: Value, k: &str, x: Value) -> Value {
+        v[k] = x;
+        v
+    }
+
+    #[tokio::test]
+    async fn detect_answers_the_seed_shape_and_names_bad_fields() {
+        let model = SentinelModel::load(&crate::sentinel::model::tests::repo_models()).expect("model");
+        let (base, _dir) = serve(Ok(Arc::new(model))).await;
+        let url = format!("{base}/api/v1/sentinel/detect");
+
+        let (st, v) = call(url.clone(), Some(quiet())).await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!((v["is_anomaly"].as_bool(), v["threat_type"].is_null()), (Some(false), true), "{v}");
+        assert_eq!(v["recommended_action"]["auto_execute"], false);
+        assert_eq!(v["features"]["hashrate_ratio"], 1.0);
+        assert_eq!(v["ignored_fields"], json!(["avg_share_difficulty"]));
+
+        // A quarter of the fleet's hashrate gone at the pool, one worker seen at nothing.
+        let hijack = with(with(quiet(), "hashrate", json!(7.5e13)), "min_worker_hashrate_ratio", json!(0.0));
+        let (st, v) = call(url.clone(), Some(hijack)).await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!((v["is_anomaly"].as_bool(), v["threat_type"].as_str()), (Some(true), Some("hashrate_hijacking")), "{v}");
+        assert!(v["individual_predictions"]["mlp"]["is_anomaly"].as_bool().unwrap_or(false));
+
+        let surge = with(with(quiet(), "invalid_shares_rate", json!(1.5)), "surging_workers", json!(14));
+        let (_, v) = call(url.clone(), Some(surge)).await;
+        assert_eq!(v["threat_type"], "share_manipulation", "{v}");
+
+        let short = with(with(quiet(), "payout_amount", json!(0.004)), "expected_payout_amount", json!(0.01));
+        let (_, v) = call(url.clone(), Some(short)).await;
+        assert_eq!(v["threat_type"], "suspicious_payout", "{v}");
+
+        for (body, field) in [
+            (with(quiet(), "hashrate", json!("fast")), "hashrate"),
+            (with(quiet(), "stale_shares_rate", json!(-1.0)), "stale_shares_rate"),
+            (with(quiet(), "unique_workers", json!(2.5)), "unique_workers"),
+            (with(quiet(), "site_alerting_fraction", json!(1.5)), "site_alerting_fraction"),
+            (with(quiet(), "surging_workers", json!(21)), "surging_workers"),
+            (with(quiet(), "hashrat", json!(1.0)), "hashrat"),
+            ({ let mut q = quiet(); q.as_object_mut().map(|o| o.remove("valid_shares_rate")); q }, "valid_shares_rate"),
+            (json!([1, 2]), "body"),
+        ] {
+            let (st, v) = call(url.clone(), Some(body)).await;
+            assert_eq!((st, v["code"].as_str(), v["parameter"].as_str()), (400, Some("bad_parameter"), Some(field)), "{v}");
+        }
+
+        let (st, v) = call(format!("{base}/api/v1/sentinel/findings"), None).await;
+        assert_eq!(st, 200);
+        assert_eq!((v["model"]["loaded"].as_bool(), v["findings"].as_array().map(Vec::len)), (Some(true), Some(0)));
+    }
+
+    #[tokio::test]
+    async fn without_the_model_detect_says_why() {
+        let (base, _dir) = serve(Err("no models directory".into())).await;
+        let (st, v) = call(format!("{base}/api/v1/sentinel/detect"), Some(quiet())).await;
+        assert_eq!((st, v["code"].as_str()), (503, Some("sentinel_unavailable")));
+        assert!(v["error"].as_str().unwrap_or("").contains("no models directory"), "{v}");
+    }
+}
