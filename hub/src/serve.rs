@@ -292,6 +292,10 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     }
     let sentinel = Arc::new(crate::sentinel::service::Shared::new(sentinel_model));
     let sentinel_store = store.clone();
+    {
+        let sentinel = sentinel.clone();
+        metrics.sections.add(move |out| sentinel.render_metrics(out));
+    }
     app = app.merge(api::sentinel::router(api::sentinel::SentinelApi {
         shared: sentinel.clone(),
         store: store.clone(),

@@ -76,7 +76,7 @@ fn field(body: &Map<String, Value>, name: &str) -> Result<Option<f64>, ApiError>
             if x < low {
                 return Err(ApiError::bad_parameter(name, format!("{name} must be >= {low}")));
             }
-            if (name == "site_alerting_fraction") && x > 1.0 {
+            if name == "site_alerting_fraction" && x > 1.0 {
                 return Err(ApiError::bad_parameter(name, format!("{name} must be within 0..=1")));
             }
             if matches!(name, "unique_workers" | "surging_workers") && x.fract() != 0.0 {
@@ -163,9 +163,12 @@ async fn detect_handler(State(s): State<SentinelApi>, body: Bytes) -> Result<Res
             "sentinel_pool",
         )
     })?;
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_parameter("body", format!("not JSON: {e}")))?;
-    let (row, ignored) = features_of(&body)?;
+    let parsed = serde_json::from_slice::<Value>(&body)
+        .map_err(|e| ApiError::bad_parameter("body", format!("not JSON: {e}")))
+        .and_then(|v| features_of(&v));
+    let (row, ignored) = parsed.inspect_err(|_| {
+        s.shared.bad_requests.fetch_add(1, Ordering::Relaxed);
+    })?;
     let out = model.run(&row).map_err(|e| {
         log::error!("sentinel detect: {e}");
         ApiError::other(
@@ -214,6 +217,7 @@ async fn findings(State(s): State<SentinelApi>) -> Result<Response, ApiError> {
         "assessed_updates": s.shared.assessed.load(Ordering::Relaxed),
         "failed_updates": s.shared.failed.load(Ordering::Relaxed),
         "alerts_raised": s.shared.alerts_raised.load(Ordering::Relaxed),
+        "bad_requests": s.shared.bad_requests.load(Ordering::Relaxed),
         "findings": latest,
         "pool_switch_holds": holds,
     }))
@@ -264,6 +268,13 @@ mod tests {
                "avg_share_difficulty": 65536.0, "unique_workers": 20})
     }
 
+    fn without(mut v: Value, k: &str) -> Value {
+        if let Some(o) = v.as_object_mut() {
+            o.remove(k);
+        }
+        v
+    }
+
     fn with(mut v: Value, k: &str, x: Value) -> Value {
         v[k] = x;
         v
@@ -304,7 +315,7 @@ mod tests {
             (with(quiet(), "site_alerting_fraction", json!(1.5)), "site_alerting_fraction"),
             (with(quiet(), "surging_workers", json!(21)), "surging_workers"),
             (with(quiet(), "hashrat", json!(1.0)), "hashrat"),
-            ({ let mut q = quiet(); q.as_object_mut().map(|o| o.remove("valid_shares_rate")); q }, "valid_shares_rate"),
+            (without(quiet(), "valid_shares_rate"), "valid_shares_rate"),
             (json!([1, 2]), "body"),
         ] {
             let (st, v) = call(url.clone(), Some(body)).await;
@@ -313,6 +324,7 @@ mod tests {
 
         let (st, v) = call(format!("{base}/api/v1/sentinel/findings"), None).await;
         assert_eq!(st, 200);
+        assert_eq!(v["bad_requests"], 8, "every refused request counted");
         assert_eq!((v["model"]["loaded"].as_bool(), v["findings"].as_array().map(Vec::len)), (Some(true), Some(0)));
     }
 

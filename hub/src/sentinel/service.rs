@@ -57,6 +57,8 @@ pub struct Shared {
     pub assessed: AtomicU64,
     pub failed: AtomicU64,
     pub alerts_raised: AtomicU64,
+    /// `POST /api/v1/sentinel/detect` requests refused as malformed.
+    pub bad_requests: AtomicU64,
 }
 
 impl Shared {
@@ -67,6 +69,24 @@ impl Shared {
             assessed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             alerts_raised: AtomicU64::new(0),
+            bad_requests: AtomicU64::new(0),
+        }
+    }
+
+    /// The counters as Prometheus text (a section of `/metrics`).
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        for (name, help, v) in [
+            ("assessed", "pool updates the Sentinel assessed", &self.assessed),
+            ("failed", "pool updates the Sentinel could not assess", &self.failed),
+            ("alerts", "alerts the Sentinel raised", &self.alerts_raised),
+            ("bad_requests", "malformed POST /api/v1/sentinel/detect requests", &self.bad_requests),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP hashward_hub_sentinel_{name}_total {help}\n# TYPE hashward_hub_sentinel_{name}_total counter\nhashward_hub_sentinel_{name}_total {}",
+                v.load(Ordering::Relaxed)
+            );
         }
     }
 }
