@@ -59,7 +59,11 @@ const OPTIONAL: [&str; 8] = [
     "hashrate_change_pct",
 ];
 /// Seed fields no pool feed lets the model learn from.
-const UNUSED: [&str; 3] = ["connections_per_second", "avg_share_difficulty", "time_since_last_payout"];
+const UNUSED: [&str; 3] = [
+    "connections_per_second",
+    "avg_share_difficulty",
+    "time_since_last_payout",
+];
 
 fn field(body: &Map<String, Value>, name: &str) -> Result<Option<f64>, ApiError> {
     match body.get(name) {
@@ -77,10 +81,16 @@ fn field(body: &Map<String, Value>, name: &str) -> Result<Option<f64>, ApiError>
                 return Err(ApiError::bad_parameter(name, format!("{name} must be >= {low}")));
             }
             if name == "site_alerting_fraction" && x > 1.0 {
-                return Err(ApiError::bad_parameter(name, format!("{name} must be within 0..=1")));
+                return Err(ApiError::bad_parameter(
+                    name,
+                    format!("{name} must be within 0..=1"),
+                ));
             }
             if matches!(name, "unique_workers" | "surging_workers") && x.fract() != 0.0 {
-                return Err(ApiError::bad_parameter(name, format!("{name} must be a whole number")));
+                return Err(ApiError::bad_parameter(
+                    name,
+                    format!("{name} must be a whole number"),
+                ));
             }
             Ok(Some(x))
         }
@@ -149,7 +159,11 @@ pub fn features_of(body: &Value) -> Result<([f32; 8], Vec<&'static str>), ApiErr
     if let Some(pct) = g("hashrate_change_pct") {
         v[7] = (1.0 + pct).clamp(0.0, 3.0) as f32;
     }
-    let ignored = UNUSED.iter().copied().filter(|k| g(k).is_some_and(|x| x != 0.0)).collect();
+    let ignored = UNUSED
+        .iter()
+        .copied()
+        .filter(|k| g(k).is_some_and(|x| x != 0.0))
+        .collect();
     Ok((v, ignored))
 }
 
@@ -288,44 +302,82 @@ mod tests {
 
         let (st, v) = call(url.clone(), Some(quiet())).await;
         assert_eq!(st, 200, "{v}");
-        assert_eq!((v["is_anomaly"].as_bool(), v["threat_type"].is_null()), (Some(false), true), "{v}");
+        assert_eq!(
+            (v["is_anomaly"].as_bool(), v["threat_type"].is_null()),
+            (Some(false), true),
+            "{v}"
+        );
         assert_eq!(v["recommended_action"]["auto_execute"], false);
         assert_eq!(v["features"]["hashrate_ratio"], 1.0);
         assert_eq!(v["ignored_fields"], json!(["avg_share_difficulty"]));
 
         // A quarter of the fleet's hashrate gone at the pool, one worker seen at nothing.
-        let hijack = with(with(quiet(), "hashrate", json!(7.5e13)), "min_worker_hashrate_ratio", json!(0.0));
+        let hijack = with(
+            with(quiet(), "hashrate", json!(7.5e13)),
+            "min_worker_hashrate_ratio",
+            json!(0.0),
+        );
         let (st, v) = call(url.clone(), Some(hijack)).await;
         assert_eq!(st, 200, "{v}");
-        assert_eq!((v["is_anomaly"].as_bool(), v["threat_type"].as_str()), (Some(true), Some("hashrate_hijacking")), "{v}");
-        assert!(v["individual_predictions"]["mlp"]["is_anomaly"].as_bool().unwrap_or(false));
+        assert_eq!(
+            (v["is_anomaly"].as_bool(), v["threat_type"].as_str()),
+            (Some(true), Some("hashrate_hijacking")),
+            "{v}"
+        );
+        assert!(v["individual_predictions"]["mlp"]["is_anomaly"]
+            .as_bool()
+            .unwrap_or(false));
 
-        let surge = with(with(quiet(), "invalid_shares_rate", json!(1.5)), "surging_workers", json!(14));
+        let surge = with(
+            with(quiet(), "invalid_shares_rate", json!(1.5)),
+            "surging_workers",
+            json!(14),
+        );
         let (_, v) = call(url.clone(), Some(surge)).await;
         assert_eq!(v["threat_type"], "share_manipulation", "{v}");
 
-        let short = with(with(quiet(), "payout_amount", json!(0.004)), "expected_payout_amount", json!(0.01));
+        let short = with(
+            with(quiet(), "payout_amount", json!(0.004)),
+            "expected_payout_amount",
+            json!(0.01),
+        );
         let (_, v) = call(url.clone(), Some(short)).await;
         assert_eq!(v["threat_type"], "suspicious_payout", "{v}");
 
         for (body, field) in [
             (with(quiet(), "hashrate", json!("fast")), "hashrate"),
-            (with(quiet(), "stale_shares_rate", json!(-1.0)), "stale_shares_rate"),
+            (
+                with(quiet(), "stale_shares_rate", json!(-1.0)),
+                "stale_shares_rate",
+            ),
             (with(quiet(), "unique_workers", json!(2.5)), "unique_workers"),
-            (with(quiet(), "site_alerting_fraction", json!(1.5)), "site_alerting_fraction"),
+            (
+                with(quiet(), "site_alerting_fraction", json!(1.5)),
+                "site_alerting_fraction",
+            ),
             (with(quiet(), "surging_workers", json!(21)), "surging_workers"),
             (with(quiet(), "hashrat", json!(1.0)), "hashrat"),
             (without(quiet(), "valid_shares_rate"), "valid_shares_rate"),
             (json!([1, 2]), "body"),
         ] {
             let (st, v) = call(url.clone(), Some(body)).await;
-            assert_eq!((st, v["code"].as_str(), v["parameter"].as_str()), (400, Some("bad_parameter"), Some(field)), "{v}");
+            assert_eq!(
+                (st, v["code"].as_str(), v["parameter"].as_str()),
+                (400, Some("bad_parameter"), Some(field)),
+                "{v}"
+            );
         }
 
         let (st, v) = call(format!("{base}/api/v1/sentinel/findings"), None).await;
         assert_eq!(st, 200);
         assert_eq!(v["bad_requests"], 8, "every refused request counted");
-        assert_eq!((v["model"]["loaded"].as_bool(), v["findings"].as_array().map(Vec::len)), (Some(true), Some(0)));
+        assert_eq!(
+            (
+                v["model"]["loaded"].as_bool(),
+                v["findings"].as_array().map(Vec::len)
+            ),
+            (Some(true), Some(0))
+        );
     }
 
     #[tokio::test]
@@ -333,6 +385,9 @@ mod tests {
         let (base, _dir) = serve(Err("no models directory".into())).await;
         let (st, v) = call(format!("{base}/api/v1/sentinel/detect"), Some(quiet())).await;
         assert_eq!((st, v["code"].as_str()), (503, Some("sentinel_unavailable")));
-        assert!(v["error"].as_str().unwrap_or("").contains("no models directory"), "{v}");
+        assert!(
+            v["error"].as_str().unwrap_or("").contains("no models directory"),
+            "{v}"
+        );
     }
 }

@@ -293,7 +293,7 @@ mod tests {
         let f = features(
             &mut mem,
             &update(vec![
-                worker("a", 0.0, 100.0, (190, 10, 0)),   // hijacked: pool sees nothing
+                worker("a", 0.0, 100.0, (190, 10, 0)),    // hijacked: pool sees nothing
                 worker("b", 100.0, 100.0, (150, 40, 10)), // surging
                 worker("c", 110.0, 100.0, (105, 0, 0)),   // too few shares to count
             ]),

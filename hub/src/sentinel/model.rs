@@ -76,7 +76,9 @@ impl SentinelModel {
         let classes: Vec<String> = serde_json::from_str(prop("hashward.classes")?)
             .map_err(|e| contract(format!("hashward.classes: {e}")))?;
         if classes != CLASSES {
-            return Err(contract(format!("classes {classes:?}, the hub reads {CLASSES:?}")));
+            return Err(contract(format!(
+                "classes {classes:?}, the hub reads {CLASSES:?}"
+            )));
         }
         let plan = tract_onnx::onnx()
             .model_for_proto_model(&proto)
@@ -158,8 +160,8 @@ pub(crate) mod tests {
     fn tract_matches_python_on_the_golden_vectors() {
         let m = SentinelModel::load(&repo_models()).expect("load");
         assert!(m.version.starts_with("sentinel_pool_v"), "{}", m.version);
-        let golden = std::fs::read_to_string(repo_models().join(MODEL_TYPE).join("golden.jsonl"))
-            .expect("golden");
+        let golden =
+            std::fs::read_to_string(repo_models().join(MODEL_TYPE).join("golden.jsonl")).expect("golden");
         let nums = |v: &serde_json::Value| -> Vec<f32> {
             v.as_array()
                 .expect("array")

@@ -131,7 +131,9 @@ impl Fleet {
             })
             .collect();
         // Quiet payouts every 6 updates, within a few % of what the work implies.
-        let payout = m.payout.or((self.t % 6 == 0).then(|| (0.05 * self.rng.normal()).exp()));
+        let payout = m
+            .payout
+            .or((self.t % 6 == 0).then(|| (0.05 * self.rng.normal()).exp()));
         PoolUpdate {
             pool: "prohashing".into(),
             at_ms: self.t * 300_000,
@@ -146,7 +148,9 @@ impl Fleet {
 }
 
 fn sentinel() -> Sentinel {
-    Sentinel::new(Arc::new(SentinelModel::load(&repo_models()).expect("sentinel_pool loads")))
+    Sentinel::new(Arc::new(
+        SentinelModel::load(&repo_models()).expect("sentinel_pool loads"),
+    ))
 }
 
 /// Six quiet updates (none may alert), then `threat` for two: the alerts raised.
@@ -155,7 +159,11 @@ fn scenario(seed: u64, threat: impl Fn(u64) -> Mods) -> Vec<(Finding, AlertEvent
     let mut s = sentinel();
     for _ in 0..6 {
         let f = s.assess(&fleet.update(&Mods::default())).expect("assess");
-        assert!(alert_event(&f).is_none(), "quiet warm-up raised {:?}", f.detection);
+        assert!(
+            alert_event(&f).is_none(),
+            "quiet warm-up raised {:?}",
+            f.detection
+        );
     }
     (0..2)
         .filter_map(|k| {
@@ -242,7 +250,11 @@ fn a_site_wide_event_raises_unknown_on_the_site() {
         alerting: hit.iter().copied().collect(),
         ..Mods::default()
     });
-    assert_eq!(first_kind(&raised), Some(ThreatType::Unknown.as_str()), "{raised:?}");
+    assert_eq!(
+        first_kind(&raised),
+        Some(ThreatType::Unknown.as_str()),
+        "{raised:?}"
+    );
     let e = &raised[0].1;
     assert_eq!(e.subject.site.as_deref(), Some("site-a"));
     assert!(e.message.contains("site-wide"), "{}", e.message);
@@ -327,9 +339,7 @@ fn end_to_end_through_the_store_a_swapped_wallet_is_raised_to_the_alert_sink() {
     store.ingest(&batch).expect("ingest");
 
     let (sink, mut rx) = AlertSink::new(SourcesConfig::default());
-    let shared = Shared::new(Ok(Arc::new(
-        SentinelModel::load(&repo_models()).expect("model"),
-    )));
+    let shared = Shared::new(Ok(Arc::new(SentinelModel::load(&repo_models()).expect("model"))));
     let mut s = Sentinel::new(shared.model.clone().expect("model"));
     let mut state = PoolState::default();
     // Four quiet updates, then worker 0's pool hashrate drops to 30 % and then to nothing.
@@ -338,12 +348,23 @@ fn end_to_end_through_the_store_a_swapped_wallet_is_raised_to_the_alert_sink() {
     for (u, factor) in pool_factor.iter().enumerate() {
         let t = now - 4_000 + u as u64 * 500;
         let readings: Vec<Incoming> = (0..rigs)
-            .map(|i| incoming(&format!("rig{i}"), u as u64 + 1, t, asic(i, 1000 * (u as u64 + 1))))
+            .map(|i| {
+                incoming(
+                    &format!("rig{i}"),
+                    u as u64 + 1,
+                    t,
+                    asic(i, 1000 * (u as u64 + 1)),
+                )
+            })
             .collect();
         store.ingest(&readings).expect("ingest");
         let list: Vec<serde_json::Value> = (0..rigs)
             .map(|i| {
-                let f = if i == 0 { *factor } else { 1.0 + 0.01 * (i as f64 - 2.5) };
+                let f = if i == 0 {
+                    *factor
+                } else {
+                    1.0 + 0.01 * (i as f64 - 2.5)
+                };
                 serde_json::json!({"uuid": format!("u{i}"), "miner_name": format!("acct.w{i}"),
                     "algorithm_name": "SHA-256", "hashrate": 1.4e13 * f, "share_count": 1000 * (u + 1)})
             })
@@ -368,7 +389,10 @@ fn end_to_end_through_the_store_a_swapped_wallet_is_raised_to_the_alert_sink() {
     assert!(!raised.is_empty(), "no alert raised");
     let (u, ev) = &raised[0];
     assert!(*u >= 4, "raised during the quiet updates: {ev:?}");
-    assert_eq!((ev.kind.as_str(), ev.source.as_str()), ("hashrate_hijacking", "sentinel"));
+    assert_eq!(
+        (ev.kind.as_str(), ev.source.as_str()),
+        ("hashrate_hijacking", "sentinel")
+    );
     assert!(ev.level >= Level::Warning);
     assert!(ev.message.contains("acct.w0"), "{}", ev.message);
     let latest = shared.latest.read().expect("lock");

@@ -10,8 +10,7 @@
 
 use super::detect::{self, Detection, ThreatType, SOURCE};
 use super::features::{
-    features, Culprits, MinerObs, PoolMemory, PoolUpdate, ShareCounts, SiteAlerting, WorkerObs,
-    POOL_FEATURES,
+    features, Culprits, MinerObs, PoolMemory, PoolUpdate, ShareCounts, SiteAlerting, WorkerObs, POOL_FEATURES,
 };
 use super::model::SentinelModel;
 use crate::alerts::{Alert, AlertEvent, AlertSink, Subject};
@@ -78,9 +77,17 @@ impl Shared {
         use std::fmt::Write;
         for (name, help, v) in [
             ("assessed", "pool updates the Sentinel assessed", &self.assessed),
-            ("failed", "pool updates the Sentinel could not assess", &self.failed),
+            (
+                "failed",
+                "pool updates the Sentinel could not assess",
+                &self.failed,
+            ),
             ("alerts", "alerts the Sentinel raised", &self.alerts_raised),
-            ("bad_requests", "malformed POST /api/v1/sentinel/detect requests", &self.bad_requests),
+            (
+                "bad_requests",
+                "malformed POST /api/v1/sentinel/detect requests",
+                &self.bad_requests,
+            ),
         ] {
             let _ = writeln!(
                 out,
@@ -257,7 +264,11 @@ pub fn alert_event(f: &Finding) -> Option<AlertEvent> {
             format!(
                 "pool sees {:.0} % of what our miners report; workers far below: {}",
                 f.features.get("hashrate_ratio").copied().unwrap_or(1.0) * 100.0,
-                if names.is_empty() { "none named".into() } else { names.join(", ") }
+                if names.is_empty() {
+                    "none named".into()
+                } else {
+                    names.join(", ")
+                }
             )
         }
         ThreatType::ShareManipulation => format!(
@@ -292,7 +303,11 @@ pub fn alert_event(f: &Finding) -> Option<AlertEvent> {
             d.ensemble_score,
             f.model_version,
             d.recommended_action.action,
-            if d.recommended_action.hold_pool_switch { ", pool switches held" } else { "" }
+            if d.recommended_action.hold_pool_switch {
+                ", pool switches held"
+            } else {
+                ""
+            }
         ),
         hold_ms: 0,
         auto_resolve_ms: AUTO_RESOLVE_MS,
