@@ -155,7 +155,7 @@ pub fn decide(out: &ModelOutput) -> Detection {
         })
         .collect();
     let votes = individual_predictions.values().filter(|v| v.is_anomaly).count();
-    let is_anomaly = votes >= DETECTORS.len() / 2 + 1;
+    let is_anomaly = votes > DETECTORS.len() / 2;
     let mlp_voted = out.detectors[0] > 0.5;
     let threat_type = is_anomaly.then(|| {
         if !mlp_voted {

@@ -133,7 +133,7 @@ impl Fleet {
         // Quiet payouts every 6 updates, within a few % of what the work implies.
         let payout = m
             .payout
-            .or((self.t % 6 == 0).then(|| (0.05 * self.rng.normal()).exp()));
+            .or(self.t.is_multiple_of(6).then(|| (0.05 * self.rng.normal()).exp()));
         PoolUpdate {
             pool: "prohashing".into(),
             at_ms: self.t * 300_000,
