@@ -31,6 +31,7 @@ pub mod keys;
 pub mod metrics;
 pub mod models;
 pub mod scores;
+pub mod sentinel;
 pub mod serve;
 pub mod store;
 pub mod telem;

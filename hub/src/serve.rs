@@ -292,6 +292,27 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         "telemetry pruner",
         crate::telem::service::run(store.clone(), hashward_common::clock::now_ms, stop.subscribe()),
     );
+    // The pool-level Sentinel (issue 22): its model from the score models' directory; without
+    // it the endpoint answers 503 with the reason and no loop runs.
+    let sentinel_model = match &score_models {
+        Some(dir) => crate::sentinel::model::SentinelModel::load(dir)
+            .map(Arc::new)
+            .map_err(|e| e.to_string()),
+        None => Err("no models directory ([scores] models_dir or models_dir)".to_string()),
+    };
+    if let Err(why) = &sentinel_model {
+        log::warn!("sentinel: not running: {why}");
+    }
+    let sentinel = Arc::new(crate::sentinel::service::Shared::new(sentinel_model));
+    let sentinel_store = store.clone();
+    {
+        let sentinel = sentinel.clone();
+        metrics.sections.add(move |out| sentinel.render_metrics(out));
+    }
+    app = app.merge(api::sentinel::router(api::sentinel::SentinelApi {
+        shared: sentinel.clone(),
+        store: store.clone(),
+    }));
     // Seed 003: CORS for GET from any origin, gzip when the client accepts it.
     let app = app
         .layer(
@@ -406,6 +427,18 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     );
     services.extend(score_batch);
     services.push(telem_pruner);
+    if let Ok(model) = &sentinel.model {
+        services.push(Service::new(
+            "sentinel",
+            crate::sentinel::service::run(
+                model.clone(),
+                sentinel_store,
+                sentinel.clone(),
+                alert_sink.clone(),
+                stop.subscribe(),
+            ),
+        ));
+    }
     // Collector outages reach a person like any other alert.
     services.push(Service::new(
         "source alerts",

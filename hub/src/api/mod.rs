@@ -14,6 +14,8 @@ mod fleet;
 pub mod pools;
 mod rigs;
 pub mod scores;
+/// `POST /api/v1/sentinel/detect`, `GET /api/v1/sentinel/findings` (merged in `serve`).
+pub mod sentinel;
 mod status;
 pub mod telem;
 
