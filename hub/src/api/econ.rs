@@ -144,18 +144,20 @@ async fn predict_difficulty(
         return Err(Unavailable(format!(
             "the network source of {c} gives no {}: the epoch estimate needs it (a node, or a \
              mempool.space instance whose difficulty-adjustment has previousTime)",
-            if net.epoch_start_unix_s.is_none() { "epoch start time" } else { "tip block time" }
+            if net.epoch_start_unix_s.is_none() {
+                "epoch start time"
+            } else {
+                "tip block time"
+            }
         ))
         .into());
     };
-    let e = EpochEstimate::compute(c, net.height, epoch_start, tip, now).ok_or_else(
-        || {
-            EconError::bad(
-                "coin",
-                format!("{c} retargets every block (DigiShield); there is no epoch to predict"),
-            )
-        },
-    )?;
+    let e = EpochEstimate::compute(c, net.height, epoch_start, tip, now).ok_or_else(|| {
+        EconError::bad(
+            "coin",
+            format!("{c} retargets every block (DigiShield); there is no epoch to predict"),
+        )
+    })?;
     let predicted = net.difficulty * (1.0 + e.difficulty_change_pct / 100.0);
     Ok(Json(json!({
         "coin": c,

@@ -274,7 +274,9 @@ impl NodeRpc {
             None => None,
             Some(iv) if height % iv == 0 => snap.tip_time_ms,
             Some(iv) => {
-                let hash = self.call(&auth, "getblockhash", json!([height - height % iv])).await?;
+                let hash = self
+                    .call(&auth, "getblockhash", json!([height - height % iv]))
+                    .await?;
                 let hash = hash
                     .as_str()
                     .ok_or_else(|| SourceError::Decode("getblockhash: not a hash string".into()))?
