@@ -126,8 +126,10 @@ mod tests {
         let econ = all.economics.expect("[economics]");
         assert_eq!(
             (econ.tariff("farm2"), econ.hardware_cost_usd),
-            (Some(0.045), Some(2500.0))
+            (Some(0.06), Some(2500.0))
         );
+        assert_eq!(econ.rig_power("rig-01"), Some(95.0));
+        econ.validate().expect("the documented economics keys are valid");
         let scores = all.scores.expect("[scores]");
         assert!(scores.networks.is_some() && scores.run_at_utc.is_some() && scores.models_dir.is_some());
         assert_eq!(as_shipped.scores.and_then(|s| s.batch), Some(false));

@@ -260,12 +260,21 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         log::info!("serving models from {}", dir.display());
         app = app.merge(crate::models::router(dir.clone()));
     }
-    // Economics and forecasts; live market and network inputs answer 503 until the collectors
-    // feed `EconInputs` (the lead wires their store here).
+    // Economics and forecasts from the collectors' prices, the stored network state, the sites'
+    // tariffs and the miners' telemetry; a missing input is a 503 naming it.
+    let econ_inputs: Arc<dyn crate::econ::EconInputs> = Arc::new(crate::econ::LiveInputs {
+        config: opts.economics.clone(),
+        collect: collect.state.clone(),
+        store: store.clone(),
+        now_ms: hashward_common::clock::now_ms,
+    });
+    let econ_gauges = Arc::new(crate::econ::publish::EconGauges::default());
+    {
+        let g = econ_gauges.clone();
+        metrics.sections.add(move |out| g.render(out));
+    }
     app = app.merge(api::econ::router(api::econ::EconState {
-        inputs: Arc::new(crate::econ::ConfiguredInputs {
-            config: opts.economics.clone(),
-        }),
+        inputs: econ_inputs.clone(),
         store: store.clone() as Arc<dyn StoreRead>,
         now_s: || hashward_common::clock::now_s() as i64,
     }));
@@ -387,6 +396,23 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         "market topics",
         crate::collect::publish::run(market_topics, collect.state.clone(), stop.subscribe()),
     );
+    let econ_topics = Service::new(
+        "economics topics",
+        crate::econ::publish::run(
+            crate::collect::publish::MqttTarget {
+                client_id: format!("{}-economics", ingest_cfg.client_id),
+                host: ingest_cfg.host.clone(),
+                port: ingest_cfg.port,
+                username: ingest_cfg.username.clone(),
+                password: ingest_cfg.password.clone(),
+                tls: ingest_cfg.tls.clone(),
+            },
+            econ_inputs,
+            econ_gauges,
+            opts.economics.publish_interval(),
+            stop.subscribe(),
+        ),
+    );
     let (control_store, control_metrics) = (store.clone(), metrics.clone());
     let alerts = Service::new(
         "alerts",
@@ -419,6 +445,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     });
     let mut services = vec![http, ingest, alerts, notify];
     services.push(market_topics);
+    services.push(econ_topics);
     services.extend(
         collect
             .tasks

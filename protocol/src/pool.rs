@@ -128,6 +128,10 @@ pub struct NetworkSnapshot {
     pub blocks_to_retarget: Option<u64>,
     /// The tip block's own time, when the source gives it.
     pub tip_time_ms: Option<u64>,
+    /// Time of the current retarget epoch's first block, when the source gives it (None for
+    /// per-block retargeting chains); the epoch estimate of `/api/v1/predict/difficulty` needs it.
+    #[serde(default)]
+    pub epoch_start_time_ms: Option<u64>,
     /// `node_rpc`, `explorer`.
     pub source: String,
     pub fetched_at: String,

@@ -7,7 +7,8 @@
 //! here writes anything.
 
 use crate::econ::derived::{period_ms, rig_derived, Sample, PERIODS};
-use crate::econ::{EconInputs, MinerKind, MinerSnapshot, Unavailable};
+use crate::econ::report::{self, DayError};
+use crate::econ::{EconInputs, MinerKind, Unavailable};
 use crate::store::StoreRead;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -17,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use hashward_econ::optimise::{optimise, WorkerState};
 use hashward_econ::retarget::EpochEstimate;
-use hashward_econ::{Coin, DailyEconomics, Difficulty, Hashrate, MinerDay, Usd, Watts};
+use hashward_econ::{Coin, Difficulty, Hashrate, MinerDay, Usd, Watts};
 use hashward_protocol::Body;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -139,14 +140,24 @@ async fn predict_difficulty(
     let c = coin(q.get("coin").map(String::as_str))?;
     let net = s.inputs.network(c)?;
     let now = (s.now_s)();
-    let e = EpochEstimate::compute(c, net.height, net.epoch_start_unix_s, net.tip_unix_s, now).ok_or_else(
-        || {
-            EconError::bad(
-                "coin",
-                format!("{c} retargets every block (DigiShield); there is no epoch to predict"),
-            )
-        },
-    )?;
+    let (Some(epoch_start), Some(tip)) = (net.epoch_start_unix_s, net.tip_unix_s) else {
+        return Err(Unavailable(format!(
+            "the network source of {c} gives no {}: the epoch estimate needs it (a node, or a \
+             mempool.space instance whose difficulty-adjustment has previousTime)",
+            if net.epoch_start_unix_s.is_none() {
+                "epoch start time"
+            } else {
+                "tip block time"
+            }
+        ))
+        .into());
+    };
+    let e = EpochEstimate::compute(c, net.height, epoch_start, tip, now).ok_or_else(|| {
+        EconError::bad(
+            "coin",
+            format!("{c} retargets every block (DigiShield); there is no epoch to predict"),
+        )
+    })?;
     let predicted = net.difficulty * (1.0 + e.difficulty_change_pct / 100.0);
     Ok(Json(json!({
         "coin": c,
@@ -309,23 +320,24 @@ async fn optimize_batch(bytes: Bytes) -> Result<Json<Value>, EconError> {
     Ok(Json(json!({ "results": out })))
 }
 
-fn day_of(s: &EconState, m: &MinerSnapshot) -> Result<DailyEconomics, EconError> {
-    let net = s.inputs.network(m.coin)?;
-    let price = s.inputs.price_usd(m.coin)?;
-    let tariff = s.inputs.tariff_usd_kwh(&m.site)?;
-    let bad = |f: &'static str| move |e: hashward_econ::UnitError| EconError::bad(f, e.to_string());
-    Ok(MinerDay {
-        coin: m.coin,
-        hashrate: Hashrate::new(m.hashrate_hs).map_err(bad("hashrate_hs"))?,
-        power: Watts::new(m.power_w).map_err(bad("power_w"))?,
-        tariff_usd_kwh: Usd::new(tariff).map_err(bad("tariff_usd_kwh"))?,
-        difficulty: Difficulty::new(net.difficulty).map_err(bad("difficulty"))?,
-        price_usd: Usd::new(price).map_err(bad("price_usd"))?,
-        height: net.height,
-        fees_per_block_coin: net.fees_per_block_coin,
-        pool_fee_pct: 0.0,
+impl From<DayError> for EconError {
+    fn from(e: DayError) -> EconError {
+        match e {
+            DayError::Unavailable(u) => u.into(),
+            DayError::Input { field, reason } => EconError::bad(field, reason),
+        }
     }
-    .economics()?)
+}
+
+/// Runs `f` off the async workers: the live inputs read the store.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, EconError> + Send + 'static,
+) -> Result<T, EconError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| EconError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        detail: format!("economics task: {e}"),
+        field: None,
+    })?
 }
 
 fn miner_economics(s: &EconState, kind: MinerKind, id: &str) -> Result<Json<Value>, EconError> {
@@ -335,7 +347,8 @@ fn miner_economics(s: &EconState, kind: MinerKind, id: &str) -> Result<Json<Valu
             if kind == MinerKind::Rig { "rig" } else { "ASIC" }
         ))
     })?;
-    let e = day_of(s, &m)?;
+    let day = report::miner_day(s.inputs.as_ref(), &m)?;
+    let e = day.economics;
     // Payback from today: the hardware's cost over today's profit (none when it loses money
     // or no cost is configured).
     let cost = s.inputs.hardware_cost_usd(&m.id).ok();
@@ -343,7 +356,13 @@ fn miner_economics(s: &EconState, kind: MinerKind, id: &str) -> Result<Json<Valu
         .and_then(|c| hashward_econ::economics::break_even_days(Usd::new(c).ok()?, 0.0, e.profit_usd_day));
     Ok(Json(json!({
         "id": m.id,
+        "kind": day.kind,
+        "rig": m.rig,
         "site": m.site,
+        "coin": m.coin,
+        "hashrate_hs": m.hashrate_hs,
+        "power_w": m.power_w,
+        "tariff_usd_kwh": day.tariff_usd_kwh,
         "economics": e,
         "hardware_cost_usd": cost,
         "payback_days": payback,
@@ -355,36 +374,22 @@ async fn rig_economics(
     State(s): State<EconState>,
     Path(rig): Path<String>,
 ) -> Result<Json<Value>, EconError> {
-    miner_economics(&s, MinerKind::Rig, &rig)
+    blocking(move || miner_economics(&s, MinerKind::Rig, &rig)).await
 }
 
 async fn asic_economics(
     State(s): State<EconState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, EconError> {
-    miner_economics(&s, MinerKind::Asic, &id)
+    blocking(move || miner_economics(&s, MinerKind::Asic, &id)).await
 }
 
 async fn fleet_economics(State(s): State<EconState>) -> Result<Json<Value>, EconError> {
-    let miners = s.inputs.fleet()?;
-    let (mut revenue, mut cost, mut watts) = (0.0, 0.0, 0.0);
-    let mut each = Vec::with_capacity(miners.len());
-    for m in &miners {
-        let e = day_of(&s, m)?;
-        revenue += e.revenue_usd_day;
-        cost += e.cost_usd_day;
-        watts += m.power_w;
-        each.push(json!({"id": m.id, "site": m.site, "economics": e}));
-    }
-    Ok(Json(json!({
-        "miners": miners.len(),
-        "revenue_usd_day": revenue,
-        "cost_usd_day": cost,
-        "profit_usd_day": revenue - cost,
-        "power_w": watts,
-        "each": each,
-        "generated_at": iso_now(&s),
-    })))
+    blocking(move || {
+        let f = report::fleet(s.inputs.as_ref())?;
+        Ok(Json(crate::econ::publish::fleet_body(&f, &iso_now(&s))))
+    })
+    .await
 }
 
 /// Most records one derived-metrics request reads per kind (a week at one sample every 10 s

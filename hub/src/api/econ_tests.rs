@@ -3,7 +3,7 @@
 //! (4xx naming the field).
 
 use super::*;
-use crate::econ::{NetworkState, NoMarketData};
+use crate::econ::{FleetMiners, MinerSnapshot, NetworkState, NoMarketData};
 
 struct Inputs;
 
@@ -20,8 +20,8 @@ impl EconInputs for Inputs {
             difficulty: 52_350_439_455_487.47,
             height: 795_312,
             fees_per_block_coin: 41.02129533 / 148.0,
-            epoch_start_unix_s: 1_000_000,
-            tip_unix_s: 1_544_000,
+            epoch_start_unix_s: Some(1_000_000),
+            tip_unix_s: Some(1_544_000),
         })
     }
     fn tariff_usd_kwh(&self, _: &str) -> Result<f64, Unavailable> {
@@ -29,15 +29,20 @@ impl EconInputs for Inputs {
     }
     fn miner(&self, _: MinerKind, id: &str) -> Result<Option<MinerSnapshot>, Unavailable> {
         Ok((id == "r1").then(|| MinerSnapshot {
+            kind: MinerKind::Rig,
             id: id.into(),
+            rig: id.into(),
             site: "s".into(),
             coin: Coin::Bitcoin,
             hashrate_hs: 1e14,
             power_w: 3250.0,
         }))
     }
-    fn fleet(&self) -> Result<Vec<MinerSnapshot>, Unavailable> {
-        Ok(vec![self.miner(MinerKind::Rig, "r1")?.expect("r1"); 2])
+    fn fleet(&self) -> Result<FleetMiners, Unavailable> {
+        Ok(FleetMiners {
+            miners: vec![self.miner(MinerKind::Rig, "r1")?.expect("r1"); 2],
+            excluded: vec![],
+        })
     }
     fn hardware_cost_usd(&self, _: &str) -> Result<f64, Unavailable> {
         Ok(2000.0)

@@ -2,7 +2,7 @@
 //! litecoinspace.org for litecoin; any instance of the same API by `base_url`), used when no
 //! full node is configured for the coin: `/api/blocks/tip/height` (text),
 //! `/api/v1/difficulty-adjustment` (`remainingBlocks`), `/api/v1/mining/hashrate/3d`
-//! (`currentHashrate`, `currentDifficulty`) and, for the fees, `/api/v1/blocks` (the recent
+//! (`currentHashrate`, `currentDifficulty`; `previousTime` of the adjustment is the epoch's start) and, for the fees, `/api/v1/blocks` (the recent
 //! blocks with `extras.totalFees` in the smallest unit; an instance without it leaves the fees
 //! unknown and the quality lower).
 //!
@@ -90,6 +90,11 @@ pub fn snapshot(
         blocks_to_retarget: coin.retarget_interval().map(|_| remaining),
         source: "explorer".into(),
         tip_time_ms: fees.map(|f| f.1 * 1000),
+        // `previousTime`: the epoch's first block, unix seconds (absent on older instances).
+        epoch_start_time_ms: coin
+            .retarget_interval()
+            .and(adjustment.get("previousTime").and_then(Value::as_u64))
+            .map(|s| s * 1000),
         fetched_at: super::dates::rfc3339(now_ms),
         fetched_at_ms: now_ms,
         quality: network_quality(

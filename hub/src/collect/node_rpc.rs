@@ -1,6 +1,7 @@
 //! A coin's network data from the operator's own full node (bitcoind, litecoind, dogecoind)
 //! over JSON-RPC 1.0: `getblockchaininfo` (height, tip, difficulty), `getmininginfo`
-//! (`networkhashps`), `getblockheader` of the tip (its time, for freshness) and `getblockstats`
+//! (`networkhashps`), `getblockheader` of the tip (its time, for freshness) and of the retarget
+//! epoch's first block (`getblockhash` of its height: the epoch estimate's start), and `getblockstats`
 //! of the last `fee_blocks` blocks (`totalfee`, for the mean fees added to the subsidy; a node
 //! without that method, such as Dogecoin Core 1.14, leaves the fees unknown). Auth is HTTP Basic
 //! with the node's cookie file (`__cookie__:<hex>`, re-read on every poll because the node
@@ -182,6 +183,7 @@ pub fn snapshot(
         blocks_to_retarget: coin.blocks_to_retarget(height),
         source: "node_rpc".into(),
         tip_time_ms: Some(tip_time * 1000),
+        epoch_start_time_ms: None,
         fetched_at: super::dates::rfc3339(now_ms),
         fetched_at_ms: now_ms,
         quality: network_quality(coin, known, 2, Some((now_ms / 1000).saturating_sub(tip_time))),
@@ -260,14 +262,30 @@ impl NodeRpc {
                 Err(e) => return Err(e),
             }
         }
-        snapshot(
+        let mut snap = snapshot(
             self.coin,
             &chain,
             &mining,
             &header,
             supported.then_some(fees.as_slice()),
             now_ms,
-        )
+        )?;
+        snap.epoch_start_time_ms = match self.coin.retarget_interval() {
+            None => None,
+            Some(iv) if height % iv == 0 => snap.tip_time_ms,
+            Some(iv) => {
+                let hash = self
+                    .call(&auth, "getblockhash", json!([height - height % iv]))
+                    .await?;
+                let hash = hash
+                    .as_str()
+                    .ok_or_else(|| SourceError::Decode("getblockhash: not a hash string".into()))?
+                    .to_string();
+                let first = self.call(&auth, "getblockheader", json!([hash])).await?;
+                Some(num(&first, "getblockheader", "time")? as u64 * 1000)
+            }
+        };
+        Ok(snap)
     }
 }
 

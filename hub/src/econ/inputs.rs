@@ -1,6 +1,6 @@
 //! The live inputs the economics endpoints read: a coin's price and network state, a site's
-//! tariff, a miner's current hashrate and power. A trait, so the API is tested with values and
-//! the collectors' store (issue 15) plugs in without touching the endpoints.
+//! tariff, a miner's current hashrate and power. A trait, so the API is tested with values; the
+//! hub serves [`super::live::LiveInputs`] (the collectors' cache and the store).
 //!
 //! Must never invent a value: an implementation without the data answers [`Unavailable`] with
 //! what is missing.
@@ -17,16 +17,23 @@ pub struct NetworkState {
     pub difficulty: f64,
     /// The tip's height.
     pub height: u64,
+    /// Mean fees per block; 0 when the source does not know them (a node without
+    /// `getblockstats`): the revenue is then the subsidy's alone, a lower bound.
     pub fees_per_block_coin: f64,
-    /// Time of the current epoch's first block and of the tip (seconds since the epoch).
-    pub epoch_start_unix_s: i64,
-    pub tip_unix_s: i64,
+    /// Time of the current epoch's first block and of the tip (seconds since the epoch); None
+    /// when the network source does not give it (the difficulty estimate then answers 503).
+    pub epoch_start_unix_s: Option<i64>,
+    pub tip_unix_s: Option<i64>,
 }
 
 /// One miner (rig, ASIC, pool worker) as the hub last saw it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MinerSnapshot {
+    pub kind: MinerKind,
+    /// A rig's id; an ASIC's is `RIG/MINER_ID` (the rig that polls it, the ASIC's miner id).
     pub id: String,
+    /// The rig itself, or the rig that polls the ASIC.
+    pub rig: String,
     pub site: String,
     pub coin: Coin,
     pub hashrate_hs: f64,
@@ -40,13 +47,27 @@ pub enum MinerKind {
     Asic,
 }
 
+/// A miner the fleet figures leave out, and why (no power known, an algorithm no coin uses...).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Excluded {
+    pub id: String,
+    pub reason: String,
+}
+
+/// The fleet's miners with what is known, and those left out with the reason.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FleetMiners {
+    pub miners: Vec<MinerSnapshot>,
+    pub excluded: Vec<Excluded>,
+}
+
 pub trait EconInputs: Send + Sync {
     fn price_usd(&self, coin: Coin) -> Result<f64, Unavailable>;
     fn network(&self, coin: Coin) -> Result<NetworkState, Unavailable>;
     fn tariff_usd_kwh(&self, site: &str) -> Result<f64, Unavailable>;
     /// `Ok(None)`: no such miner.
     fn miner(&self, kind: MinerKind, id: &str) -> Result<Option<MinerSnapshot>, Unavailable>;
-    fn fleet(&self) -> Result<Vec<MinerSnapshot>, Unavailable>;
+    fn fleet(&self) -> Result<FleetMiners, Unavailable>;
     /// What the miner's hardware cost (for payback); unavailable unless configured.
     fn hardware_cost_usd(&self, _id: &str) -> Result<f64, Unavailable> {
         Err(Unavailable(
@@ -80,15 +101,15 @@ impl EconInputs for NoMarketData {
             "no miner hashrate and power for the economics yet: not wired to the telemetry store".into(),
         ))
     }
-    fn fleet(&self) -> Result<Vec<MinerSnapshot>, Unavailable> {
+    fn fleet(&self) -> Result<FleetMiners, Unavailable> {
         Err(Unavailable(
             "no fleet hashrate and power for the economics yet: not wired to the telemetry store".into(),
         ))
     }
 }
 
-/// The hub's inputs today: tariffs and hardware cost from hub.toml's `[economics]`, the market,
-/// network and miner state not yet (the collectors' store replaces those answers).
+/// Tariffs and hardware cost from hub.toml's `[economics]` alone, no market, network or miner
+/// state: for tests of the endpoints (the hub serves [`super::live::LiveInputs`]).
 #[derive(Debug, Clone, Default)]
 pub struct ConfiguredInputs {
     pub config: super::EconomicsConfig,
@@ -104,14 +125,14 @@ impl EconInputs for ConfiguredInputs {
     fn tariff_usd_kwh(&self, site: &str) -> Result<f64, Unavailable> {
         self.config.tariff(site).ok_or_else(|| {
             Unavailable(format!(
-                "no electricity tariff for site {site:?}: set [economics] tariff_usd_kwh or site_tariffs_usd_kwh"
+                "no electricity tariff for site {site:?}: set [sites.{site}.tariff] or [economics] tariff_usd_kwh"
             ))
         })
     }
     fn miner(&self, kind: MinerKind, id: &str) -> Result<Option<MinerSnapshot>, Unavailable> {
         NoMarketData.miner(kind, id)
     }
-    fn fleet(&self) -> Result<Vec<MinerSnapshot>, Unavailable> {
+    fn fleet(&self) -> Result<FleetMiners, Unavailable> {
         NoMarketData.fleet()
     }
     fn hardware_cost_usd(&self, _id: &str) -> Result<f64, Unavailable> {

@@ -119,6 +119,7 @@ mod tests {
             mining_algorithm: "SHA-256".into(),
             blocks_to_retarget: Some(1),
             tip_time_ms: None,
+            epoch_start_time_ms: None,
             source: "explorer".into(),
             fetched_at: String::new(),
             fetched_at_ms,
