@@ -7,7 +7,8 @@
 //!
 //! Files: `target` (targets and their profit), `optimise` (the MILP), `rules` (rebalancing and
 //! outlier rejection), `curtail` (the per-site curtailment state machine), `backtest` (replay and
-//! the baselines), `fleet` (the backtest's fleet file shape).
+//! the baselines), `fleet` (the backtest's fleet file shape), `series` (its market series from
+//! history tables or an intraday feed).
 //!
 //! Must never do I/O or read a clock (the time is an input), and never switch a rig without a
 //! verdict that says why.
@@ -17,6 +18,7 @@ pub mod curtail;
 pub mod fleet;
 pub mod optimise;
 pub mod rules;
+pub mod series;
 pub mod target;
 
 pub use curtail::{CurtailPolicy, CurtailState, Stage};

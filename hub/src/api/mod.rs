@@ -7,6 +7,7 @@
 //! in-memory store. Must never answer a bad parameter with a 500, or serve a Rust `Debug` string.
 
 pub mod alerts;
+pub mod allocation;
 pub mod econ;
 mod error;
 mod fleet;

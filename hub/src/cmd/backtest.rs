@@ -12,11 +12,9 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use hashward_econ::alloc::backtest::{run, Report, Step};
 use hashward_econ::alloc::fleet::{Fleet, FleetFile};
-use hashward_econ::alloc::Market;
-use hashward_econ::forecast::RevenueSeries;
-use hashward_econ::history::{day_number, parse_daily, parse_retargets};
+use hashward_econ::alloc::series::{coins_needed, daily_steps as daily_steps_of, intraday_steps, parse_utc};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
@@ -70,137 +68,21 @@ pub fn load_fleet(path: &Path) -> anyhow::Result<Fleet> {
     file.into_fleet().with_context(|| format!("--fleet {}", path.display()))
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` (or a bare date, at 00:00) to Unix seconds.
-pub fn parse_utc(s: &str) -> Option<i64> {
-    let (date, time) = match s.split_once('T') {
-        Some((d, t)) => (d, Some(t.strip_suffix('Z')?)),
-        None => (s, None),
-    };
-    let day = day_number(date)?;
-    let secs = match time {
-        None => 0,
-        Some(t) => {
-            let mut p = t.split(':').map(|x| x.parse::<i64>().ok());
-            let (h, m, sec) = (p.next()??, p.next()??, p.next().unwrap_or(Some(0))?);
-            if p.next().is_some() || !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..61).contains(&sec) {
-                return None;
-            }
-            h * 3600 + m * 60 + sec
-        }
-    };
-    Some(day * 86_400 + secs)
-}
-
-/// Daily steps from `DIR/<coin>_daily.csv` (+ retargets): one per day that has every series.
+/// Daily steps from `DIR/<coin>_daily.csv` (+ `<coin>_retargets.csv` when present).
 fn daily_steps(fleet: &Fleet, dir: &Path, from: i64, to: i64) -> anyhow::Result<(Vec<Step>, usize)> {
-    let needed: Vec<&String> = {
-        let mut v: Vec<&String> = fleet.series_of.values().collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    let mut by_series: BTreeMap<String, BTreeMap<i64, f64>> = BTreeMap::new();
-    for series in needed {
-        let Some(coin) = fleet.coin_of_series.get(series) else {
-            let target = fleet
-                .series_of
-                .iter()
-                .find(|(_, s)| *s == series)
-                .map_or(series.as_str(), |(t, _)| t.as_str());
-            bail!("--fleet: target {target:?} has no coin for --data (add [targets.{target}] coin = \"btc\")");
-        };
+    let mut tables = HashMap::new();
+    for coin in coins_needed(fleet).context("--fleet")? {
         let sym = coin.symbol().to_ascii_lowercase();
-        let daily_path = dir.join(format!("{sym}_daily.csv"));
-        let daily = parse_daily(*coin, &read("data", &daily_path)?).with_context(|| format!("{}", daily_path.display()))?;
+        let daily = read("data", &dir.join(format!("{sym}_daily.csv")))?;
         let rt_path = dir.join(format!("{sym}_retargets.csv"));
         let retargets = if rt_path.exists() {
-            parse_retargets(&read("data", &rt_path)?).with_context(|| format!("{}", rt_path.display()))?
+            Some(read("data", &rt_path)?)
         } else {
-            Vec::new()
+            None
         };
-        let s = RevenueSeries::build(*coin, &daily, &retargets)?;
-        let values = s
-            .days
-            .iter()
-            .zip(&s.usd_per_hs_day)
-            .map(|(d, v)| (*d, v * 1e12))
-            .collect();
-        by_series.insert(series.clone(), values);
+        tables.insert(coin, (daily, retargets));
     }
-    let (first_day, last_day) = (from.div_euclid(86_400), to.div_euclid(86_400));
-    let (mut steps, mut skipped) = (Vec::new(), 0);
-    for day in first_day..=last_day {
-        let market: Option<Market> = by_series
-            .iter()
-            .map(|(k, m)| m.get(&day).map(|v| (k.clone(), *v)))
-            .collect();
-        match market {
-            Some(market) => steps.push(Step {
-                unix: day * 86_400,
-                market,
-            }),
-            None => skipped += 1,
-        }
-    }
-    Ok((steps, skipped))
-}
-
-/// Intraday steps; errors name the line and column.
-fn intraday_steps(fleet: &Fleet, path: &Path, from: i64, to: i64) -> anyhow::Result<Vec<Step>> {
-    let text = read("intraday", path)?;
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        bail!("--intraday {}: empty file", path.display());
-    };
-    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
-    let col = |name: &str| {
-        cols.iter()
-            .position(|c| *c == name)
-            .with_context(|| format!("--intraday {}: missing column {name:?} in the header", path.display()))
-    };
-    let (ts, tg, val) = (col("timestamp_utc")?, col("target")?, col("usd_per_th_day")?);
-    let mut by_time: BTreeMap<i64, Market> = BTreeMap::new();
-    for (i, line) in lines {
-        let n = i + 1;
-        let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        let cell = |c: usize| f.get(c).copied().unwrap_or("");
-        let bad = |column: &str, why: String| anyhow::anyhow!("--intraday {} line {n}, column {column:?}: {why}", path.display());
-        let t = parse_utc(cell(ts)).ok_or_else(|| bad("timestamp_utc", format!("not an ISO UTC timestamp: {:?}", cell(ts))))?;
-        let target = cell(tg);
-        let series = fleet
-            .series_of
-            .get(target)
-            .ok_or_else(|| bad("target", format!("{target:?} is not a target of the fleet file")))?;
-        let v: f64 = cell(val)
-            .parse()
-            .ok()
-            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-            .ok_or_else(|| bad("usd_per_th_day", format!("not a number >= 0: {:?}", cell(val))))?;
-        if t < from || t > to {
-            continue;
-        }
-        let m = by_time.entry(t).or_default();
-        if m.get(series).is_some_and(|old| *old != v) {
-            return Err(bad("target", format!("a second, different value for series {series:?} at this time")));
-        }
-        m.insert(series.clone(), v);
-    }
-    let mut needed: Vec<&String> = fleet.series_of.values().collect();
-    needed.sort();
-    needed.dedup();
-    for (t, m) in &by_time {
-        if let Some(s) = needed.iter().find(|s| !m.contains_key(s.as_str())) {
-            bail!(
-                "--intraday {}: {} has no value for series {s:?}",
-                path.display(),
-                hashward_econ::history::iso_utc(*t)
-            );
-        }
-    }
-    Ok(by_time
-        .into_iter()
-        .map(|(unix, market)| Step { unix, market })
-        .collect())
+    daily_steps_of(fleet, &tables, from, to).with_context(|| format!("--data {}", dir.display()))
 }
 
 fn allocation(a: AllocationArgs) -> anyhow::Result<()> {
@@ -217,7 +99,11 @@ fn allocation(a: AllocationArgs) -> anyhow::Result<()> {
             let (s, k) = daily_steps(&fleet, dir, from, to)?;
             (s, k, "daily")
         }
-        (None, Some(p)) => (intraday_steps(&fleet, p, from, to)?, 0, "intraday"),
+        (None, Some(p)) => {
+            let text = read("intraday", p)?;
+            let steps = intraday_steps(&fleet, &text, from, to).with_context(|| format!("--intraday {}", p.display()))?;
+            (steps, 0, "intraday")
+        }
         _ => bail!("give one of --data DIR or --intraday FILE.csv"),
     };
     let report = run(&fleet.rigs, &fleet.sites, &fleet.policy, &steps)?;
@@ -272,18 +158,4 @@ fn print(a: &AllocationArgs, r: &Report, skipped: usize, source: &str) -> anyhow
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn utc_timestamps() {
-        assert_eq!(parse_utc("1970-01-01"), Some(0));
-        assert_eq!(parse_utc("2023-06-15T00:15:00Z"), Some(19_523 * 86_400 + 900));
-        assert_eq!(parse_utc("2023-06-15T24:00:00Z"), None);
-        assert_eq!(parse_utc("2023-06-15T10:00:00"), None, "UTC only: the Z is required");
-        assert_eq!(parse_utc("yesterday"), None);
-    }
 }
