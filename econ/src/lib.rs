@@ -8,6 +8,7 @@
 //! time span, history table as text) is an argument, so every result is reproducible from its
 //! inputs and tested with values.
 
+pub mod alloc;
 pub mod coin;
 pub mod derived;
 pub mod economics;

@@ -48,6 +48,9 @@ pub enum Command {
     /// Export stored data for offline work: `export alerts --from --to` (scored alerts as JSON
     /// lines for retraining).
     Export(crate::cmd::scores::ExportArgs),
+    /// Replay history: `backtest allocation --fleet F (--data DIR | --intraday CSV) --from --to`
+    /// compares the allocation policy with its baselines (net profit, switches).
+    Backtest(crate::cmd::backtest::BacktestArgs),
 }
 
 /// Defaults of the `serve` settings given neither as a flag nor in the config file.
@@ -208,6 +211,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         Command::Forecast(args) => crate::cmd::forecast::run(args),
         Command::ScoreBatch(args) => crate::cmd::scores::score_batch(args),
         Command::Export(args) => crate::cmd::scores::export(args),
+        Command::Backtest(args) => crate::cmd::backtest::run_cmd(args),
         Command::Serve(args) => {
             let opts = args.options()?;
             let rt = tokio::runtime::Builder::new_multi_thread()

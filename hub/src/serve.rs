@@ -322,6 +322,8 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         shared: sentinel.clone(),
         store: store.clone(),
     }));
+    // Issue 17: the allocation dry run (stateless; the advise/auto service comes later).
+    app = app.merge(api::allocation::router());
     // Seed 003: CORS for GET from any origin, gzip when the client accepts it.
     let app = app
         .layer(

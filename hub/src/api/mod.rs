@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod depin;
+pub mod allocation;
 pub mod econ;
 mod error;
 mod fleet;

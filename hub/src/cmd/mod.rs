@@ -5,6 +5,7 @@
 //! Must never publish anything unsigned on a config or command topic.
 
 pub mod announce_models;
+pub mod backtest;
 mod broker;
 pub mod broker_acl;
 pub mod command;
