@@ -35,9 +35,7 @@ fn preset(name: &str, ths: f64, w: f64) -> Value {
 }
 
 fn body(cap_kw: f64, current: &str) -> Value {
-    let rig = |id: &str| {
-        json!({"id": id, "site": "farm", "targets": [preset("full", 100.0, 3250.0), preset("eco", 85.0, 2500.0), preset("low", 60.0, 1600.0)]})
-    };
+    let rig = |id: &str| json!({"id": id, "site": "farm", "targets": [preset("full", 100.0, 3250.0), preset("eco", 85.0, 2500.0), preset("low", 60.0, 1600.0)]});
     json!({
         "inputs": {
             "now_unix": 1_767_225_600,
@@ -60,9 +58,16 @@ async fn a_dry_run_under_a_cap_and_bad_bodies() {
     assert_eq!(d["sites"]["farm"]["verdict"], "switch_for_cap");
     assert_eq!(d["allocation"]["s19-1"]["target"], "eco");
     assert_eq!(d["allocation"]["s19-2"]["target"], "eco");
-    assert!((d["expected_profit_usd_h"].as_f64().expect("p") - 0.225).abs() < 1e-9, "{d}");
+    assert!(
+        (d["expected_profit_usd_h"].as_f64().expect("p") - 0.225).abs() < 1e-9,
+        "{d}"
+    );
     assert!((d["sites"]["farm"]["current_power_kw"].as_f64().expect("kw") - 6.5).abs() < 1e-9);
-    assert_eq!(d["alternatives"]["s19-1"].as_array().expect("alts").len(), 4, "3 presets and pause");
+    assert_eq!(
+        d["alternatives"]["s19-1"].as_array().expect("alts").len(),
+        4,
+        "3 presets and pause"
+    );
     // The cap raised to 10 kW, from eco: full is 6.7 % better (0.24 vs 0.225), under 10 %: stay,
     // the criteria say so.
     let mut b = body(10.0, "eco");
@@ -71,7 +76,14 @@ async fn a_dry_run_under_a_cap_and_bad_bodies() {
     assert_eq!(st, 200, "{v}");
     let site = &v["decision"]["sites"]["farm"];
     assert_eq!(site["verdict"], "below_thresholds", "{site}");
-    assert!((site["criteria"]["earnings_improvement_pct"].as_f64().expect("pct") - 6.6667).abs() < 1e-3);
+    assert!(
+        (site["criteria"]["earnings_improvement_pct"]
+            .as_f64()
+            .expect("pct")
+            - 6.6667)
+            .abs()
+            < 1e-3
+    );
     assert_eq!(v["decision"]["proposed"]["s19-1"]["target"], "full");
     assert_eq!(v["decision"]["allocation"]["s19-1"]["target"], "eco");
 
@@ -87,7 +99,11 @@ async fn a_dry_run_under_a_cap_and_bad_bodies() {
         (site.to_string(), 422, "inputs.rigs[0].site"),
         (tariff.to_string(), 422, "inputs.sites.farm.tariff_usd_kwh"),
         ("{\"inputs\": 3}".to_string(), 400, "body"),
-        (body(5.0, "full").to_string().replace("\"market\"", "\"markets\""), 400, "body"),
+        (
+            body(5.0, "full").to_string().replace("\"market\"", "\"markets\""),
+            400,
+            "body",
+        ),
     ] {
         let (st, v) = post(&url, b).await;
         assert_eq!(st, status, "{field}: {v}");

@@ -41,20 +41,32 @@ fn error(status: StatusCode, field: &str, detail: String) -> Response {
 /// The first invalid figure of the inputs, by its JSON path.
 fn invalid(i: &Inputs) -> Option<(String, String)> {
     for (name, s) in &i.sites {
-        for (f, v) in [("tariff_usd_kwh", Some(s.tariff_usd_kwh)), ("power_cap_kw", s.power_cap_kw)] {
+        for (f, v) in [
+            ("tariff_usd_kwh", Some(s.tariff_usd_kwh)),
+            ("power_cap_kw", s.power_cap_kw),
+        ] {
             if let Some(v) = v.filter(|v| !(v.is_finite() && *v >= 0.0)) {
-                return Some((format!("inputs.sites.{name}.{f}"), format!("must be a finite number >= 0, got {v}")));
+                return Some((
+                    format!("inputs.sites.{name}.{f}"),
+                    format!("must be a finite number >= 0, got {v}"),
+                ));
             }
         }
     }
     for (series, v) in &i.market {
         if !v.is_finite() {
-            return Some((format!("inputs.market.{series}"), format!("must be a finite number, got {v}")));
+            return Some((
+                format!("inputs.market.{series}"),
+                format!("must be a finite number, got {v}"),
+            ));
         }
     }
     for (r, rig) in i.rigs.iter().enumerate() {
         if !i.sites.contains_key(&rig.site) {
-            return Some((format!("inputs.rigs[{r}].site"), format!("{:?} is not in inputs.sites", rig.site)));
+            return Some((
+                format!("inputs.rigs[{r}].site"),
+                format!("{:?} is not in inputs.sites", rig.site),
+            ));
         }
         for (t, target) in rig.targets.iter().enumerate() {
             if let Err(e) = target.validate() {
@@ -89,6 +101,10 @@ async fn evaluate(body: Bytes) -> Response {
     .await;
     match out {
         Ok((decision, state)) => Json(json!({"decision": decision, "state": state})).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "solver", format!("the dry run did not finish: {e}")),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "solver",
+            format!("the dry run did not finish: {e}"),
+        ),
     }
 }

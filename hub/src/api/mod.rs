@@ -7,8 +7,8 @@
 //! in-memory store. Must never answer a bad parameter with a 500, or serve a Rust `Debug` string.
 
 pub mod alerts;
-pub mod depin;
 pub mod allocation;
+pub mod depin;
 pub mod econ;
 mod error;
 mod fleet;

@@ -65,7 +65,8 @@ fn read(flag: &str, path: &Path) -> anyhow::Result<String> {
 pub fn load_fleet(path: &Path) -> anyhow::Result<Fleet> {
     let text = read("fleet", path)?;
     let file: FleetFile = toml::from_str(&text).with_context(|| format!("--fleet {}", path.display()))?;
-    file.into_fleet().with_context(|| format!("--fleet {}", path.display()))
+    file.into_fleet()
+        .with_context(|| format!("--fleet {}", path.display()))
 }
 
 /// Daily steps from `DIR/<coin>_daily.csv` (+ `<coin>_retargets.csv` when present).
@@ -101,7 +102,8 @@ fn allocation(a: AllocationArgs) -> anyhow::Result<()> {
         }
         (None, Some(p)) => {
             let text = read("intraday", p)?;
-            let steps = intraday_steps(&fleet, &text, from, to).with_context(|| format!("--intraday {}", p.display()))?;
+            let steps = intraday_steps(&fleet, &text, from, to)
+                .with_context(|| format!("--intraday {}", p.display()))?;
             (steps, 0, "intraday")
         }
         _ => bail!("give one of --data DIR or --intraday FILE.csv"),
@@ -153,7 +155,12 @@ fn print(a: &AllocationArgs, r: &Report, skipped: usize, source: &str) -> anyhow
         for x in &r.results {
             println!(
                 "{:<28} {:>14.2} {:>14.2} {:>14.2} {:>12.2} {:>9}",
-                x.strategy, x.net_profit_usd, x.revenue_usd, x.electricity_usd, x.switching_loss_usd, x.switches
+                x.strategy,
+                x.net_profit_usd,
+                x.revenue_usd,
+                x.electricity_usd,
+                x.switching_loss_usd,
+                x.switches
             );
         }
     }
