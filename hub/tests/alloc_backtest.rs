@@ -110,7 +110,8 @@ fn intraday_spike_policy_against_baselines() {
             "{r}"
         );
     }
-    assert_eq!(v["best_single_target"], "always:a");
+    // Staying on b all day: 10 intervals x 9 + the spike hour at 576 / 24 = 24 -> 114 > 110.
+    assert_eq!(v["best_single_target"], "always:b");
     // The window: only the first 6 hours.
     let (ok, out, err) = hub(&[
         "backtest",
@@ -227,11 +228,12 @@ fn bad_input_is_named_and_prints_nothing() {
             intraday(),
             "power_w",
         ),
-        // An intraday row naming a target the fleet does not have: line 4, column target.
+        // An intraday row naming a target the fleet does not have: the header is line 1, hour 0's
+        // rows are lines 2 (a) and 3 (b).
         (
             FLEET.to_string(),
             intraday().replacen(",b,216", ",c,216", 1),
-            "line 4, column \"target\"",
+            "line 3, column \"target\"",
         ),
         // A value that is not a number.
         (
