@@ -272,7 +272,7 @@ impl NodeRpc {
         )?;
         snap.epoch_start_time_ms = match self.coin.retarget_interval() {
             None => None,
-            Some(iv) if height % iv == 0 => snap.tip_time_ms,
+            Some(iv) if height.is_multiple_of(iv) => snap.tip_time_ms,
             Some(iv) => {
                 let hash = self
                     .call(&auth, "getblockhash", json!([height - height % iv]))
