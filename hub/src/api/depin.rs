@@ -109,43 +109,9 @@ pub(super) async fn list(
 mod tests {
     use super::*;
     use crate::domain::rig::RigEntry;
+    use crate::store::memory::MemoryStore;
     use crate::store::StoredRecord;
     use hashward_protocol::{DepinKind, RigId, SiteId};
-
-    struct Mem {
-        rigs: Vec<RigEntry>,
-        records: Vec<(String, StoredRecord)>,
-    }
-
-    impl RigsRead for Mem {
-        fn rigs(&self) -> Result<Vec<RigEntry>, StoreError> {
-            Ok(self.rigs.clone())
-        }
-        fn rig(&self, rig: &str) -> Result<Option<RigEntry>, StoreError> {
-            Ok(self.rigs.iter().find(|r| r.rig.as_str() == rig).cloned())
-        }
-    }
-
-    impl RecordsRead for Mem {
-        fn records_of_kind(
-            &self,
-            rig: &str,
-            kind: &str,
-            from_ms: u64,
-            to_ms: u64,
-            limit: usize,
-        ) -> Result<Vec<StoredRecord>, StoreError> {
-            Ok(self
-                .records
-                .iter()
-                .filter(|(r, rec)| {
-                    r == rig && rec.body.kind() == kind && (from_ms..=to_ms).contains(&rec.ts_ms)
-                })
-                .map(|(_, rec)| rec.clone())
-                .take(limit)
-                .collect())
-        }
-    }
 
     fn report(node: &str, disk: u64) -> DepinReport {
         DepinReport {
@@ -181,7 +147,7 @@ mod tests {
 
     #[test]
     fn latest_per_node_by_seq_with_age_and_staleness() {
-        let store = Mem {
+        let store = MemoryStore {
             rigs: vec![RigEntry::new(
                 RigId::new("r1").expect("id"),
                 SiteId::new("s1").expect("id"),

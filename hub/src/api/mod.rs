@@ -80,44 +80,9 @@ mod tests {
     use super::*;
     use crate::domain::rig::RigEntry;
     use crate::domain::rollout::PushRecord;
-    use crate::store::{FleetRead, RecordsRead, RigsRead, StoreError, StoredRecord};
+    use crate::store::memory::MemoryStore;
+    use crate::store::{FleetRead, StoreError, StoredRecord};
     use hashward_protocol::{Body, FleetHints, RigId, Score, Severity, SiteId, ThreatType};
-
-    /// The API's view of a store, in memory: what the handlers need, and nothing of redb.
-    struct MemoryStore {
-        rigs: Vec<RigEntry>,
-        records: Vec<(String, StoredRecord)>,
-    }
-
-    impl RigsRead for MemoryStore {
-        fn rigs(&self) -> Result<Vec<RigEntry>, StoreError> {
-            Ok(self.rigs.clone())
-        }
-        fn rig(&self, rig: &str) -> Result<Option<RigEntry>, StoreError> {
-            Ok(self.rigs.iter().find(|r| r.rig.as_str() == rig).cloned())
-        }
-    }
-
-    impl RecordsRead for MemoryStore {
-        fn records_of_kind(
-            &self,
-            rig: &str,
-            kind: &str,
-            from_ms: u64,
-            to_ms: u64,
-            limit: usize,
-        ) -> Result<Vec<StoredRecord>, StoreError> {
-            Ok(self
-                .records
-                .iter()
-                .filter(|(r, rec)| {
-                    r == rig && rec.body.kind() == kind && (from_ms..=to_ms).contains(&rec.ts_ms)
-                })
-                .map(|(_, rec)| rec.clone())
-                .take(limit)
-                .collect())
-        }
-    }
 
     impl FleetRead for MemoryStore {
         fn fleet_hints(&self, now_ms: u64) -> Result<FleetHints, StoreError> {

@@ -11,6 +11,8 @@
 pub mod alerts;
 mod hints;
 pub mod market;
+#[cfg(test)]
+pub(crate) mod memory;
 pub mod network;
 pub mod pools;
 mod pushes;
