@@ -2,6 +2,8 @@
 # Load run of one hub under a simulated fleet (issue: hub under a real fleet's load):
 #   benches/fleet-sim.sh --rigs N --interval-ms I --seconds S [--ramp-s R]
 #       [--churn-pct-per-min C] [--hub-args "ARGS"] [--json]
+# --ramp-s defaults to rigs/2000 (at least 10). At 100,000 rigs run it as root (open-file limit
+# above the rig count; see BENCHMARKS.md for the exact commands and sysctls).
 # Builds the release hub and the simulator, starts its own mosquitto and hub on free loopback
 # ports (data in a temporary dir), runs the simulator, stops both and prints the simulator's JSON
 # report as the last line (with --json, nothing else on stdout). Needs mosquitto (Debian package).
@@ -11,15 +13,23 @@ cd "$(dirname "$0")/.."
 sim_args=()
 hub_args=""
 json=0
+rigs=0
+ramp=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --hub-args) hub_args="$2"; shift 2 ;;
         --json) json=1; shift ;;
-        --rigs|--interval-ms|--seconds|--ramp-s|--churn-pct-per-min|--sites|--drain-s)
+        --rigs) rigs="$2"; sim_args+=("$1" "$2"); shift 2 ;;
+        --ramp-s) ramp="$2"; shift 2 ;;
+        --interval-ms|--seconds|--churn-pct-per-min|--sites|--drain-s)
             sim_args+=("$1" "$2"); shift 2 ;;
         *) echo "fleet-sim.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
+# Connections open at most ~2,000 per second unless --ramp-s says otherwise: a faster ramp
+# overflows the broker's listen backlog (SYNs dropped, connects retried after seconds).
+[ -z "$ramp" ] && ramp=$(( rigs / 2000 > 10 ? rigs / 2000 : 10 ))
+sim_args+=(--ramp-s "$ramp")
 say() { if [ "$json" = 1 ]; then echo "$@" >&2; else echo "$@"; fi; }
 
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
@@ -33,8 +43,22 @@ bin="$CARGO_TARGET_DIR/release"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d)
 mport=$(free_port); hport=$(free_port)
-# 100,000 connections: one descriptor each, in mosquitto and in the simulator.
-ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# 100,000 connections: one descriptor each, in mosquitto and in the simulator (both inherit
+# this shell's limit). Raise the soft limit to the hard one; fail now, not after an hour of
+# refused connects, when that is not enough.
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+need=$(( rigs + 4096 ))
+have=$(ulimit -n)
+if [ "$have" != unlimited ] && [ "$have" -lt "$need" ]; then
+    echo "fleet-sim.sh: open-file limit $have < $need for $rigs rigs; as root: ulimit -n $need (and sysctl fs.nr_open >= $need), or lower --rigs" >&2
+    exit 2
+fi
+for knob in net.core.somaxconn net.ipv4.tcp_max_syn_backlog; do
+    v=$(sysctl -n "$knob" 2>/dev/null || echo 0)
+    if [ "$v" -lt 4096 ] && [ "$rigs" -ge 10000 ]; then
+        say "   note: $knob=$v; connects may be retried during the ramp (sysctl -w $knob=65535)"
+    fi
+done
 # max_inflight_messages: the hub acknowledges a batch after its store commit; mosquitto's default
 # of 20 unacknowledged messages per client would cap every batch (and so the rate) at 20.
 cat > "$work/mosquitto.conf" <<CONF
@@ -58,14 +82,20 @@ mq_pid=$!
 RUST_LOG="${HUB_LOG:-warn}" "${HUB_BIN:-$bin/hashward-hub}" serve --broker "mqtt://127.0.0.1:$mport" --http "127.0.0.1:$hport" \
     --data-dir "$work/hub" $hub_args >"$work/hub.log" 2>&1 &
 hub_pid=$!
-for _ in $(seq 1 100); do
-    if python3 - "$hport" <<'PY' 2>/dev/null; then break; fi
+hub_up=0
+for _ in $(seq 1 300); do
+    if python3 - "$hport" <<'PY' 2>/dev/null; then hub_up=1; break; fi
 import json, sys, urllib.request
 h = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=1))
 sys.exit(0 if h.get("ingest_subscribed") else 1)
 PY
     sleep 0.2
 done
+if [ "$hub_up" != 1 ]; then
+    echo "fleet-sim.sh: the hub did not subscribe within 60 s; log tail:" >&2
+    tail -20 "$work/hub.log" >&2
+    exit 1
+fi
 say "== hub pid $hub_pid on :$hport, mosquitto on :$mport; simulating ${sim_args[*]}"
 set +e
 "$bin/fleet-sim" --broker "127.0.0.1:$mport" --hub-http "127.0.0.1:$hport" --hub-pid "$hub_pid" \

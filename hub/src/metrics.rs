@@ -36,6 +36,8 @@ pub struct Metrics {
     pub ha_discovery_published: AtomicU64,
     /// Notifications per receiver (`crate::alerts`).
     pub notify: crate::alerts::metrics::NotifyMetrics,
+    /// Dashboard summaries the MQTT client's queue refused (tried again next tick).
+    pub summaries_dropped: AtomicU64,
 }
 
 /// Renderers other parts of the hub register, each appending its own series to `/metrics`.
@@ -177,6 +179,12 @@ impl Metrics {
             "counter",
             "JSON dashboard summaries published.",
             c(&self.summaries_published),
+        );
+        metric(
+            "hashward_hub_summaries_dropped_total",
+            "counter",
+            "JSON dashboard summaries the MQTT client's queue refused (retried next tick).",
+            c(&self.summaries_dropped),
         );
         metric(
             "hashward_hub_ingest_subscribed",

@@ -1,10 +1,16 @@
 //! `/rigs`, `/rigs/{rig}` and the record listings under `/rigs/{rig}/` (telemetry, alerts,
 //! asics, scores, advice, depin), each `?from=&to=` (ms since the epoch, inclusive) and `&limit=`.
 //!
+//! `/rigs` with no parameter answers every rig as a JSON array (as before issue 20). With
+//! `limit` or `cursor` it answers one page, `{"rigs": [...], "next_cursor": "<rig>"|null}`, in
+//! rig-id order; `site=`, `online=true|false` and `q=` (a case-insensitive substring of the rig
+//! id, site or CPU model) filter either form.
+//!
 //! Must never decode a rig's other kinds of records to list one kind: listings read the store's
 //! (rig, kind, time) index.
 
 use super::{ApiError, AppState};
+use crate::store::rig_query::{RigQuery, DEFAULT_PAGE, MAX_PAGE};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,8 +18,50 @@ use hashward_protocol::Body;
 use serde_json::json;
 use std::collections::HashMap;
 
-pub(super) async fn list(State(s): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(s.store.rigs()?).into_response())
+const RIG_PARAMS: [&str; 5] = ["site", "online", "q", "limit", "cursor"];
+
+pub(super) async fn list(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if let Some(unknown) = q.keys().find(|k| !RIG_PARAMS.contains(&k.as_str())) {
+        return Err(ApiError::bad_parameter(
+            unknown,
+            format!("unknown parameter {unknown:?} (known: {})", RIG_PARAMS.join(", ")),
+        ));
+    }
+    let online = match q.get("online").map(String::as_str) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(v) => {
+            return Err(ApiError::bad_parameter(
+                "online",
+                format!("online={v:?} is not true or false"),
+            ))
+        }
+    };
+    let paged = q.contains_key("limit") || q.contains_key("cursor");
+    let limit = param(&q, "limit", DEFAULT_PAGE as u64)?;
+    if paged && (limit == 0 || limit > MAX_PAGE as u64) {
+        return Err(ApiError::bad_parameter(
+            "limit",
+            format!("limit={limit} is outside 1..={MAX_PAGE}"),
+        ));
+    }
+    let query = RigQuery {
+        site: q.get("site").cloned(),
+        online,
+        text: q.get("q").cloned(),
+        after: q.get("cursor").cloned(),
+        limit: limit as usize,
+    };
+    if !paged {
+        let mut rigs = s.store.rigs()?;
+        rigs.retain(|e| query.matches_entry(e));
+        return Ok(Json(rigs).into_response());
+    }
+    Ok(Json(s.store.rigs_page(&query)?).into_response())
 }
 
 pub(super) async fn one(State(s): State<AppState>, Path(rig): Path<String>) -> Result<Response, ApiError> {

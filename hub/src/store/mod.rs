@@ -17,6 +17,7 @@ pub mod network;
 pub mod pools;
 mod pushes;
 mod records;
+pub mod rig_query;
 mod rigs;
 pub mod scores;
 pub mod telem;
@@ -44,6 +45,10 @@ pub enum StoreError {
     /// An earlier write hit an I/O error and reopening the database has not succeeded yet.
     #[error("store closed after an I/O error; reopening on the next write")]
     Closed,
+    /// A value could not be written in the store's layout (a record body that does not
+    /// encode, an id space exhausted).
+    #[error("store layout: {0}")]
+    Encode(String),
 }
 
 hashward_common::redb_errors!(StoreError::Db);
@@ -79,6 +84,11 @@ pub struct StoredRecord {
 pub trait RigsRead: Send + Sync {
     fn rigs(&self) -> Result<Vec<RigEntry>, StoreError>;
     fn rig(&self, rig: &str) -> Result<Option<RigEntry>, StoreError>;
+    /// One filtered page in rig-id order (`/rigs?limit=`). The default reads every rig; a
+    /// store with an ordered registry reads from the cursor only.
+    fn rigs_page(&self, q: &rig_query::RigQuery) -> Result<rig_query::RigPage, StoreError> {
+        Ok(q.page_of(self.rigs()?))
+    }
 }
 
 /// A rig's records, read.
@@ -385,6 +395,10 @@ impl RigsRead for Store {
 
     fn rig(&self, rig: &str) -> Result<Option<RigEntry>, StoreError> {
         rigs::one(&self.read_tx()?, rig)
+    }
+
+    fn rigs_page(&self, q: &rig_query::RigQuery) -> Result<rig_query::RigPage, StoreError> {
+        rigs::page(&self.read_tx()?, q)
     }
 }
 

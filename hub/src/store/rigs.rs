@@ -64,3 +64,53 @@ pub(super) fn all(tx: &ReadTransaction) -> Result<Vec<RigEntry>, StoreError> {
 pub(super) fn one(tx: &ReadTransaction, rig: &str) -> Result<Option<RigEntry>, StoreError> {
     load(&tx.open_table(RIGS)?, rig)
 }
+
+/// The fields a `/rigs` filter reads, decoded without the rest of the entry.
+#[derive(serde::Deserialize)]
+struct Filtered {
+    site: String,
+    online: bool,
+    #[serde(default)]
+    hardware: Option<FilteredHardware>,
+}
+
+#[derive(serde::Deserialize)]
+struct FilteredHardware {
+    cpu_model: String,
+}
+
+/// One page of the registry in rig-id order from the query's cursor: only entries that match
+/// are decoded in full, and the read stops at the first match past the page.
+pub(super) fn page(
+    tx: &ReadTransaction,
+    q: &super::rig_query::RigQuery,
+) -> Result<super::rig_query::RigPage, StoreError> {
+    let rigs = tx.open_table(RIGS)?;
+    let range = match q.after.as_deref() {
+        Some(after) => rigs.range::<&str>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))?,
+        None => rigs.range::<&str>(..)?,
+    };
+    let mut page = super::rig_query::RigPage::default();
+    for entry in range {
+        let (k, v) = entry?;
+        let rig = k.value();
+        let f: Filtered =
+            serde_json::from_slice(v.value()).map_err(|e| StoreError::Registry(rig.to_string(), e))?;
+        if !q.matches(
+            &f.site,
+            f.online,
+            rig,
+            f.hardware.as_ref().map(|h| h.cpu_model.as_str()),
+        ) {
+            continue;
+        }
+        if page.rigs.len() == q.limit {
+            page.next_cursor = page.rigs.last().map(|e| e.rig.as_str().to_string());
+            break;
+        }
+        let e: RigEntry =
+            serde_json::from_slice(v.value()).map_err(|e| StoreError::Registry(rig.to_string(), e))?;
+        page.rigs.push(e);
+    }
+    Ok(page)
+}
