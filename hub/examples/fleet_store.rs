@@ -141,6 +141,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let fill_s = fill.elapsed().as_secs_f64();
     let store_bytes = store.size_bytes();
+    let (record_bytes, held) = store.records_footprint()?;
+    assert_eq!(held, records, "the store holds every record once");
 
     let store = &store;
     let page = |q: RigQuery| move || store.rigs_page(&q).map(|p| p.rigs.len()).unwrap_or(0);
@@ -167,6 +169,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "wire_bytes_per_record": wire as f64 / records as f64,
             "store_bytes": store_bytes,
             "store_bytes_per_record": store_bytes as f64 / records as f64,
+            "record_tables_bytes": record_bytes,
+            "record_tables_bytes_per_record": record_bytes as f64 / records as f64,
             "page_first_ms": first_ms, "page_first_rigs": first_n,
             "page_from_cursor_ms": cursor_ms, "page_from_cursor_rigs": cursor_n,
             "page_site_ms": site_ms, "page_site_rigs": site_n,

@@ -264,6 +264,12 @@ impl Store {
         result
     }
 
+    /// (bytes of the record tables' pages, records held): the store's cost per record without
+    /// the per-rig registry and the file's free pages (BENCHMARKS.md, issue 20).
+    pub fn records_footprint(&self) -> Result<(u64, u64), StoreError> {
+        records::footprint(&self.read_tx()?)
+    }
+
     /// A rig's records of every kind with `from_ms <= ts_ms <= to_ms`, oldest first, at most
     /// `limit`. Records that no longer decode (written by a newer hub) are skipped and logged.
     pub fn records(

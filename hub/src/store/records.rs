@@ -360,6 +360,23 @@ pub(super) fn unmark_perf_stripped(tx: &WriteTransaction) -> Result<(), StoreErr
     Ok(())
 }
 
+/// Bytes the record tables occupy in the file: their pages, including the unused part of
+/// each (`stats`: stored, metadata and fragmented bytes), and how many records they hold.
+pub(super) fn footprint(tx: &ReadTransaction) -> Result<(u64, u64), StoreError> {
+    let records = tx.open_table(RECORDS)?;
+    let mut bytes = 0u64;
+    let stats = [
+        records.stats()?,
+        tx.open_table(SEQS)?.stats()?,
+        tx.open_table(RIG_IDS)?.stats()?,
+        tx.open_table(KIND_IDS)?.stats()?,
+    ];
+    for s in stats {
+        bytes += s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
+    }
+    Ok((bytes, records.len()?))
+}
+
 /// Rewrites the records as a hub before the kind index stored them (layout 0: the envelope by
 /// (rig, seq) and the time index, no layout mark), so the migration on open can be tested.
 #[cfg(test)]

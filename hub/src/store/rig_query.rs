@@ -60,6 +60,27 @@ impl RigQuery {
         )
     }
 
+    /// A cheap test on a registry entry's JSON bytes before decoding it: false only when the
+    /// entry cannot match (its site is not the one asked for, or the text appears nowhere in
+    /// it, in any ASCII case). Skips the test for text JSON would have escaped.
+    pub fn may_match_json(&self, json: &[u8]) -> bool {
+        if let Some(site) = &self.site {
+            let needle = format!("\"site\":\"{site}\"");
+            if !contains(json, needle.as_bytes(), false) {
+                return false;
+            }
+        }
+        if let Some(t) = self.text.as_deref().filter(|t| !t.is_empty()) {
+            let plain = t
+                .bytes()
+                .all(|b| b.is_ascii() && !b.is_ascii_control() && b != b'"' && b != b'\\');
+            if plain && !contains(json, t.as_bytes(), true) {
+                return false;
+            }
+        }
+        true
+    }
+
     /// The page from entries in any order (for stores without an ordered scan).
     pub fn page_of(&self, mut entries: Vec<RigEntry>) -> RigPage {
         entries.retain(|e| self.after.as_deref().is_none_or(|a| e.rig.as_str() > a) && self.matches_entry(e));
@@ -75,5 +96,63 @@ impl RigQuery {
             rigs: entries,
             next_cursor,
         }
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8], ignore_ascii_case: bool) -> bool {
+    let Some(&first) = needle.first() else { return true };
+    if needle.len() > hay.len() {
+        return false;
+    }
+    (0..=hay.len() - needle.len()).any(|i| {
+        let b = hay[i];
+        let starts = if ignore_ascii_case {
+            b.eq_ignore_ascii_case(&first)
+        } else {
+            b == first
+        };
+        starts && {
+            let w = &hay[i..i + needle.len()];
+            if ignore_ascii_case {
+                w.eq_ignore_ascii_case(needle)
+            } else {
+                w == needle
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RigQuery;
+
+    #[test]
+    fn the_json_prefilter_never_rejects_a_match() {
+        let json =
+            br#"{"rig":"Sim-0042","site":"site042","online":true,"hardware":{"cpu_model":"amd ryzen 9"}}"#;
+        let q = |site: Option<&str>, text: Option<&str>| RigQuery {
+            site: site.map(String::from),
+            text: text.map(String::from),
+            limit: 1,
+            ..RigQuery::default()
+        };
+        assert!(q(Some("site042"), None).may_match_json(json));
+        assert!(!q(Some("site04"), None).may_match_json(json));
+        assert!(q(None, Some("sim-00")).may_match_json(json));
+        assert!(q(None, Some("RYZEN")).may_match_json(json));
+        assert!(!q(None, Some("xeon")).may_match_json(json));
+        // Text JSON escapes is left to the decode.
+        assert!(q(None, Some("a\"b")).may_match_json(json));
+        assert!(q(None, Some("")).may_match_json(json));
+        // The decoded check agrees on the fields.
+        let r = q(Some("site042"), Some("RYZEN"));
+        assert!(r.matches("site042", true, "Sim-0042", Some("amd ryzen 9")));
+        assert!(!r.matches("site041", true, "Sim-0042", Some("amd ryzen 9")));
+        let online = RigQuery {
+            online: Some(false),
+            limit: 1,
+            ..RigQuery::default()
+        };
+        assert!(!online.matches("s", true, "r", None));
     }
 }

@@ -94,6 +94,9 @@ pub(super) fn page(
     for entry in range {
         let (k, v) = entry?;
         let rig = k.value();
+        if !q.may_match_json(v.value()) {
+            continue;
+        }
         let f: Filtered =
             serde_json::from_slice(v.value()).map_err(|e| StoreError::Registry(rig.to_string(), e))?;
         if !q.matches(
