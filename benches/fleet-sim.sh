@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Load run of one hub under a simulated fleet (issue: hub under a real fleet's load):
 #   benches/fleet-sim.sh --rigs N --interval-ms I --seconds S [--ramp-s R]
-#       [--churn-pct-per-min C] [--hub-args "ARGS"] [--json]
+#       [--churn-pct-per-min C] [--hub-args "ARGS"] [--postgres] [--json]
 # --ramp-s defaults to rigs/2000 (at least 10). At 100,000 rigs run it as root (open-file limit
 # above the rig count; see BENCHMARKS.md for the exact commands and sysctls).
 # Builds the release hub and the simulator, starts its own mosquitto and hub on free loopback
 # ports (data in a temporary dir), runs the simulator, stops both and prints the simulator's JSON
 # report as the last line (with --json, nothing else on stdout). Needs mosquitto (Debian package).
+# --postgres: the hub keeps its fleet store in a PostgreSQL started here (Debian `postgresql`
+# binaries, a throwaway cluster in the temporary dir, run as `postgres` when we are root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,10 +17,12 @@ hub_args=""
 json=0
 rigs=0
 ramp=""
+postgres=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --hub-args) hub_args="$2"; shift 2 ;;
         --json) json=1; shift ;;
+        --postgres) postgres=1; shift ;;
         --rigs) rigs="$2"; sim_args+=("$1" "$2"); shift 2 ;;
         --ramp-s) ramp="$2"; shift 2 ;;
         --interval-ms|--seconds|--churn-pct-per-min|--sites|--drain-s)
@@ -70,14 +74,29 @@ max_inflight_messages 1000
 max_queued_messages 1000000
 log_dest file $work/mosquitto.log
 CONF
+pg_as() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
     [ -n "${hub_pid:-}" ] && kill "$hub_pid" 2>/dev/null && wait "$hub_pid" 2>/dev/null
+    [ -n "${pg_bin:-}" ] && pg_as "$pg_bin/pg_ctl" -D "$work/pg/data" -m fast -w stop >/dev/null 2>&1
     [ -n "${mq_pid:-}" ] && kill "$mq_pid" 2>/dev/null && wait "$mq_pid" 2>/dev/null
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 "$MOSQUITTO" -c "$work/mosquitto.conf" >/dev/null 2>&1 &
 mq_pid=$!
+if [ "$postgres" = 1 ]; then
+    pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [ -x "$pg_bin/initdb" ] || { echo "fleet-sim.sh: --postgres needs the postgresql package" >&2; exit 2; }
+    pport=$(free_port)
+    mkdir -p "$work/pg"
+    [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$work/pg" && chmod 755 "$work"
+    pg_as "$pg_bin/initdb" -D "$work/pg/data" -U hashward --auth=trust -E UTF8 >/dev/null
+    # Durable as shipped (fsync on): the figure compares stores that both commit to disk.
+    pg_as "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
+        -o "-p $pport -c listen_addresses=127.0.0.1 -k $work/pg" start >/dev/null
+    hub_args="$hub_args --store postgres://hashward@127.0.0.1:$pport/postgres"
+    say "== PostgreSQL on :$pport"
+fi
 # shellcheck disable=SC2086
 RUST_LOG="${HUB_LOG:-warn}" "${HUB_BIN:-$bin/hashward-hub}" serve --broker "mqtt://127.0.0.1:$mport" --http "127.0.0.1:$hport" \
     --data-dir "$work/hub" $hub_args >"$work/hub.log" 2>&1 &

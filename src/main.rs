@@ -71,6 +71,7 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
                 scores: Default::default(),
                 dashboards: Default::default(),
                 notify: None,
+                store: Default::default(),
             },
             shutdown.clone(),
         )

@@ -72,6 +72,7 @@ async fn phase(name: &str, seconds: u64, cg: &str, cmc: &str) {
             scores: Default::default(),
             dashboards: Default::default(),
             notify: None,
+            store: Default::default(),
         },
         shutdown,
     )

@@ -97,6 +97,7 @@ async fn phase(name: &str, seconds: u64, router: &str, node: &str, explorer: &st
             scores: Default::default(),
             dashboards: Default::default(),
             notify: None,
+            store: Default::default(),
         },
         shutdown,
     )

@@ -103,6 +103,11 @@ pub struct ServeArgs {
     /// directory (layout of the repository's `models/`).
     #[arg(long)]
     pub models_dir: Option<PathBuf>,
+    /// Where the fleet's records and rig registry live: `redb` [default] or
+    /// `postgres://user:password@host:port/dbname` (see docs/ARCHITECTURE.md, "Store backends").
+    /// The environment variable keeps the password out of the process list.
+    #[arg(long, env = "HASHWARD_HUB_STORE", hide_env_values = true)]
+    pub store: Option<String>,
 }
 
 impl ServeArgs {
@@ -170,6 +175,10 @@ impl ServeArgs {
         if let Err(e) = economics.validate() {
             bail!("{e}{source}");
         }
+        let store = match self.store.clone().or(file.store) {
+            Some(v) => crate::store::StoreChoice::parse(&v).map_err(|e| anyhow::anyhow!("{e}{source}"))?,
+            None => crate::store::StoreChoice::Redb,
+        };
         Ok(ServeOptions {
             data_dir: self
                 .data_dir
@@ -194,6 +203,7 @@ impl ServeArgs {
             scores: crate::cmd::scores::options(file.scores.as_ref(), &source)?,
             dashboards,
             notify: file.notify,
+            store,
         })
     }
 }
@@ -315,5 +325,32 @@ mod tests {
             .expect_err("ca without tls")
             .to_string();
         assert!(e.contains("mqtts"), "{e}");
+    }
+
+    #[test]
+    fn the_store_setting_picks_the_backend_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hub.toml");
+        let cfg = path.to_str().expect("utf-8");
+        assert_eq!(
+            serve_args(&[]).options().expect("default").store,
+            crate::store::StoreChoice::Redb
+        );
+        std::fs::write(&path, "store = \"postgres://hub:pw@db:5432/fleet\"\n").expect("write");
+        let o = serve_args(&["--config", cfg]).options().expect("postgres");
+        assert!(
+            matches!(&o.store, crate::store::StoreChoice::Postgres(u) if u.redacted() == "postgres://db:5432/fleet")
+        );
+        std::fs::write(&path, "store = \"postgres://hub:pw@db:nope/fleet\"\n").expect("write");
+        let e = serve_args(&["--config", cfg])
+            .options()
+            .expect_err("bad port")
+            .to_string();
+        assert!(e.contains("store") && e.contains("hub.toml") && !e.contains("pw@"), "{e}");
+        let e = serve_args(&["--store", "sqlite:///x.db"])
+            .options()
+            .expect_err("unknown scheme")
+            .to_string();
+        assert!(e.contains("store must be") && e.contains("sqlite"), "{e}");
     }
 }

@@ -40,6 +40,10 @@ pub struct HubConfig {
     pub home_assistant: Option<HomeAssistantSection>,
     /// Alert routing and receivers (see `crate::alerts::config`).
     pub notify: Option<crate::alerts::NotifyConfig>,
+    /// Where the fleet's records and rig registry live: `"redb"` (the default, `hub.redb` in
+    /// the data directory) or `"postgres://user:password@host:port/dbname"` (shared by several
+    /// hubs; see `crate::store::postgres`).
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -136,6 +140,8 @@ mod tests {
         assert!(all.web.and_then(|w| w.operator_token).is_some());
         assert!(all.commands.and_then(|c| c.signing_key).is_some());
         assert!(all.home_assistant.and_then(|h| h.discovery_prefix).is_some());
+        let store = all.store.expect("store");
+        assert!(crate::store::StoreChoice::parse(&store).is_ok(), "the example store URL parses");
     }
 
     #[test]

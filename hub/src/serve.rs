@@ -55,6 +55,9 @@ pub struct ServeOptions {
     pub dashboards: crate::control::DashboardOptions,
     /// `[notify]`: receivers and routes; `None` runs the alert engine with no receivers.
     pub notify: Option<crate::alerts::NotifyConfig>,
+    /// Where the fleet store (records, rig registry, hints, pushes) lives; the other
+    /// aggregates stay in `hub.redb` whatever this says.
+    pub store: crate::store::StoreChoice,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +172,9 @@ impl Running {
 pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Result<Running, ServeError> {
     std::fs::create_dir_all(&opts.data_dir).map_err(|e| ServeError::DataDir(opts.data_dir.clone(), e))?;
     let store = Arc::new(Store::open(&opts.data_dir.join("hub.redb"))?);
+    // The fleet store: the same redb, or PostgreSQL shared with other hubs (its start retries
+    // an unreachable server, then refuses; see `crate::store::postgres`).
+    let fleet = open_fleet_store(&opts.store, &store).await?;
     let metrics = Arc::new(Metrics::default());
     // Alerts: a receiver that cannot work (bad URL, missing credential) stops the start here.
     let notify_cfg = Arc::new(opts.notify.clone().unwrap_or_default());
@@ -228,7 +234,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     let score_cache = Arc::new(crate::scores::LatestCache::default());
     let score_models = opts.scores.models_dir.clone().or(opts.models_dir.clone());
     let state = AppState {
-        store: store.clone() as Arc<dyn StoreRead>,
+        store: fleet.clone() as Arc<dyn StoreRead>,
         metrics: metrics.clone(),
         started: Instant::now(),
         scores: Arc::new(api::scores::ScoresApi {
@@ -253,7 +259,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         .merge(crate::web::actions::router(crate::web::actions::Actions {
             token: opts.dashboards.operator_token.clone(),
             control: control.clone(),
-            store: store.clone(),
+            store: fleet.clone(),
             metrics: metrics.clone(),
         }));
     if let Some(dir) = &opts.models_dir {
@@ -275,11 +281,12 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     }
     app = app.merge(api::econ::router(api::econ::EconState {
         inputs: econ_inputs.clone(),
-        store: store.clone() as Arc<dyn StoreRead>,
+        store: fleet.clone() as Arc<dyn StoreRead>,
         now_s: || hashward_common::clock::now_s() as i64,
     }));
     app = app.merge(crate::collect::api::router(collect.state.clone()));
     app = app.merge(api::pools::router(api::pools::PoolsApi {
+        fleet: fleet.clone() as Arc<dyn StoreRead>,
         store: store.clone(),
         sources: collect.state.registry.clone(),
     }));
@@ -351,6 +358,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         ))?;
         Some(crate::scores::service::service(
             store.clone(),
+            fleet.clone(),
             crate::scores::batch::BatchSettings {
                 models_dir,
                 networks: opts.scores.networks.clone(),
@@ -415,13 +423,14 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             stop.subscribe(),
         ),
     );
-    let (control_store, control_metrics) = (store.clone(), metrics.clone());
+    let (control_store, control_metrics) = (fleet.clone() as Arc<dyn StoreRead>, metrics.clone());
     let alerts = Service::new(
         "alerts",
         crate::alerts::service::run(
             alert_engine,
             notify_cfg.clone(),
             store.clone(),
+            fleet.clone() as Arc<dyn StoreRead>,
             alert_rx,
             notify_wake.clone(),
             stop.subscribe(),
@@ -441,7 +450,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     let ingest = Service::new("ingest", {
         let stopped = stop.subscribe();
         async move {
-            ingest::run(ingest_cfg, store, metrics, stopped).await;
+            ingest::run(ingest_cfg, fleet, metrics, stopped).await;
             Ok(())
         }
     });
@@ -495,6 +504,28 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     }
     log::info!("hub HTTP on http://{http_addr}, MQTT {mqtt_host}:{mqtt_port}");
     Ok(Running::spawn(services, stop, (http_addr, mqtt_host, mqtt_port)))
+}
+
+/// The fleet store `choice` names: the hub-local redb `local`, or PostgreSQL.
+async fn open_fleet_store(
+    choice: &crate::store::StoreChoice,
+    local: &Arc<Store>,
+) -> Result<Arc<dyn crate::store::FleetStore>, ServeError> {
+    match choice {
+        crate::store::StoreChoice::Redb => Ok(local.clone()),
+        crate::store::StoreChoice::Postgres(url) => {
+            let url = url.clone();
+            let pg = tokio::task::spawn_blocking(move || {
+                crate::store::postgres::PgStore::open(&url, &Default::default())
+            })
+            .await
+            .map_err(|e| ServeError::Service {
+                name: "postgres store",
+                reason: format!("opening task failed: {e}"),
+            })??;
+            Ok(Arc::new(pg))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -80,6 +80,7 @@ async fn start_hub(dir: &FsPath, collect: CollectConfig) -> Result<Hub, serve::S
             scores: Default::default(),
             dashboards: Default::default(),
             notify: None,
+            store: Default::default(),
         },
         shutdown,
     )

@@ -11,7 +11,7 @@ use super::engine::Engine;
 use super::feed::{self, Op};
 use super::model::AlertKey;
 use super::{Command, Subject};
-use crate::store::{RigsRead, Store};
+use crate::store::{RigsRead, Store, StoreRead};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
@@ -83,7 +83,7 @@ fn apply(engine: &mut Engine, cmd: Command, now: u64) -> Option<Box<dyn FnOnce()
 }
 
 /// Raises or resolves `site_offline` per site from the registry.
-async fn check_sites(engine: &mut Engine, store: &Arc<Store>, min_rigs: usize, now: u64) {
+async fn check_sites(engine: &mut Engine, store: &Arc<dyn StoreRead>, min_rigs: usize, now: u64) {
     let s = store.clone();
     let rigs = match tokio::task::spawn_blocking(move || s.rigs()).await {
         Ok(Ok(r)) => r,
@@ -119,6 +119,8 @@ pub(crate) async fn run(
     mut engine: Engine,
     cfg: Arc<NotifyConfig>,
     store: Arc<Store>,
+    // The rig registry `site_offline` is decided from (the fleet store).
+    fleet: Arc<dyn StoreRead>,
     mut rx: mpsc::UnboundedReceiver<Command>,
     wake: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
@@ -143,7 +145,7 @@ pub(crate) async fn run(
             }
             _ = tick.tick() => {
                 let now = hashward_common::now_ms();
-                check_sites(&mut engine, &store, cfg.sources.site_offline_min_rigs, now).await;
+                check_sites(&mut engine, &fleet, cfg.sources.site_offline_min_rigs, now).await;
                 engine.tick(now);
                 persist(&mut engine, &store, &wake).await?;
             }

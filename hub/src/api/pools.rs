@@ -28,6 +28,8 @@ const ASIC_WINDOW_MS: u64 = 15 * 60 * 1000;
 pub struct PoolsApi {
     pub store: Arc<Store>,
     pub sources: Arc<Registry>,
+    /// The rigs and their ASIC readings (the fleet store: `store` itself, or PostgreSQL).
+    pub fleet: Arc<dyn crate::store::StoreRead>,
 }
 
 pub fn router(state: PoolsApi) -> Router {
@@ -58,7 +60,7 @@ async fn pools(State(s): State<PoolsApi>) -> Result<Response, ApiError> {
 }
 
 /// What the rigs and their ASICs report about themselves, for the join.
-pub(crate) fn miner_sides(store: &Store, now: u64) -> Result<Vec<MinerSide>, crate::store::StoreError> {
+pub(crate) fn miner_sides(store: &dyn crate::store::StoreRead, now: u64) -> Result<Vec<MinerSide>, crate::store::StoreError> {
     let mut out = Vec::new();
     for rig in store.rigs()? {
         let name = rig.rig.as_str().to_string();
@@ -109,7 +111,7 @@ async fn workers(State(s): State<PoolsApi>, Path(pool): Path<String>) -> Result<
     let Some((_, received_ms, state)) = states.into_iter().find(|(p, _, _)| *p == pool) else {
         return Err(ApiError::not_found("pool", &pool));
     };
-    let miners = miner_sides(&s.store, now)?;
+    let miners = miner_sides(s.fleet.as_ref(), now)?;
     let rows = pool_join::join(&state.performance(now), &miners);
     Ok(Json(json!({
         "pool_id": pool,
@@ -263,6 +265,7 @@ mod tests {
         store.save_pool("prohashing", &state, now).expect("save");
 
         let app = router(PoolsApi {
+            fleet: store.clone(),
             store,
             sources: Arc::new(Registry::default()),
         });

@@ -123,7 +123,7 @@ pub fn score_batch(args: ScoreBatchArgs) -> anyhow::Result<()> {
         models_dir,
         networks: opts.networks,
     };
-    let metas = batch::run(&store, &settings, date, &hashward_common::clock::now_ms)?;
+    let metas = batch::run(&store, &store, &settings, date, &hashward_common::clock::now_ms)?;
     let mut failed = Vec::new();
     for m in &metas {
         println!("{}", serde_json::to_string(m)?);

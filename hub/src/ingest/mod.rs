@@ -11,7 +11,7 @@ pub mod summary;
 pub mod tls;
 
 use crate::metrics::Metrics;
-use crate::store::{Incoming, Outcome, Store};
+use crate::store::{FleetStore, Incoming, Outcome};
 use decode::classify;
 use hashward_protocol::topic::hub_uplink_filter;
 use rumqttc::{
@@ -48,7 +48,7 @@ pub struct IngestConfig {
 /// Connects and runs until `shutdown` turns true.
 pub async fn run(
     cfg: IngestConfig,
-    store: Arc<Store>,
+    store: Arc<dyn FleetStore>,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -155,7 +155,7 @@ pub async fn run(
 async fn write_loop(
     mut rx: mpsc::UnboundedReceiver<Publish>,
     client: AsyncClient,
-    store: Arc<Store>,
+    store: Arc<dyn FleetStore>,
     metrics: Arc<Metrics>,
     alerts: Option<crate::alerts::AlertSink>,
 ) {

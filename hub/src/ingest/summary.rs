@@ -15,7 +15,7 @@
 
 use crate::domain::rig::RigEntry;
 use crate::metrics::Metrics;
-use crate::store::{FleetRead, RigsRead, Store};
+use crate::store::{FleetRead, RigsRead, StoreRead};
 use hashward_protocol::topic::{json_fleet_summary, json_rig_summary, JSON_PREFIX};
 use hashward_protocol::Topic;
 use rumqttc::{AsyncClient, QoS};
@@ -149,7 +149,7 @@ impl Planner {
 
 pub async fn run(
     client: AsyncClient,
-    store: Arc<Store>,
+    store: Arc<dyn StoreRead>,
     metrics: Arc<Metrics>,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,

@@ -12,7 +12,7 @@ use super::features::{alert_features, AlertInput, RigHistory, ALERT_FEATURES, HI
 use super::model::{Scorer, ScorerError};
 use super::network::{network_of, pool_host};
 use crate::store::scores::{BatchMeta, BatchRows, BatchStatus, ScoredAlert};
-use crate::store::{RecordsRead, RigsRead, Store, StoreError};
+use crate::store::{RecordsRead, RigsRead, Store, StoreError, StoreRead};
 use hashward_protocol::Body;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -57,7 +57,7 @@ struct AsicInfo {
 /// Every alert of `date`, with its context, its network set (alerts of a chain the hub does not
 /// serve are left out and logged).
 pub fn gather(
-    store: &Store,
+    store: &dyn StoreRead,
     date: ProcessingDate,
     networks: &[String],
 ) -> Result<Vec<AlertInput>, StoreError> {
@@ -215,8 +215,11 @@ pub fn score_alerts(
 
 /// Runs (or re-runs) the batch of `date` for every configured network; returns each network's
 /// final metadata (COMPLETED or FAILED). Errors only when even FAILED cannot be recorded.
+/// The day's alerts are read from `fleet` (the fleet store: this redb or PostgreSQL); the
+/// batches are written to `store`.
 pub fn run(
     store: &Store,
+    fleet: &dyn StoreRead,
     settings: &BatchSettings,
     date: ProcessingDate,
     now_ms: &dyn Fn() -> u64,
@@ -224,7 +227,7 @@ pub fn run(
     let (window_start_ms, window_end_ms) = date.bounds_ms();
     let mut done = Vec::new();
     // Gathered once: the networks split one read of the day's alerts.
-    let gathered = gather(store, date, &settings.networks);
+    let gathered = gather(fleet, date, &settings.networks);
     for network in &settings.networks {
         let started = Instant::now();
         let created_ms = now_ms();

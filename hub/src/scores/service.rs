@@ -35,6 +35,7 @@ const TICK: Duration = Duration::from_secs(30);
 
 pub fn service(
     store: Arc<Store>,
+    fleet: Arc<dyn crate::store::StoreRead>,
     settings: BatchSettings,
     run_at_min: u32,
     cache: Arc<LatestCache>,
@@ -46,7 +47,7 @@ pub fn service(
         loop {
             let due = due_date(now_ms(), run_at_min);
             if last != Some(due) {
-                let (store, settings) = (store.clone(), settings.clone());
+                let (store, fleet, settings) = (store.clone(), fleet.clone(), settings.clone());
                 let outcome = tokio::task::spawn_blocking(move || {
                     // Catching up on start: a date already COMPLETED is not re-run.
                     let done = settings
@@ -57,7 +58,7 @@ pub fn service(
                     if done.iter().all(|d| *d) {
                         return Ok(Vec::new());
                     }
-                    batch::run(&store, &settings, due, &now_ms)
+                    batch::run(&store, fleet.as_ref(), &settings, due, &now_ms)
                 })
                 .await
                 .map_err(|e| format!("score batch thread: {e}"))?;

@@ -9,12 +9,14 @@
 //! after it commits, so an accepted record is never lost. Must never store a record twice.
 
 pub mod alerts;
+pub mod backend;
 mod hints;
 pub mod market;
 #[cfg(test)]
 pub(crate) mod memory;
 pub mod network;
 pub mod pools;
+pub mod postgres;
 mod pushes;
 mod records;
 pub mod rig_query;
@@ -32,6 +34,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock};
 
+pub use backend::{FleetStore, StoreChoice};
 pub use records::KIND_INDEX_VERSION;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +52,9 @@ pub enum StoreError {
     /// encode, an id space exhausted).
     #[error("store layout: {0}")]
     Encode(String),
+    /// The PostgreSQL fleet store (`store = "postgres://..."`).
+    #[error("postgres store: {0}")]
+    Postgres(#[from] postgres::PgError),
 }
 
 hashward_common::redb_errors!(StoreError::Db);

@@ -10,7 +10,7 @@
 
 use crate::control::Control;
 use crate::metrics::Metrics;
-use crate::store::{RigsRead, Store};
+use crate::store::{FleetStore, RigsRead};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +24,7 @@ use std::sync::Arc;
 pub struct Actions {
     pub token: Option<String>,
     pub control: Option<Control>,
-    pub store: Arc<Store>,
+    pub store: Arc<dyn FleetStore>,
     /// Refusals are counted in `commands_refused`.
     pub metrics: Arc<Metrics>,
 }
