@@ -23,7 +23,9 @@ const PER_RIG: u64 = 2_000;
 #[test]
 fn two_hubs_on_postgres_one_sigkilled_store_every_record_once() {
     let Some(bin) = mosquitto_binary() else { return };
-    let Some(pg) = postgres::Postgres::start() else { return };
+    let Some(pg) = postgres::Postgres::start() else {
+        return;
+    };
     let url = pg.create_db("fleet");
     let dir = tempfile::tempdir().expect("tempdir");
     let (dir_a, dir_b) = (dir.path().join("a"), dir.path().join("b"));
@@ -32,8 +34,22 @@ fn two_hubs_on_postgres_one_sigkilled_store_every_record_once() {
     let (mqtt, http_a, http_b) = (free_port(), free_port(), free_port());
     let mut broker = Mosquitto::new(bin, dir.path(), mqtt, "");
     broker.start();
-    let args_a = ["--store", url.as_str(), "--share-group", "hubs", "--client-id", "hub-a"];
-    let args_b = ["--store", url.as_str(), "--share-group", "hubs", "--client-id", "hub-b"];
+    let args_a = [
+        "--store",
+        url.as_str(),
+        "--share-group",
+        "hubs",
+        "--client-id",
+        "hub-a",
+    ];
+    let args_b = [
+        "--store",
+        url.as_str(),
+        "--share-group",
+        "hubs",
+        "--client-id",
+        "hub-b",
+    ];
     let mut hub_a = hub_with(&dir_a, http_a, Some(mqtt), 0, &args_a);
     let mut hub_b = hub_with(&dir_b, http_b, Some(mqtt), 0, &args_b);
     wait_for_ingest(http_a);
@@ -68,7 +84,10 @@ fn two_hubs_on_postgres_one_sigkilled_store_every_record_once() {
         hub_a = hub_with(&dir_a, http_a, Some(mqtt), 0, &args_a);
         wait_for_http(http_a);
     }
-    assert!(kills >= 1, "every kill came after the ingest had finished; nothing was tested");
+    assert!(
+        kills >= 1,
+        "every kill came after the ingest had finished; nothing was tested"
+    );
 
     for p in publishers {
         p.join().expect("publisher");

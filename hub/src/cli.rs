@@ -346,7 +346,10 @@ mod tests {
             .options()
             .expect_err("bad port")
             .to_string();
-        assert!(e.contains("store") && e.contains("hub.toml") && !e.contains("pw@"), "{e}");
+        assert!(
+            e.contains("store") && e.contains("hub.toml") && !e.contains("pw@"),
+            "{e}"
+        );
         let e = serve_args(&["--store", "sqlite:///x.db"])
             .options()
             .expect_err("unknown scheme")

@@ -141,7 +141,10 @@ mod tests {
         assert!(all.commands.and_then(|c| c.signing_key).is_some());
         assert!(all.home_assistant.and_then(|h| h.discovery_prefix).is_some());
         let store = all.store.expect("store");
-        assert!(crate::store::StoreChoice::parse(&store).is_ok(), "the example store URL parses");
+        assert!(
+            crate::store::StoreChoice::parse(&store).is_ok(),
+            "the example store URL parses"
+        );
     }
 
     #[test]

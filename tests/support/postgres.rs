@@ -70,7 +70,9 @@ impl Postgres {
             .prefix("hashward-pg")
             .tempdir()
             .expect("tempdir");
-        let as_postgres = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+        let as_postgres = std::fs::metadata("/proc/self")
+            .map(|m| m.uid() == 0)
+            .unwrap_or(false);
         if as_postgres {
             let ok = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -122,7 +124,10 @@ impl Postgres {
         } else {
             Command::new(&exe)
         };
-        let out = cmd.args(args).output().unwrap_or_else(|e| panic!("running {tool}: {e}"));
+        let out = cmd
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("running {tool}: {e}"));
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -145,20 +150,20 @@ impl Postgres {
         );
         // -w: returns once the server accepts connections (or fails, with the log below).
         let started = self.try_run(
-                "pg_ctl",
-                &[
-                    "-D",
-                    data.to_str().expect("utf-8 path"),
-                    "-l",
-                    log.to_str().expect("utf-8 path"),
-                    "-o",
-                    &opts,
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ],
-            );
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().expect("utf-8 path"),
+                "-l",
+                log.to_str().expect("utf-8 path"),
+                "-o",
+                &opts,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
         if let Err(e) = started {
             panic!(
                 "postgres did not start: {e}\n{}",
@@ -184,7 +189,14 @@ impl Postgres {
         let data = self.data_dir();
         self.run(
             "pg_ctl",
-            &["-D", data.to_str().expect("utf-8 path"), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                data.to_str().expect("utf-8 path"),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
         );
     }
 

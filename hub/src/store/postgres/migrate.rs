@@ -31,11 +31,15 @@ pub const MIGRATION_LOCK: i32 = 1;
 
 #[derive(Debug, PartialEq, thiserror::Error)]
 pub enum PlanError {
-    #[error("the database is at schema version {found}, newer than this hub knows ({known}): run the newer hub")]
+    #[error(
+        "the database is at schema version {found}, newer than this hub knows ({known}): run the newer hub"
+    )]
     TooNew { found: i32, known: i32 },
     #[error("the database records schema version {0}, which this hub does not know")]
     Unknown(i32),
-    #[error("schema version {missing} was never applied but {later} was: the schema is not one this hub made")]
+    #[error(
+        "schema version {missing} was never applied but {later} was: the schema is not one this hub made"
+    )]
     Hole { missing: i32, later: i32 },
 }
 
@@ -65,12 +69,18 @@ pub fn pending<'a>(applied: &[i32], known: &'a [Migration]) -> Result<Vec<&'a Mi
 /// Brings the schema up to date; the versions applied now (empty when it already was).
 pub async fn migrate(client: &mut Client) -> Result<Vec<i32>, PgError> {
     client
-        .execute("SELECT pg_advisory_lock($1, $2)", &[&LOCK_NAMESPACE, &MIGRATION_LOCK])
+        .execute(
+            "SELECT pg_advisory_lock($1, $2)",
+            &[&LOCK_NAMESPACE, &MIGRATION_LOCK],
+        )
         .await?;
     let result = apply(client).await;
     // A lost connection released the lock with the session; otherwise release it now.
     let unlocked = client
-        .execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_NAMESPACE, &MIGRATION_LOCK])
+        .execute(
+            "SELECT pg_advisory_unlock($1, $2)",
+            &[&LOCK_NAMESPACE, &MIGRATION_LOCK],
+        )
         .await;
     let done = result?;
     unlocked?;
@@ -105,7 +115,11 @@ async fn apply(client: &mut Client) -> Result<Vec<i32>, PgError> {
         )
         .await?;
         tx.commit().await?;
-        log::info!("postgres store: applied schema migration {} ({})", m.version, m.name);
+        log::info!(
+            "postgres store: applied schema migration {} ({})",
+            m.version,
+            m.name
+        );
         done.push(m.version);
     }
     Ok(done)
@@ -116,9 +130,21 @@ mod tests {
     use super::*;
 
     const THREE: &[Migration] = &[
-        Migration { version: 1, name: "a", sql: "" },
-        Migration { version: 2, name: "b", sql: "" },
-        Migration { version: 3, name: "c", sql: "" },
+        Migration {
+            version: 1,
+            name: "a",
+            sql: "",
+        },
+        Migration {
+            version: 2,
+            name: "b",
+            sql: "",
+        },
+        Migration {
+            version: 3,
+            name: "c",
+            sql: "",
+        },
     ];
 
     fn versions(ms: Vec<&Migration>) -> Vec<i32> {

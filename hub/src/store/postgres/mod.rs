@@ -132,9 +132,11 @@ impl Pool {
         }
         let mut guard = match guard {
             Some(g) => g,
-            None => self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()]
-                .lock()
-                .await,
+            None => {
+                self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()]
+                    .lock()
+                    .await
+            }
         };
         if guard.as_ref().is_none_or(Client::is_closed) {
             *guard = None;
@@ -229,7 +231,10 @@ impl PgStore {
     fn with_conn<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut Client) -> std::pin::Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
+        F: for<'c> FnOnce(
+                &'c mut Client,
+            )
+                -> std::pin::Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
             + Send
             + 'static,
     {
@@ -512,10 +517,18 @@ impl FleetRead for PgStore {
         let classes: Vec<ClassAggregate> = self.with_conn(|c| {
             Box::pin(async move {
                 let mut classes = Vec::new();
-                for row in c.query("SELECT class_key, aggregate FROM tuning_hints ORDER BY class_key", &[]).await? {
+                for row in c
+                    .query(
+                        "SELECT class_key, aggregate FROM tuning_hints ORDER BY class_key",
+                        &[],
+                    )
+                    .await?
+                {
                     match serde_json::from_str(row.get(1)) {
                         Ok(class) => classes.push(class),
-                        Err(e) => log::warn!("tuning hints: unreadable class {:?}: {e}", row.get::<_, &str>(0)),
+                        Err(e) => {
+                            log::warn!("tuning hints: unreadable class {:?}: {e}", row.get::<_, &str>(0))
+                        }
                     }
                 }
                 Ok(classes)
@@ -528,10 +541,15 @@ impl FleetRead for PgStore {
         self.with_conn(|c| {
             Box::pin(async move {
                 let mut pushes = Vec::new();
-                for row in c.query("SELECT scope, push FROM config_pushes ORDER BY scope", &[]).await? {
+                for row in c
+                    .query("SELECT scope, push FROM config_pushes ORDER BY scope", &[])
+                    .await?
+                {
                     match serde_json::from_str(row.get(1)) {
                         Ok(p) => pushes.push(p),
-                        Err(e) => log::warn!("config push record {:?} unreadable: {e}", row.get::<_, &str>(0)),
+                        Err(e) => {
+                            log::warn!("config push record {:?} unreadable: {e}", row.get::<_, &str>(0))
+                        }
                     }
                 }
                 Ok(pushes)
