@@ -512,7 +512,7 @@ async fn open_fleet_store(
     local: &Arc<Store>,
 ) -> Result<Arc<dyn crate::store::FleetStore>, ServeError> {
     match choice {
-        crate::store::StoreChoice::Redb => Ok(local.clone()),
+        crate::store::StoreChoice::Redb => Ok(local.clone() as Arc<dyn crate::store::FleetStore>),
         crate::store::StoreChoice::Postgres(url) => {
             let url = url.clone();
             let pg = tokio::task::spawn_blocking(move || {
@@ -523,7 +523,7 @@ async fn open_fleet_store(
                 name: "postgres store",
                 reason: format!("opening task failed: {e}"),
             })??;
-            Ok(Arc::new(pg))
+            Ok(Arc::new(pg) as Arc<dyn crate::store::FleetStore>)
         }
     }
 }
