@@ -67,7 +67,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// External broker `mqtt://host:port` or `mqtts://host:port` (TLS); without it an embedded
-    /// broker is started.
+    /// broker is started. `nats://host:port[,nats://...]` ingests from a NATS JetStream cluster
+    /// (needs `[nats]` in the config file; docs/cluster.md).
     #[arg(long)]
     pub broker: Option<String>,
     /// With `mqtts://`: PEM CA certificate(s) the broker's certificate must chain to (only these
@@ -133,7 +134,20 @@ impl ServeArgs {
             Some(a) => a,
             None => DEFAULT_HTTP.parse().context("default http")?,
         };
+        let nats_section = file.nats.clone();
         let broker = match &broker_url {
+            Some(url) if url.starts_with("nats://") => {
+                if ca_file.is_some() {
+                    bail!("--ca-file applies to an external --broker mqtts://...{source}");
+                }
+                BrokerChoice::Nats(
+                    crate::ingest::nats_config::options(url, nats_section.as_ref())
+                        .with_context(|| format!("broker{source}"))?,
+                )
+            }
+            _ if nats_section.is_some() => {
+                bail!("{}{source}", crate::ingest::nats_config::NatsConfigError::WithoutNats)
+            }
             Some(url) => {
                 let addr =
                     hashward_protocol::BrokerAddr::parse(url).with_context(|| format!("broker{source}"))?;

@@ -44,6 +44,9 @@ pub struct HubConfig {
     /// the data directory) or `"postgres://user:password@host:port/dbname"` (shared by several
     /// hubs; see `crate::store::postgres`).
     pub store: Option<String>,
+    /// `[nats]`: with `broker = "nats://..."`, the cluster's MQTT listener, the stream, the
+    /// shared consumer and the leader lease (packaging/cluster/hub.toml).
+    pub nats: Option<crate::ingest::nats_config::NatsSection>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -162,6 +165,15 @@ mod tests {
         for (name, site) in &sites {
             site.tariff.as_ref().expect("tariff").check(name).expect("valid");
         }
+    }
+
+    #[test]
+    fn the_cluster_example_loads() {
+        let text = include_str!("../../packaging/cluster/hub.toml");
+        let cfg = HubConfig::parse(text).expect("packaging/cluster/hub.toml parses");
+        let broker = cfg.broker.expect("broker");
+        let nats = crate::ingest::nats_config::options(&broker, cfg.nats.as_ref()).expect("valid [nats]");
+        assert_eq!(nats.replicas, 3);
     }
 
     #[test]

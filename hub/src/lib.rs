@@ -12,7 +12,10 @@
 //! (commands the hub signs itself, and its MQTT service). The economics live in the pure
 //! `hashward-econ` crate. `telem` (seed 004's private tuning telemetry): `telem::aggregate` is
 //! pure like `domain`, its tables are `store::telem`, its routes `api::telem`, its pruner
-//! `telem::service`. No module imports `serve`, `cmd` or `cli` but those above them.
+//! `telem::service`.
+//! No module imports `serve`, `cmd` or `cli` but those above them.
+//! `elect` (the leader lease among hubs on NATS) sits below `ingest` and `scores`, which ask it
+//! before work that must run once per fleet.
 
 pub mod alerts;
 pub mod api;
@@ -24,6 +27,7 @@ pub mod config;
 pub mod control;
 pub mod domain;
 pub mod econ;
+pub mod elect;
 pub mod fleetview;
 pub mod ha;
 pub mod ingest;

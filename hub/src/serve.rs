@@ -31,6 +31,10 @@ pub enum BrokerChoice {
         tls: bool,
         ca_file: Option<PathBuf>,
     },
+    /// A NATS JetStream cluster: records pulled from its stream through the consumer all hubs
+    /// share; what the hub publishes goes through the cluster's MQTT listener; work that must
+    /// run once is elected (docs/cluster.md).
+    Nats(crate::ingest::nats::NatsOptions),
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +84,8 @@ pub enum ServeError {
     Control(#[from] crate::control::ControlError),
     #[error(transparent)]
     Notify(#[from] crate::alerts::config::NotifyConfigError),
+    #[error(transparent)]
+    Nats(#[from] crate::ingest::nats::NatsError),
     #[error("service {name} stopped the hub: {reason}")]
     Service { name: &'static str, reason: String },
 }
@@ -199,7 +205,43 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             (b.addr.ip().to_string(), b.addr.port(), Some(b.stopped))
         }
         BrokerChoice::External { host, port, .. } => (host.clone(), *port, None),
+        BrokerChoice::Nats(n) => (n.mqtt_host.clone(), n.mqtt_port, None),
     };
+    // On NATS: one client for the ingest and the election; it connects (and reconnects to any
+    // node) in the background, so a cluster still starting does not stop the hub.
+    let nats = match &opts.broker {
+        BrokerChoice::Nats(n) => Some((
+            n.clone(),
+            ingest::nats::connect(&n.servers, &opts.client_id).await?,
+        )),
+        _ => None,
+    };
+    let (leader, election) = match &nats {
+        Some((n, client)) => {
+            let (verdict, rx) = watch::channel(false);
+            let election = (
+                async_nats::jetstream::new(client.clone()),
+                crate::elect::LeaseSpec {
+                    bucket: n.lease_bucket.clone(),
+                    key: "leader".into(),
+                    holder: format!("{}-{:08x}", opts.client_id, rand::random::<u32>()),
+                    timing: n.lease,
+                    replicas: n.replicas,
+                },
+                verdict,
+            );
+            (crate::elect::Leader::elected(rx), Some(election))
+        }
+        None => (crate::elect::Leader::always(), None),
+    };
+    {
+        let leader = leader.clone();
+        metrics.sections.add(move |out| {
+            out.push_str("# HELP hashward_hub_leader 1 while this hub runs the once-per-fleet jobs\n");
+            out.push_str("# TYPE hashward_hub_leader gauge\n");
+            out.push_str(&format!("hashward_hub_leader {}\n", u8::from(leader.is_leader())));
+        });
+    }
     let listener = tokio::net::TcpListener::bind(opts.http)
         .await
         .map_err(|e| ServeError::Http(opts.http, e))?;
@@ -366,6 +408,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             opts.scores.run_at_min,
             score_cache,
             metrics.clone(),
+            leader.clone(),
             stop.subscribe(),
         ))
     } else {
@@ -450,11 +493,19 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     let ingest = Service::new("ingest", {
         let stopped = stop.subscribe();
         async move {
-            ingest::run(ingest_cfg, fleet, metrics, stopped).await;
+            match nats {
+                Some((n, client)) => {
+                    ingest::nats::run(n, client, ingest_cfg, fleet, metrics, leader, stopped).await
+                }
+                None => ingest::run(ingest_cfg, fleet, metrics, stopped).await,
+            }
             Ok(())
         }
     });
     let mut services = vec![http, ingest, alerts, notify];
+    services.extend(election.map(|(js, spec, verdict)| {
+        Service::new("election", crate::elect::serve(js, spec, verdict, stop.subscribe()))
+    }));
     services.push(market_topics);
     services.push(econ_topics);
     services.extend(

@@ -7,6 +7,10 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// How a `.` of an id is written in a topic level (see `RigId::topic_level`). `%` is outside
+/// the id alphabet, so the encoding cannot collide with an id.
+pub const DOT_IN_TOPIC: &str = "%2E";
+
 /// Longest id accepted, in bytes.
 pub const MAX_ID_LEN: usize = 64;
 
@@ -51,6 +55,26 @@ macro_rules! id_type {
             }
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+            /// The id as one MQTT topic level, `.` written [`DOT_IN_TOPIC`]: NATS's MQTT
+            /// listener maps `/` to its subject separator `.` and refuses topics holding a
+            /// `.` (nats-server 2.9), so a dotted id could not be published there otherwise.
+            pub fn topic_level(&self) -> std::borrow::Cow<'_, str> {
+                if self.0.contains('.') {
+                    std::borrow::Cow::Owned(self.0.replace('.', DOT_IN_TOPIC))
+                } else {
+                    std::borrow::Cow::Borrowed(&self.0)
+                }
+            }
+            /// Reads a topic level in either form: encoded ([`Self::topic_level`]) or with a
+            /// raw `.`, as agents before the encoding publish it on mosquitto. Any other `%` is
+            /// refused like every character outside the id alphabet.
+            pub fn from_topic_level(level: &str) -> Result<Self, IdError> {
+                if level.contains('%') {
+                    Self::new(level.replace(DOT_IN_TOPIC, ".").replace("%2e", "."))
+                } else {
+                    Self::new(level)
+                }
             }
         }
         impl TryFrom<String> for $name {
@@ -99,6 +123,18 @@ mod tests {
             assert!(matches!(RigId::new(bad), Err(IdError::BadChar(..))), "{bad}");
         }
         assert_eq!(SiteId::new("x".repeat(65)), Err(IdError::TooLong(65)));
+    }
+
+    #[test]
+    fn a_dot_is_encoded_in_topic_levels_and_both_forms_decode() {
+        let rig = RigId::new("rig.01.a").expect("id");
+        assert_eq!(rig.topic_level(), "rig%2E01%2Ea");
+        assert_eq!(RigId::new("plain").expect("id").topic_level(), "plain");
+        assert_eq!(RigId::from_topic_level("rig%2E01%2ea"), Ok(rig.clone()));
+        assert_eq!(RigId::from_topic_level("rig.01.a"), Ok(rig));
+        for bad in ["rig%2F01", "rig%", "%2"] {
+            assert!(matches!(RigId::from_topic_level(bad), Err(IdError::BadChar(_, '%'))), "{bad}");
+        }
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! hub -> agent: `{site}/{rig}/cfg`, `{site}/cfg`, `fleet/cfg`, `{site}/{rig}/cmd`, `fleet/hints`,
 //! `fleet/models`. Dashboards read JSON under [`JSON_PREFIX`]. A topic that does not parse is
 //! rejected, never guessed at. `fleet` is reserved and cannot be a site id.
+//!
+//! Ids are written as topic levels with `.` encoded (`RigId::topic_level`, for NATS's MQTT
+//! listener, which refuses dots); the parser reads both the encoded and the raw form, so agents
+//! that publish raw dotted ids to mosquitto keep working.
 
 use crate::ids::{IdError, RigId, SiteId};
 
@@ -99,11 +103,11 @@ impl Topic {
             ["fleet", "models"] => Ok(Topic::FleetModels),
             ["fleet", ..] => Err(unknown()),
             [site, "cfg"] => Ok(Topic::SiteCfg {
-                site: SiteId::new(*site).map_err(id_err)?,
+                site: SiteId::from_topic_level(site).map_err(id_err)?,
             }),
             [site, rig, leaf @ ..] => {
-                let site = SiteId::new(*site).map_err(id_err)?;
-                let rig = RigId::new(*rig).map_err(id_err)?;
+                let site = SiteId::from_topic_level(site).map_err(id_err)?;
+                let rig = RigId::from_topic_level(rig).map_err(id_err)?;
                 match leaf {
                     ["state"] => Ok(Topic::State { site, rig }),
                     ["tele"] => Ok(Topic::Tele { site, rig }),
@@ -117,7 +121,7 @@ impl Topic {
                     ["cmd"] => Ok(Topic::RigCmd { site, rig }),
                     ["asic", miner] if !miner.is_empty() => {
                         // Miner ids follow the same rules as rig ids.
-                        RigId::new(*miner).map_err(id_err)?;
+                        let miner = RigId::from_topic_level(miner).map_err(id_err)?;
                         Ok(Topic::Asic {
                             site,
                             rig,
@@ -135,23 +139,29 @@ impl Topic {
 impl std::fmt::Display for Topic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let p = TOPIC_PREFIX;
-        match self {
-            Topic::State { site, rig } => write!(f, "{p}/{site}/{rig}/state"),
-            Topic::Tele { site, rig } => write!(f, "{p}/{site}/{rig}/tele"),
-            Topic::Asic { site, rig, miner } => write!(f, "{p}/{site}/{rig}/asic/{miner}"),
-            Topic::Perf { site, rig } => write!(f, "{p}/{site}/{rig}/perf"),
-            Topic::Alert { site, rig } => write!(f, "{p}/{site}/{rig}/alert"),
-            Topic::Ack { site, rig } => write!(f, "{p}/{site}/{rig}/ack"),
-            Topic::Score { site, rig } => write!(f, "{p}/{site}/{rig}/score"),
-            Topic::Advice { site, rig } => write!(f, "{p}/{site}/{rig}/advice"),
-            Topic::Depin { site, rig } => write!(f, "{p}/{site}/{rig}/depin"),
-            Topic::RigCfg { site, rig } => write!(f, "{p}/{site}/{rig}/cfg"),
-            Topic::RigCmd { site, rig } => write!(f, "{p}/{site}/{rig}/cmd"),
-            Topic::SiteCfg { site } => write!(f, "{p}/{site}/cfg"),
-            Topic::FleetCfg => write!(f, "{p}/fleet/cfg"),
-            Topic::FleetHints => write!(f, "{p}/fleet/hints"),
-            Topic::FleetModels => write!(f, "{p}/fleet/models"),
-        }
+        // Ids as topic levels (dots encoded, see `RigId::topic_level`).
+        let (site, rig, leaf) = match self {
+            Topic::State { site, rig } => (site, rig, "state"),
+            Topic::Tele { site, rig } => (site, rig, "tele"),
+            Topic::Perf { site, rig } => (site, rig, "perf"),
+            Topic::Alert { site, rig } => (site, rig, "alert"),
+            Topic::Ack { site, rig } => (site, rig, "ack"),
+            Topic::Score { site, rig } => (site, rig, "score"),
+            Topic::Advice { site, rig } => (site, rig, "advice"),
+            Topic::Depin { site, rig } => (site, rig, "depin"),
+            Topic::RigCfg { site, rig } => (site, rig, "cfg"),
+            Topic::RigCmd { site, rig } => (site, rig, "cmd"),
+            Topic::Asic { site, rig, miner } => {
+                let miner = miner.replace('.', crate::ids::DOT_IN_TOPIC);
+                let (s, r) = (site.topic_level(), rig.topic_level());
+                return write!(f, "{p}/{s}/{r}/asic/{miner}");
+            }
+            Topic::SiteCfg { site } => return write!(f, "{p}/{}/cfg", site.topic_level()),
+            Topic::FleetCfg => return write!(f, "{p}/fleet/cfg"),
+            Topic::FleetHints => return write!(f, "{p}/fleet/hints"),
+            Topic::FleetModels => return write!(f, "{p}/fleet/models"),
+        };
+        write!(f, "{p}/{}/{}/{leaf}", site.topic_level(), rig.topic_level())
     }
 }
 
@@ -168,7 +178,11 @@ pub fn hub_uplink_filter(share_group: Option<&str>) -> String {
 
 /// Retained JSON summary of one rig for MQTT dashboards.
 pub fn json_rig_summary(site: &SiteId, rig: &RigId) -> String {
-    format!("{JSON_PREFIX}/{site}/{rig}/summary")
+    format!(
+        "{JSON_PREFIX}/{}/{}/summary",
+        site.topic_level(),
+        rig.topic_level()
+    )
 }
 
 /// Retained JSON summary of the whole fleet for MQTT dashboards.
@@ -262,6 +276,26 @@ mod tests {
             let leaf = if leaf.starts_with("asic/") { "asic/+" } else { leaf };
             assert!(UPLINK_LEAVES.contains(&leaf), "{s} not in UPLINK_LEAVES");
         }
+    }
+
+    #[test]
+    fn dotted_ids_are_written_encoded_and_read_in_both_forms() {
+        let (site, rig) = (SiteId::new("farm.eu").expect("id"), RigId::new("r.1").expect("id"));
+        let t = Topic::Tele {
+            site: site.clone(),
+            rig: rig.clone(),
+        };
+        assert_eq!(t.to_string(), "hashward/v1/farm%2Eeu/r%2E1/tele");
+        assert_eq!(Topic::parse("hashward/v1/farm.eu/r.1/tele"), Ok(t.clone()));
+        assert_eq!(Topic::parse(&t.to_string()), Ok(t));
+        let asic = Topic::Asic {
+            site,
+            rig,
+            miner: "s19.a".into(),
+        };
+        assert_eq!(asic.to_string(), "hashward/v1/farm%2Eeu/r%2E1/asic/s19%2Ea");
+        assert_eq!(Topic::parse(&asic.to_string()), Ok(asic));
+        assert!(Topic::parse("hashward/v1/s/r%2F1/tele").is_err());
     }
 
     #[test]

@@ -6,6 +6,9 @@
 #[path = "../../agent/tests/support/fixture.rs"]
 pub mod fixture;
 
+/// A real NATS cluster (JetStream + MQTT listeners) for the NATS end-to-end tests.
+pub mod nats;
+
 use serde_json::Value;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};

@@ -268,16 +268,22 @@ pub fn acl_text(rigs: &[RigEntry], users: &Users) -> String {
         w(format!("topic write {ha}/+/+/asic/+/power_target"));
     }
     for r in rigs {
-        let (site, rig) = (&r.site, &r.rig);
         w(String::new());
-        w(format!("# {site}/{rig}"));
-        w(format!("user {rig}"));
-        for leaf in hashward_protocol::topic::UPLINK_LEAVES {
-            w(format!("topic write {p}/{site}/{rig}/{leaf}"));
+        w(format!("# {}/{}", r.site, r.rig));
+        w(format!("user {}", r.rig));
+        // Topic levels write a dotted id encoded; agents from before the encoding publish it
+        // raw, so a dotted id gets both forms.
+        let raw = (r.site.to_string(), r.rig.to_string());
+        let encoded = (r.site.topic_level().into_owned(), r.rig.topic_level().into_owned());
+        let forms = if raw == encoded { vec![raw] } else { vec![encoded, raw] };
+        for (site, rig) in &forms {
+            for leaf in hashward_protocol::topic::UPLINK_LEAVES {
+                w(format!("topic write {p}/{site}/{rig}/{leaf}"));
+            }
+            w(format!("topic read {p}/{site}/{rig}/cfg"));
+            w(format!("topic read {p}/{site}/{rig}/cmd"));
+            w(format!("topic read {p}/{site}/cfg"));
         }
-        w(format!("topic read {p}/{site}/{rig}/cfg"));
-        w(format!("topic read {p}/{site}/{rig}/cmd"));
-        w(format!("topic read {p}/{site}/cfg"));
         w(format!("topic read {p}/fleet/cfg"));
         w(format!("topic read {p}/fleet/hints"));
         w(format!("topic read {p}/fleet/models"));

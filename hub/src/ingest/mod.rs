@@ -6,7 +6,10 @@
 //! keeps the hub's queue while the hub is away. Must never: ack before the commit, stop on bad
 //! input, or store a record twice.
 
+mod commit;
 pub mod decode;
+pub mod nats;
+pub mod nats_config;
 pub mod summary;
 pub mod tls;
 
@@ -84,6 +87,7 @@ pub async fn run(
         store,
         metrics.clone(),
         cfg.summary_interval,
+        crate::elect::Leader::always(),
         shutdown.clone(),
     ));
     // Jittered, so hubs in a share group that lost the broker together do not reconnect in step.
@@ -168,82 +172,20 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        let now = hashward_common::now_ms();
-        let mut batch = Vec::with_capacity(pending.len());
-        let mut pushes = Vec::new();
-        for p in &pending {
-            Metrics::inc(&metrics.messages_in);
-            match classify(&p.topic, &p.payload) {
-                Ok(Some((site, envelope))) => batch.push(Incoming {
-                    site,
-                    envelope,
-                    bytes: p.payload.to_vec(),
-                    received_ms: now,
-                }),
-                Ok(None) => match decode::config_push(&p.topic, &p.payload) {
-                    Ok(Some(push)) => pushes.push(push),
-                    Ok(None) => {}
-                    Err(e) => {
-                        Metrics::inc(&metrics.mismatched);
-                        log::warn!("config topic {}: {e}", p.topic);
-                    }
-                },
-                Err(e) => {
-                    if e.is_mismatch() {
-                        Metrics::inc(&metrics.mismatched);
-                    } else {
-                        Metrics::inc(&metrics.decode_errors);
-                    }
-                    log::warn!("skipped message: {e}");
-                }
-            }
-        }
-        let sampled_ms: Vec<u64> = batch.iter().map(|m| m.envelope.ts_ms).collect();
-        let store2 = store.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            for (scope, push) in &pushes {
-                store2.record_push(scope, push.as_ref())?;
-            }
-            store2.ingest(&batch).map(|o| (o, batch))
-        })
-        .await;
-        match result {
-            Ok(Ok((outcomes, batch))) => {
-                if let Some(sink) = &alerts {
-                    // Only what is new: a redelivered duplicate must not count an alert again.
-                    for (m, o) in batch.iter().zip(&outcomes) {
-                        if *o != Outcome::Duplicate {
-                            sink.observe(&m.site, &m.envelope);
-                        }
-                    }
-                }
-                let committed_ms = hashward_common::now_ms();
-                for (o, sampled) in outcomes.into_iter().zip(sampled_ms) {
-                    match o {
-                        Outcome::Stored => {
-                            Metrics::inc(&metrics.stored);
-                            metrics
-                                .ingest_lag
-                                .observe_ms(committed_ms.saturating_sub(sampled));
-                        }
-                        Outcome::Duplicate => Metrics::inc(&metrics.duplicates),
-                        Outcome::State => Metrics::inc(&metrics.state_messages),
-                    }
-                }
+        let received: Vec<(String, bytes::Bytes)> = pending
+            .iter()
+            .map(|p| (p.topic.clone(), p.payload.clone()))
+            .collect();
+        match commit::commit(received, &store, &metrics, alerts.as_ref()).await {
+            Ok(()) => {
                 for p in pending.drain(..) {
                     if let Err(e) = client.ack(&p).await {
                         log::warn!("acknowledging: {e}");
                     }
                 }
             }
-            other => {
+            Err(commit::NotCommitted) => {
                 // Not acknowledged: the broker redelivers after the reconnect forced below.
-                Metrics::inc(&metrics.store_errors);
-                match other {
-                    Ok(Err(e)) => log::error!("store write failed, batch left unacknowledged: {e}"),
-                    Err(e) => log::error!("store task failed, batch left unacknowledged: {e}"),
-                    Ok(Ok(_)) => {}
-                }
                 pending.clear();
                 // The redelivery depends on this reconnect; if it cannot be asked for, say so.
                 if let Err(e) = client.try_disconnect() {

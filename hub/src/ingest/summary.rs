@@ -10,6 +10,7 @@
 //! ones held the MQTT client's in-flight window and request queue that the ingest's
 //! acknowledgements share. A summary the client's queue refuses is counted
 //! (`hashward_hub_summaries_dropped_total`) and tried again next tick.
+//! With several hubs on NATS only the elected one publishes (`crate::elect`).
 //!
 //! Must never block the ingest: publishing uses `try_publish` only.
 
@@ -152,6 +153,7 @@ pub async fn run(
     store: Arc<dyn StoreRead>,
     metrics: Arc<Metrics>,
     every: Duration,
+    leader: crate::elect::Leader,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(every);
@@ -161,6 +163,11 @@ pub async fn run(
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
+        }
+        if !leader.is_leader() {
+            // Whoever leads next publishes the hints anew.
+            published_hints = None;
+            continue;
         }
         match store.fleet_hints(hashward_common::now_ms()) {
             Ok(h) if published_hints.as_ref() != Some(&h.hints) && !h.hints.is_empty() => {

@@ -1,6 +1,7 @@
 //! The daily batch as a hub service: at `run_at_utc` (01:00 by default) it scores the UTC day
 //! that just ended; on start it catches up that day if it has no batch yet. The batch itself
-//! runs on a blocking thread.
+//! runs on a blocking thread. With several hubs on NATS only the elected one runs it; a day
+//! already done (in the shared store) is not run again by the next leader.
 //!
 //! Must never stop the hub because one day's batch failed (that is recorded FAILED and served
 //! as such); only a store that cannot even record the failure is a service error.
@@ -40,13 +41,14 @@ pub fn service(
     run_at_min: u32,
     cache: Arc<LatestCache>,
     metrics: Arc<Metrics>,
+    leader: crate::elect::Leader,
     mut stop: watch::Receiver<bool>,
 ) -> Service {
     Service::new("score batch", async move {
         let mut last: Option<ProcessingDate> = None;
         loop {
             let due = due_date(now_ms(), run_at_min);
-            if last != Some(due) {
+            if last != Some(due) && leader.is_leader() {
                 let (store, fleet, settings) = (store.clone(), fleet.clone(), settings.clone());
                 let outcome = tokio::task::spawn_blocking(move || {
                     // Catching up on start: a date already COMPLETED is not re-run.

@@ -1,0 +1,163 @@
+//! The hub on a real three-node NATS cluster (JetStream + MQTT listeners, loopback): records
+//! published over MQTT through different nodes reach the hub through the JetStream consumer,
+//! each stored once, while one node is SIGKILLed and restarted mid-run; a real agent whose
+//! rig id holds a `.` (refused raw by nats-server 2.9's MQTT listener) gets through; and the
+//! leader lease moves to the other hub when the leader is SIGKILLed.
+
+#[path = "support/publisher.rs"]
+mod publisher;
+mod support;
+
+use publisher::*;
+use std::time::Duration;
+use support::nats::{hub_config, nats_binary, NatsCluster};
+use support::*;
+
+const RIGS: usize = 4;
+const PER_RIG: u64 = 1_500;
+
+fn nats_hub(dir: &std::path::Path, config: &std::path::Path, http: u16) -> Proc {
+    let cfg = config.to_str().expect("utf8");
+    hub_with(dir, http, None, free_port(), &["--config", cfg])
+}
+
+#[test]
+fn records_through_different_nodes_are_stored_once_across_a_node_kill() {
+    let Some(bin) = nats_binary() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = NatsCluster::start(bin, dir.path(), 3);
+    let hub_dir = dir.path().join("hub-a");
+    let config = hub_config(&hub_dir, &cluster, "hub-a", 0, 3_000);
+    let http = free_port();
+    let _hub = nats_hub(&hub_dir, &config, http);
+    // The stream must exist before the first publish, or NATS keeps nothing of it.
+    wait_for_ingest(http);
+
+    // A real agent with a dotted rig id, through node 2's MQTT listener.
+    let agent_spec = agent_spec(dir.path(), "farm.eu", "rig.dot", cluster.nodes[1].mqtt_port, 200);
+    let _agent = agent(&agent_spec);
+
+    let rigs: Vec<String> = (0..RIGS).map(|i| format!("nats-rig-{i}")).collect();
+    let t0 = hashward_common::now_ms();
+    // Rigs publish through nodes 1 and 2; node 3 is the one killed below.
+    let publishers: Vec<_> = rigs
+        .iter()
+        .enumerate()
+        .map(|(i, rig)| {
+            let msgs: Vec<(String, Vec<u8>)> = (1..=PER_RIG)
+                .map(|seq| (tele_topic("s", rig), tele(rig, seq, t0 + seq * 1000)))
+                .collect();
+            let (id, port) = (format!("pub-{rig}"), cluster.nodes[i % 2].mqtt_port);
+            std::thread::spawn(move || publish_all(port, &id, &msgs))
+        })
+        .collect();
+
+    let total = RIGS as u64 * PER_RIG;
+    let stored = || metric(http, "hashward_hub_records_stored_total").unwrap_or(0);
+    assert!(
+        wait_until(Duration::from_secs(60), || stored() >= 300),
+        "the hub stored fewer than 300 records; hub log:\n{}",
+        std::fs::read_to_string(hub_dir.join("hub.log")).unwrap_or_default()
+    );
+    let at_kill = stored();
+    cluster.kill9(2);
+    // Records keep flowing on two nodes (the stream has three replicas).
+    let grew = wait_until(Duration::from_secs(60), || stored() > at_kill + 200 || stored() >= total);
+    cluster.restart(2);
+    assert!(grew, "ingest stopped while node 3 was down");
+    assert!(at_kill < total, "the kill came after the ingest had finished; nothing was tested");
+
+    for p in publishers {
+        p.join().expect("publisher");
+    }
+    let settled = || rigs.iter().all(|r| hub_seqs(http, r).len() as u64 >= PER_RIG);
+    let ok = wait_until(Duration::from_secs(90), settled);
+    for rig in &rigs {
+        let (missing, doubles) = gaps_and_doubles(hub_seqs(http, rig), PER_RIG);
+        assert!(
+            ok && missing.is_empty() && doubles.is_empty(),
+            "{rig}: {} missing (first {:?}), {} stored twice (first {:?}); hub log:\n{}",
+            missing.len(),
+            &missing[..missing.len().min(10)],
+            doubles.len(),
+            &doubles[..doubles.len().min(10)],
+            std::fs::read_to_string(hub_dir.join("hub.log")).unwrap_or_default()
+        );
+    }
+
+    // The dotted rig: its records arrived under its real id, without a gap.
+    let dotted = wait_until(Duration::from_secs(30), || hub_seqs(http, "rig.dot").len() >= 5);
+    let seqs = hub_seqs(http, "rig.dot");
+    let max = seqs.iter().copied().max().unwrap_or(0);
+    let (missing, doubles) = gaps_and_doubles(seqs, max);
+    assert!(
+        dotted && missing.is_empty() && doubles.is_empty(),
+        "rig.dot: {max} seqs, missing {missing:?}, doubled {doubles:?}; agent log:\n{}",
+        agent_log(&agent_spec)
+    );
+    assert_eq!(metric(http, "hashward_hub_decode_errors_total"), Some(0));
+}
+
+#[test]
+fn the_lease_moves_to_the_other_hub_when_the_leader_dies() {
+    let Some(bin) = nats_binary() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = NatsCluster::start(bin, dir.path(), 3);
+    let ttl_ms = 3_000;
+    let (dir_a, dir_b) = (dir.path().join("hub-a"), dir.path().join("hub-b"));
+    let (cfg_a, cfg_b) = (
+        hub_config(&dir_a, &cluster, "hub-a", 0, ttl_ms),
+        hub_config(&dir_b, &cluster, "hub-b", 1, ttl_ms),
+    );
+    let (http_a, http_b) = (free_port(), free_port());
+    let mut hub_a = nats_hub(&dir_a, &cfg_a, http_a);
+    let hub_b = nats_hub(&dir_b, &cfg_b, http_b);
+    wait_for_ingest(http_a);
+    wait_for_ingest(http_b);
+
+    let leads = |http| metric(http, "hashward_hub_leader");
+    let summaries = |http| metric(http, "hashward_hub_summaries_published_total").unwrap_or(0);
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            leads(http_a) == Some(1) || leads(http_b) == Some(1)
+        }),
+        "no hub took the lease"
+    );
+    // One leader: whoever got it first; the other must not lead at the same time.
+    let (leader, follower) = if leads(http_a) == Some(1) {
+        (http_a, http_b)
+    } else {
+        (http_b, http_a)
+    };
+    let (mut leader_proc, follower_proc) = if leader == http_a {
+        (hub_a, hub_b)
+    } else {
+        (hub_b, hub_a)
+    };
+    // Summaries run every 500 ms on the leader only.
+    assert!(wait_until(Duration::from_secs(10), || summaries(leader) >= 3));
+    for _ in 0..10 {
+        assert_eq!(leads(follower), Some(0), "both hubs lead");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(summaries(follower), 0, "the follower published summaries");
+
+    leader_proc.kill9();
+    let took_over = wait_until(Duration::from_secs(4 * ttl_ms / 1000 + 10), || leads(follower) == Some(1));
+    assert!(took_over, "the lease did not move within the lease time after the leader died");
+    assert!(
+        wait_until(Duration::from_secs(10), || summaries(follower) >= 3),
+        "the new leader does not run the summaries"
+    );
+
+    // The dead hub comes back: it follows, the lease stays where it is.
+    let (old_dir, old_cfg) = if leader == http_a { (&dir_a, &cfg_a) } else { (&dir_b, &cfg_b) };
+    hub_a = nats_hub(old_dir, old_cfg, leader);
+    wait_for_ingest(leader);
+    for _ in 0..(2 * ttl_ms / 100) {
+        assert_eq!(leads(leader), Some(0), "the restarted hub took a held lease");
+        assert_eq!(leads(follower), Some(1), "the leader lost a lease it renews");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop((hub_a, follower_proc, leader_proc));
+}
