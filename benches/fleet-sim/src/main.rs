@@ -44,6 +44,13 @@ struct Args {
     hub_pid: Option<u32>,
     #[arg(long, default_value_t = 100)]
     sites: u32,
+    /// More brokers (the other nodes of a NATS cluster's MQTT listeners): rig i publishes to
+    /// the ((i mod n))th of `--broker` and these.
+    #[arg(long)]
+    extra_broker: Vec<SocketAddr>,
+    /// More hubs sharing the load (on NATS, one consumer): what they stored adds up.
+    #[arg(long)]
+    extra_hub_http: Vec<SocketAddr>,
     /// Seconds to wait after the last publish for the hub to store everything.
     #[arg(long, default_value_t = 120)]
     drain_s: u64,
@@ -71,6 +78,7 @@ async fn run(args: Args) -> Result<()> {
     let hub_before = hub_cpu(args.hub_pid);
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.rigs as usize);
+    let brokers: Vec<SocketAddr> = std::iter::once(args.broker).chain(args.extra_broker.iter().copied()).collect();
     let ramp_gap = Duration::from_secs(args.ramp_s).as_secs_f64() / f64::from(args.rigs.max(1));
     for i in 0..args.rigs {
         let start_at = started + Duration::from_secs_f64(ramp_gap * f64::from(i));
@@ -92,7 +100,7 @@ async fn run(args: Args) -> Result<()> {
                 index: i,
             },
             SimConfig {
-                broker: args.broker,
+                broker: brokers[i as usize % brokers.len()],
                 interval: Duration::from_millis(args.interval_ms),
                 churn_per_tick: args.churn_pct_per_min / 100.0 * args.interval_ms as f64 / 60_000.0,
             },
@@ -110,11 +118,17 @@ async fn run(args: Args) -> Result<()> {
 
     // Everything the broker acknowledged must reach the hub's store.
     let drain_start = Instant::now();
-    let mut stored = hub_metric(args.hub_http, "hashward_hub_records_stored_total")?;
+    let hubs: Vec<SocketAddr> = std::iter::once(args.hub_http).chain(args.extra_hub_http.iter().copied()).collect();
+    let stored_by_all = || -> Result<u64> {
+        hubs.iter()
+            .map(|h| hub_metric(*h, "hashward_hub_records_stored_total"))
+            .sum()
+    };
+    let mut stored = stored_by_all()?;
     let mut last_change = Instant::now();
     while stored < acked && drain_start.elapsed() < Duration::from_secs(args.drain_s) {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = hub_metric(args.hub_http, "hashward_hub_records_stored_total")?;
+        let now = stored_by_all()?;
         if now != stored {
             last_change = Instant::now();
             stored = now;
@@ -144,6 +158,9 @@ async fn run(args: Args) -> Result<()> {
         "records_per_s": acked as f64 / publishing_s,
         "records_stored": stored,
         "records_lost": acked.saturating_sub(stored),
+        "hubs": hubs.len(),
+        // What the hubs together stored per second, from the first publish to the last commit.
+        "stored_per_s": stored as f64 / (publishing_s + drain_s),
         "hub_duplicates_dropped": get("hashward_hub_duplicates_total"),
         "hub_gaps": get("hashward_hub_gaps"),
         "hub_store_errors": get("hashward_hub_store_errors_total"),

@@ -47,8 +47,8 @@ pub fn parse(topic: &str, payload: &[u8]) -> Result<HaCommand, HaCommandError> {
     };
     let (site, rig) = match parts.as_slice() {
         [site, rig, ..] => (
-            SiteId::new(*site).map_err(|e| id_err(format!("site: {e}")))?,
-            RigId::new(*rig).map_err(|e| id_err(format!("rig: {e}")))?,
+            SiteId::from_topic_level(site).map_err(|e| id_err(format!("site: {e}")))?,
+            RigId::from_topic_level(rig).map_err(|e| id_err(format!("rig: {e}")))?,
         ),
         _ => return Err(HaCommandError::Topic(topic.to_string())),
     };
@@ -70,7 +70,9 @@ pub fn parse(topic: &str, payload: &[u8]) -> Result<HaCommand, HaCommandError> {
                     "is outside {POWER_TARGET_MIN_W}..={POWER_TARGET_MAX_W} W"
                 )));
             }
-            Command::from_parts("set-power-target", Some(asic), Some(w.round() as u32))
+            // ASIC ids are ids: a `.` arrives encoded (discovery::power_target_topic).
+            let asic = RigId::from_topic_level(asic).map_err(|e| id_err(format!("asic: {e}")))?;
+            Command::from_parts("set-power-target", Some(asic.as_str()), Some(w.round() as u32))
                 .map_err(|e| id_err(e.to_string()))?
         }
         _ => return Err(HaCommandError::Topic(topic.to_string())),

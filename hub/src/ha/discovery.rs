@@ -47,25 +47,31 @@ pub fn asic_node(site: &str, rig: &str, asic: &str) -> String {
     format!("{}_{}", rig_node(site, rig), safe(asic))
 }
 
+/// An id as a topic level: `.` encoded as in the agents' topics (`RigId::topic_level`), since
+/// NATS's MQTT listener refuses dotted topics.
+fn level(id: &str) -> String {
+    id.replace('.', hashward_protocol::ids::DOT_IN_TOPIC)
+}
+
 pub fn rig_summary_topic(site: &str, rig: &str) -> String {
-    format!("{JSON_PREFIX}/{site}/{rig}/summary")
+    format!("{JSON_PREFIX}/{}/{}/summary", level(site), level(rig))
 }
 
 /// The retained per-ASIC JSON state the hub publishes for Home Assistant.
 pub fn asic_state_topic(site: &str, rig: &str, asic: &str) -> String {
-    format!("{JSON_PREFIX}/{site}/{rig}/asic/{}", safe(asic))
+    format!("{JSON_PREFIX}/{}/{}/asic/{}", level(site), level(rig), safe(asic))
 }
 
 pub fn pause_topic(site: &str, rig: &str) -> String {
-    format!("{HA_PREFIX}/{site}/{rig}/pause")
+    format!("{HA_PREFIX}/{}/{}/pause", level(site), level(rig))
 }
 
 pub fn resume_topic(site: &str, rig: &str) -> String {
-    format!("{HA_PREFIX}/{site}/{rig}/resume")
+    format!("{HA_PREFIX}/{}/{}/resume", level(site), level(rig))
 }
 
 pub fn power_target_topic(site: &str, rig: &str, asic: &str) -> String {
-    format!("{HA_PREFIX}/{site}/{rig}/asic/{asic}/power_target")
+    format!("{HA_PREFIX}/{}/{}/asic/{}/power_target", level(site), level(rig), level(asic))
 }
 
 fn origin() -> Value {

@@ -101,7 +101,7 @@ pub async fn connect(servers: &str, name: &str) -> Result<async_nats::Client, Na
         .name(name)
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(5))
-        .connect(servers)
+        .connect(servers.split(',').map(str::trim).collect::<Vec<&str>>())
         .await
         .map_err(|e| NatsError::Connect {
             servers: servers.to_string(),
