@@ -62,10 +62,15 @@ fn records_through_different_nodes_are_stored_once_across_a_node_kill() {
     let at_kill = stored();
     cluster.kill9(2);
     // Records keep flowing on two nodes (the stream has three replicas).
-    let grew = wait_until(Duration::from_secs(60), || stored() > at_kill + 200 || stored() >= total);
+    let grew = wait_until(Duration::from_secs(60), || {
+        stored() > at_kill + 200 || stored() >= total
+    });
     cluster.restart(2);
     assert!(grew, "ingest stopped while node 3 was down");
-    assert!(at_kill < total, "the kill came after the ingest had finished; nothing was tested");
+    assert!(
+        at_kill < total,
+        "the kill came after the ingest had finished; nothing was tested"
+    );
 
     for p in publishers {
         p.join().expect("publisher");
@@ -143,15 +148,24 @@ fn the_lease_moves_to_the_other_hub_when_the_leader_dies() {
     assert_eq!(summaries(follower), 0, "the follower published summaries");
 
     leader_proc.kill9();
-    let took_over = wait_until(Duration::from_secs(4 * ttl_ms / 1000 + 10), || leads(follower) == Some(1));
-    assert!(took_over, "the lease did not move within the lease time after the leader died");
+    let took_over = wait_until(Duration::from_secs(4 * ttl_ms / 1000 + 10), || {
+        leads(follower) == Some(1)
+    });
+    assert!(
+        took_over,
+        "the lease did not move within the lease time after the leader died"
+    );
     assert!(
         wait_until(Duration::from_secs(10), || summaries(follower) >= 3),
         "the new leader does not run the summaries"
     );
 
     // The dead hub comes back: it follows, the lease stays where it is.
-    let (old_dir, old_cfg) = if leader == http_a { (&dir_a, &cfg_a) } else { (&dir_b, &cfg_b) };
+    let (old_dir, old_cfg) = if leader == http_a {
+        (&dir_a, &cfg_a)
+    } else {
+        (&dir_b, &cfg_b)
+    };
     hub_a = nats_hub(old_dir, old_cfg, leader);
     wait_for_ingest(leader);
     for _ in 0..(2 * ttl_ms / 100) {

@@ -146,7 +146,10 @@ impl ServeArgs {
                 )
             }
             _ if nats_section.is_some() => {
-                bail!("{}{source}", crate::ingest::nats_config::NatsConfigError::WithoutNats)
+                bail!(
+                    "{}{source}",
+                    crate::ingest::nats_config::NatsConfigError::WithoutNats
+                )
             }
             Some(url) => {
                 let addr =

@@ -74,9 +74,9 @@ impl Elector {
     pub fn step(&self, now_ms: u64) -> Step {
         match self.held {
             None => Step::Acquire,
-            Some(h) if now_ms.saturating_sub(h.sent_ms) >= self.timing.renew_every_ms() => Step::Renew {
-                revision: h.revision,
-            },
+            Some(h) if now_ms.saturating_sub(h.sent_ms) >= self.timing.renew_every_ms() => {
+                Step::Renew { revision: h.revision }
+            }
             Some(_) => Step::Wait,
         }
     }
@@ -222,15 +222,17 @@ pub async fn run(
     loop {
         let sent = now_ms();
         match elector.step(sent) {
-            Step::Acquire => match tokio::time::timeout(patience, kv.create(&spec.key, value.clone())).await {
-                Ok(Ok(revision)) => elector.confirmed(sent, revision),
-                Ok(Err(e)) if e.kind() == CreateErrorKind::AlreadyExists => elector.refused(),
-                Ok(Err(e)) => {
-                    log::debug!("lease {}: create: {e}", spec.key);
-                    elector.failed()
+            Step::Acquire => {
+                match tokio::time::timeout(patience, kv.create(&spec.key, value.clone())).await {
+                    Ok(Ok(revision)) => elector.confirmed(sent, revision),
+                    Ok(Err(e)) if e.kind() == CreateErrorKind::AlreadyExists => elector.refused(),
+                    Ok(Err(e)) => {
+                        log::debug!("lease {}: create: {e}", spec.key);
+                        elector.failed()
+                    }
+                    Err(_) => elector.failed(),
                 }
-                Err(_) => elector.failed(),
-            },
+            }
             Step::Renew { revision } => {
                 match tokio::time::timeout(patience, kv.update(&spec.key, value.clone(), revision)).await {
                     Ok(Ok(revision)) => elector.confirmed(sent, revision),
@@ -271,7 +273,10 @@ pub async fn run(
         match tokio::time::timeout(patience, release).await {
             Ok(Ok(())) => log::info!("released the lease {}", spec.key),
             Ok(Err(e)) => log::warn!("releasing the lease {}: {e}", spec.key),
-            Err(_) => log::warn!("releasing the lease {}: no answer; it expires on its own", spec.key),
+            Err(_) => log::warn!(
+                "releasing the lease {}: no answer; it expires on its own",
+                spec.key
+            ),
         }
     }
 }

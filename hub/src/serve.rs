@@ -504,7 +504,10 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     });
     let mut services = vec![http, ingest, alerts, notify];
     services.extend(election.map(|(js, spec, verdict)| {
-        Service::new("election", crate::elect::serve(js, spec, verdict, stop.subscribe()))
+        Service::new(
+            "election",
+            crate::elect::serve(js, spec, verdict, stop.subscribe()),
+        )
     }));
     services.push(market_topics);
     services.push(econ_topics);

@@ -133,7 +133,10 @@ mod tests {
         assert_eq!(RigId::from_topic_level("rig%2E01%2ea"), Ok(rig.clone()));
         assert_eq!(RigId::from_topic_level("rig.01.a"), Ok(rig));
         for bad in ["rig%2F01", "rig%", "%2"] {
-            assert!(matches!(RigId::from_topic_level(bad), Err(IdError::BadChar(_, '%'))), "{bad}");
+            assert!(
+                matches!(RigId::from_topic_level(bad), Err(IdError::BadChar(_, '%'))),
+                "{bad}"
+            );
         }
     }
 

@@ -280,7 +280,10 @@ mod tests {
 
     #[test]
     fn dotted_ids_are_written_encoded_and_read_in_both_forms() {
-        let (site, rig) = (SiteId::new("farm.eu").expect("id"), RigId::new("r.1").expect("id"));
+        let (site, rig) = (
+            SiteId::new("farm.eu").expect("id"),
+            RigId::new("r.1").expect("id"),
+        );
         let t = Topic::Tele {
             site: site.clone(),
             rig: rig.clone(),

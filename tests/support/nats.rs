@@ -155,7 +155,13 @@ impl NatsCluster {
 
 /// Writes a hub config for the cluster in `dir` (client id `id`, publishing through node
 /// `mqtt_node`) and returns its path.
-pub fn hub_config(dir: &Path, cluster: &NatsCluster, id: &str, mqtt_node: usize, lease_ttl_ms: u64) -> PathBuf {
+pub fn hub_config(
+    dir: &Path,
+    cluster: &NatsCluster,
+    id: &str,
+    mqtt_node: usize,
+    lease_ttl_ms: u64,
+) -> PathBuf {
     std::fs::create_dir_all(dir).expect("mkdir");
     let path = dir.join("hub.toml");
     let text = format!(

@@ -78,7 +78,9 @@ async fn run(args: Args) -> Result<()> {
     let hub_before = hub_cpu(args.hub_pid);
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.rigs as usize);
-    let brokers: Vec<SocketAddr> = std::iter::once(args.broker).chain(args.extra_broker.iter().copied()).collect();
+    let brokers: Vec<SocketAddr> = std::iter::once(args.broker)
+        .chain(args.extra_broker.iter().copied())
+        .collect();
     let ramp_gap = Duration::from_secs(args.ramp_s).as_secs_f64() / f64::from(args.rigs.max(1));
     for i in 0..args.rigs {
         let start_at = started + Duration::from_secs_f64(ramp_gap * f64::from(i));
@@ -118,7 +120,9 @@ async fn run(args: Args) -> Result<()> {
 
     // Everything the broker acknowledged must reach the hub's store.
     let drain_start = Instant::now();
-    let hubs: Vec<SocketAddr> = std::iter::once(args.hub_http).chain(args.extra_hub_http.iter().copied()).collect();
+    let hubs: Vec<SocketAddr> = std::iter::once(args.hub_http)
+        .chain(args.extra_hub_http.iter().copied())
+        .collect();
     let stored_by_all = || -> Result<u64> {
         hubs.iter()
             .map(|h| hub_metric(*h, "hashward_hub_records_stored_total"))

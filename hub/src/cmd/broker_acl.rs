@@ -274,8 +274,15 @@ pub fn acl_text(rigs: &[RigEntry], users: &Users) -> String {
         // Topic levels write a dotted id encoded; agents from before the encoding publish it
         // raw, so a dotted id gets both forms.
         let raw = (r.site.to_string(), r.rig.to_string());
-        let encoded = (r.site.topic_level().into_owned(), r.rig.topic_level().into_owned());
-        let forms = if raw == encoded { vec![raw] } else { vec![encoded, raw] };
+        let encoded = (
+            r.site.topic_level().into_owned(),
+            r.rig.topic_level().into_owned(),
+        );
+        let forms = if raw == encoded {
+            vec![raw]
+        } else {
+            vec![encoded, raw]
+        };
         for (site, rig) in &forms {
             for leaf in hashward_protocol::topic::UPLINK_LEAVES {
                 w(format!("topic write {p}/{site}/{rig}/{leaf}"));

@@ -71,7 +71,12 @@ pub fn resume_topic(site: &str, rig: &str) -> String {
 }
 
 pub fn power_target_topic(site: &str, rig: &str, asic: &str) -> String {
-    format!("{HA_PREFIX}/{}/{}/asic/{}/power_target", level(site), level(rig), level(asic))
+    format!(
+        "{HA_PREFIX}/{}/{}/asic/{}/power_target",
+        level(site),
+        level(rig),
+        level(asic)
+    )
 }
 
 fn origin() -> Value {

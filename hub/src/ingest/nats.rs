@@ -13,7 +13,7 @@
 
 use super::commit::{commit, NotCommitted};
 use super::IngestConfig;
-use crate::elect::{LeaseTiming, Leader};
+use crate::elect::{Leader, LeaseTiming};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use async_nats::jetstream::{self, consumer::pull, stream, AckKind};
@@ -130,7 +130,10 @@ pub async fn ensure(js: &jetstream::Context, opts: &NatsOptions) -> Result<pull:
         reason: e.to_string(),
     };
     let want = stream_config(opts);
-    let mut s = js.get_or_create_stream(want.clone()).await.map_err(|e| serr(&e))?;
+    let mut s = js
+        .get_or_create_stream(want.clone())
+        .await
+        .map_err(|e| serr(&e))?;
     let have = s.info().await.map_err(|e| serr(&e))?.config.clone();
     if have.retention != want.retention {
         return Err(serr(&format!(
@@ -195,7 +198,15 @@ pub async fn run(
         let outcome = match ensure(&js, &opts).await {
             Ok(consumer) => {
                 retry.reset();
-                pull_loop(&consumer, &opts, &store, &metrics, cfg.alerts.as_ref(), &mut shutdown).await
+                pull_loop(
+                    &consumer,
+                    &opts,
+                    &store,
+                    &metrics,
+                    cfg.alerts.as_ref(),
+                    &mut shutdown,
+                )
+                .await
             }
             Err(e) => Err(e.to_string()),
         };
@@ -356,7 +367,10 @@ mod tests {
                 f.len() == s.len() && f.iter().zip(&s).all(|(a, b)| *a == "*" || a == b)
             })
         };
-        let (site, rig) = (SiteId::new("farm.eu").expect("id"), RigId::new("r.1").expect("id"));
+        let (site, rig) = (
+            SiteId::new("farm.eu").expect("id"),
+            RigId::new("r.1").expect("id"),
+        );
         let as_subject = |t: Topic| t.to_string().replace('/', ".");
         for up in [
             Topic::Tele {

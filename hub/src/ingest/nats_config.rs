@@ -52,13 +52,17 @@ pub fn options(broker: &str, section: Option<&NatsSection>) -> Result<NatsOption
     }
     let s = section.cloned().unwrap_or_default();
     let mqtt = s.mqtt.ok_or(NatsConfigError::NoMqtt)?;
-    let addr = hashward_protocol::BrokerAddr::parse(&mqtt).map_err(|_| NatsConfigError::Mqtt(mqtt.clone()))?;
+    let addr =
+        hashward_protocol::BrokerAddr::parse(&mqtt).map_err(|_| NatsConfigError::Mqtt(mqtt.clone()))?;
     if addr.tls {
         return Err(NatsConfigError::Mqtt(mqtt));
     }
     let name = |key: &'static str, value: Option<String>, default: String| {
         let value = value.unwrap_or(default);
-        let ok = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+        let ok = !value.is_empty()
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
         if ok {
             Ok(value)
         } else {
@@ -111,7 +115,10 @@ mod tests {
             options("nats://n1", Some(&m)),
             Err(NatsConfigError::Server("nats://n1".into()))
         );
-        assert!(matches!(options("tls://n1:4222", Some(&m)), Err(NatsConfigError::Server(_))));
+        assert!(matches!(
+            options("tls://n1:4222", Some(&m)),
+            Err(NatsConfigError::Server(_))
+        ));
         assert_eq!(options("nats://n1:4222", None), Err(NatsConfigError::NoMqtt));
         assert!(matches!(
             options("nats://n1:4222", Some(&section("mqtts://n1:8883"))),
@@ -127,11 +134,17 @@ mod tests {
             lease_ttl_ms: Some(500),
             ..m.clone()
         };
-        assert_eq!(options("nats://n1:4222", Some(&short)), Err(NatsConfigError::LeaseTtl(500)));
+        assert_eq!(
+            options("nats://n1:4222", Some(&short)),
+            Err(NatsConfigError::LeaseTtl(500))
+        );
         let many = NatsSection {
             replicas: Some(7),
             ..m
         };
-        assert_eq!(options("nats://n1:4222", Some(&many)), Err(NatsConfigError::Replicas(7)));
+        assert_eq!(
+            options("nats://n1:4222", Some(&many)),
+            Err(NatsConfigError::Replicas(7))
+        );
     }
 }
