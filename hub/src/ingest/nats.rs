@@ -124,7 +124,10 @@ fn stream_config(opts: &NatsOptions) -> stream::Config {
 
 /// Creates the stream and the shared durable consumer, or checks they are as configured
 /// (idempotent: every hub does this at start). A stream whose subjects differ is updated.
-pub async fn ensure(js: &jetstream::Context, opts: &NatsOptions) -> Result<pull::Consumer, NatsError> {
+pub async fn ensure(
+    js: &jetstream::Context,
+    opts: &NatsOptions,
+) -> Result<jetstream::consumer::PullConsumer, NatsError> {
     let serr = |e: &dyn std::fmt::Display| NatsError::Stream {
         stream: opts.stream.clone(),
         reason: e.to_string(),
@@ -235,7 +238,7 @@ pub async fn run(
 
 /// Pulls batches until shutdown (`Ok`) or until the message stream ends (`Err`, re-ensured).
 async fn pull_loop(
-    consumer: &pull::Consumer,
+    consumer: &jetstream::consumer::PullConsumer,
     opts: &NatsOptions,
     store: &Arc<Store>,
     metrics: &Metrics,
