@@ -163,7 +163,7 @@ fn main() {
         networks: vec!["bitcoin".into()],
     };
     let t = Instant::now();
-    let metas = batch::run(&store, &settings, last, &hashward_common::clock::now_ms).expect("batch");
+    let metas = batch::run(&store, &*store, &settings, last, &hashward_common::clock::now_ms).expect("batch");
     let batch_ms = t.elapsed().as_secs_f64() * 1000.0;
     let m = &metas[0];
     assert_eq!(m.status, BatchStatus::Completed, "{m:?}");

@@ -339,16 +339,16 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     }));
     // Seed 004's private tuning telemetry: suggestions, leaderboard, forget; counted in /metrics.
     app = app.merge(api::telem::router(api::telem::TelemApi {
-        store: store.clone(),
+        store: fleet.clone(),
         now_ms: hashward_common::clock::now_ms,
     }));
     {
-        let counters = store.telem_counters().clone();
+        let counters = fleet.telem_counters().clone();
         metrics.sections.add(move |out| counters.render(out));
     }
     let telem_pruner = Service::new(
         "telemetry pruner",
-        crate::telem::service::run(store.clone(), hashward_common::clock::now_ms, stop.subscribe()),
+        crate::telem::service::run(fleet.clone(), hashward_common::clock::now_ms, stop.subscribe()),
     );
     // The pool-level Sentinel (issue 22): its model from the score models' directory; without
     // it the endpoint answers 503 with the reason and no loop runs.

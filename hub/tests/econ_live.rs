@@ -133,6 +133,7 @@ async fn start_hub(dir: &Path, collect: CollectConfig) -> Hub {
             scores: Default::default(),
             dashboards: Default::default(),
             notify: None,
+            store: Default::default(),
         },
         shutdown,
     )

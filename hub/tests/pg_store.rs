@@ -281,25 +281,25 @@ fn two_hubs_migrate_once_and_ingest_the_same_rigs_at_once_exactly() {
     // behind one shared queue can after redeliveries: every (rig, seq) must be stored once.
     let rigs: Vec<String> = (0..20).map(|i| format!("rig-{i:02}")).collect();
     let per_rig = 60u64;
-    let stored = std::thread::scope(|scope| {
-        let run = |store: &PgStore, reverse: bool, size: usize| {
-            let mut all: Vec<(usize, u64)> = (1..=per_rig)
-                .flat_map(|seq| (0..rigs.len()).map(move |r| (r, seq)))
+    let run = |store: &PgStore, reverse: bool, size: usize| {
+        let mut all: Vec<(usize, u64)> = (1..=per_rig)
+            .flat_map(|seq| (0..rigs.len()).map(move |r| (r, seq)))
+            .collect();
+        if reverse {
+            all.reverse();
+        }
+        let mut stored = 0usize;
+        for chunk in all.chunks(size) {
+            let batch: Vec<Incoming> = chunk
+                .iter()
+                .map(|&(r, seq)| tele(&rigs[r], seq, seq * 1000))
                 .collect();
-            if reverse {
-                all.reverse();
-            }
-            let mut stored = 0usize;
-            for chunk in all.chunks(size) {
-                let batch: Vec<Incoming> = chunk
-                    .iter()
-                    .map(|&(r, seq)| tele(&rigs[r], seq, seq * 1000))
-                    .collect();
-                let out = store.ingest(&batch).expect("ingest");
-                stored += out.iter().filter(|o| **o == Outcome::Stored).count();
-            }
-            stored
-        };
+            let out = store.ingest(&batch).expect("ingest");
+            stored += out.iter().filter(|o| **o == Outcome::Stored).count();
+        }
+        stored
+    };
+    let stored = std::thread::scope(|scope| {
         let ta = scope.spawn(|| run(&a, false, 37));
         let tb = scope.spawn(|| run(&b, true, 53));
         ta.join().expect("a") + tb.join().expect("b")

@@ -4,7 +4,7 @@
 //! no telemetry table holds a rig id, host name or wallet after a realistic run.
 
 use hashward_hub::api::telem::{router, TelemApi};
-use hashward_hub::store::telem::{Forget, TABLES};
+use hashward_hub::store::telem::{Forget, TelemStore, TABLES};
 use hashward_hub::store::{Incoming, Outcome, RecordsRead, RigsRead, Store};
 use hashward_hub::telem::aggregate::RETENTION_MS;
 use hashward_protocol::{

@@ -154,18 +154,20 @@ impl NatsCluster {
 }
 
 /// Writes a hub config for the cluster in `dir` (client id `id`, publishing through node
-/// `mqtt_node`) and returns its path.
+/// `mqtt_node`, its fleet store in `store` when given, else its own redb) and returns its path.
 pub fn hub_config(
     dir: &Path,
     cluster: &NatsCluster,
     id: &str,
     mqtt_node: usize,
     lease_ttl_ms: u64,
+    store: Option<&str>,
 ) -> PathBuf {
     std::fs::create_dir_all(dir).expect("mkdir");
     let path = dir.join("hub.toml");
+    let store = store.map(|s| format!("store = \"{s}\"\n")).unwrap_or_default();
     let text = format!(
-        "broker = \"{}\"\nclient_id = \"{id}\"\n[nats]\nmqtt = \"mqtt://127.0.0.1:{}\"\nreplicas = 3\nlease_ttl_ms = {lease_ttl_ms}\n",
+        "broker = \"{}\"\nclient_id = \"{id}\"\n{store}[nats]\nmqtt = \"mqtt://127.0.0.1:{}\"\nreplicas = 3\nlease_ttl_ms = {lease_ttl_ms}\n",
         cluster.urls(),
         cluster.nodes[mqtt_node].mqtt_port
     );

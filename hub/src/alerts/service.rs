@@ -11,7 +11,7 @@ use super::engine::Engine;
 use super::feed::{self, Op};
 use super::model::AlertKey;
 use super::{Command, Subject};
-use crate::store::{RigsRead, Store, StoreRead};
+use crate::store::{Store, StoreRead};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};

@@ -11,7 +11,7 @@ use crate::collect::chain::Coin;
 use crate::collect::pool_view;
 use crate::collect::source::Registry;
 use crate::domain::pool_join::{self, MinerSide};
-use crate::store::{RecordsRead, RigsRead, Store};
+use crate::store::Store;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;

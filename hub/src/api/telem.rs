@@ -10,7 +10,7 @@
 
 use super::ApiError;
 use crate::store::telem::Forget;
-use crate::store::Store;
+use crate::store::FleetStore;
 use crate::telem::aggregate::{self as agg, SuggestionQuery};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -32,7 +32,7 @@ const MAX_TOP: usize = 100;
 
 #[derive(Clone)]
 pub struct TelemApi {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn FleetStore>,
     /// `now_ms` of the forget tombstones; a parameter so tests can set the time.
     pub now_ms: fn() -> u64,
 }

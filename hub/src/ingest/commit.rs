@@ -8,7 +8,7 @@
 
 use super::decode::{self, classify};
 use crate::metrics::Metrics;
-use crate::store::{Incoming, Outcome, Store};
+use crate::store::{FleetStore, Incoming, Outcome};
 use std::sync::Arc;
 
 /// The batch is not in the store; the caller must leave it unacknowledged (redelivered).
@@ -18,7 +18,7 @@ pub struct NotCommitted;
 /// Decodes and stores `received` (topic in MQTT form, payload) as one commit.
 pub async fn commit(
     received: Vec<(String, bytes::Bytes)>,
-    store: &Arc<Store>,
+    store: &Arc<dyn FleetStore>,
     metrics: &Metrics,
     alerts: Option<&crate::alerts::AlertSink>,
 ) -> Result<(), NotCommitted> {

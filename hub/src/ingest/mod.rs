@@ -14,8 +14,7 @@ pub mod summary;
 pub mod tls;
 
 use crate::metrics::Metrics;
-use crate::store::{FleetStore, Incoming, Outcome};
-use decode::classify;
+use crate::store::FleetStore;
 use hashward_protocol::topic::hub_uplink_filter;
 use rumqttc::{
     AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode, TlsConfiguration, Transport,

@@ -15,7 +15,7 @@ use super::commit::{commit, NotCommitted};
 use super::IngestConfig;
 use crate::elect::{Leader, LeaseTiming};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::FleetStore;
 use async_nats::jetstream::{self, consumer::pull, stream, AckKind};
 use futures_util::{FutureExt, StreamExt};
 use hashward_protocol::topic::{TOPIC_PREFIX, UPLINK_LEAVES};
@@ -178,7 +178,7 @@ pub async fn run(
     opts: NatsOptions,
     nats: async_nats::Client,
     cfg: IngestConfig,
-    store: Arc<Store>,
+    store: Arc<dyn FleetStore>,
     metrics: Arc<Metrics>,
     leader: Leader,
     mut shutdown: watch::Receiver<bool>,
@@ -240,7 +240,7 @@ pub async fn run(
 async fn pull_loop(
     consumer: &jetstream::consumer::PullConsumer,
     opts: &NatsOptions,
-    store: &Arc<Store>,
+    store: &Arc<dyn FleetStore>,
     metrics: &Metrics,
     alerts: Option<&crate::alerts::AlertSink>,
     shutdown: &mut watch::Receiver<bool>,

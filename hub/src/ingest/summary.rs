@@ -16,7 +16,7 @@
 
 use crate::domain::rig::RigEntry;
 use crate::metrics::Metrics;
-use crate::store::{FleetRead, RigsRead, StoreRead};
+use crate::store::StoreRead;
 use hashward_protocol::topic::{json_fleet_summary, json_rig_summary, JSON_PREFIX};
 use hashward_protocol::Topic;
 use rumqttc::{AsyncClient, QoS};

@@ -12,7 +12,7 @@ use super::features::{alert_features, AlertInput, RigHistory, ALERT_FEATURES, HI
 use super::model::{Scorer, ScorerError};
 use super::network::{network_of, pool_host};
 use crate::store::scores::{BatchMeta, BatchRows, BatchStatus, ScoredAlert};
-use crate::store::{RecordsRead, RigsRead, Store, StoreError, StoreRead};
+use crate::store::{Store, StoreError, StoreRead};
 use hashward_protocol::Body;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

@@ -3,12 +3,14 @@
 //! `store = "postgres://..."`, shared by several hubs).
 //!
 //! What "the fleet store" holds: the records (one per (rig, seq)), the rig registry (with its
-//! duplicate and gap counts), the fleet tuning hints and the config pushes seen. Everything else
+//! duplicate and gap counts), the tuning-telemetry aggregates the fleet hints come from
+//! (`super::telem::TelemStore`) and the config pushes seen. Everything else
 //! (market, pools, network, scores, alerts) stays in the hub-local redb `Store` whatever the
 //! backend; see `docs/ARCHITECTURE.md` ("Store backends").
 //!
 //! Must never let a backend answer differently from the other for the same input: the
-//! domain's projection (`RigEntry::observe`, `hints::fold`) is shared, only the I/O differs.
+//! domain's projection (`RigEntry::observe`) and the telemetry arithmetic (`telem::aggregate`)
+//! are shared, only the I/O differs.
 
 use super::{Incoming, Outcome, Store, StoreError, StoreRead};
 use crate::domain::rollout::PushRecord;
@@ -17,7 +19,7 @@ use std::fmt;
 /// What the ingest writes and the fleet API reads. Sync on purpose, like the read traits it
 /// extends: its callers (ingest writer, API handlers, jobs) already treat the store as blocking
 /// I/O; the PostgreSQL backend explains how it bridges to its async driver.
-pub trait FleetStore: StoreRead {
+pub trait FleetStore: StoreRead + super::telem::TelemStore {
     /// Writes a batch atomically; one outcome per message, in order. On an error nothing of
     /// the batch is stored and the caller must not acknowledge it.
     fn ingest(&self, batch: &[Incoming]) -> Result<Vec<Outcome>, StoreError>;

@@ -199,15 +199,27 @@ pub struct Pruned {
 /// One row of a telemetry table as raw bytes: (table, key, value).
 pub type RawRow = (String, Vec<u8>, Vec<u8>);
 
-impl Store {
+/// The telemetry tables as the routes and the pruner use them, on either fleet store backend
+/// (this redb [`Store`] or `super::postgres::PgStore`).
+pub trait TelemStore: Send + Sync {
     /// The counters `/metrics` renders for the telemetry tables.
-    pub fn telem_counters(&self) -> &std::sync::Arc<crate::telem::Counters> {
+    fn telem_counters(&self) -> &std::sync::Arc<crate::telem::Counters>;
+    /// Removes exactly the contributions of `id`, recomputes the aggregates they fed, and keeps
+    /// a tombstone so that snapshots sent before the forget do not bring it back.
+    fn telem_forget(&self, id: &TelemetryId, now_ms: u64) -> Result<Forget, StoreError>;
+    /// Removes every contribution whose last snapshot is 90 days or more before `now_ms` (and
+    /// with it every aggregate that old), and tombstones as old.
+    fn telem_prune(&self, now_ms: u64) -> Result<Pruned, StoreError>;
+    /// Every aggregate.
+    fn telem_aggregates(&self) -> Result<Vec<ConfigAggregate>, StoreError>;
+}
+
+impl TelemStore for Store {
+    fn telem_counters(&self) -> &std::sync::Arc<crate::telem::Counters> {
         &self.telem
     }
 
-    /// Removes exactly the contributions of `id`, recomputes the aggregates they fed, and keeps
-    /// a tombstone so that snapshots sent before the forget do not bring it back.
-    pub fn telem_forget(&self, id: &TelemetryId, now_ms: u64) -> Result<Forget, StoreError> {
+    fn telem_forget(&self, id: &TelemetryId, now_ms: u64) -> Result<Forget, StoreError> {
         let who = id.to_string();
         let tx = self.write_tx()?;
         let outcome = {
@@ -250,9 +262,7 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Removes every contribution whose last snapshot is 90 days or more before `now_ms` (and
-    /// with it every aggregate that old), and tombstones as old.
-    pub fn telem_prune(&self, now_ms: u64) -> Result<Pruned, StoreError> {
+    fn telem_prune(&self, now_ms: u64) -> Result<Pruned, StoreError> {
         let tx = self.write_tx()?;
         let tally = {
             let mut t = Tables::open(&tx)?;
@@ -291,10 +301,12 @@ impl Store {
         })
     }
 
-    /// Every aggregate.
-    pub fn telem_aggregates(&self) -> Result<Vec<ConfigAggregate>, StoreError> {
+    fn telem_aggregates(&self) -> Result<Vec<ConfigAggregate>, StoreError> {
         aggregates(&self.read_tx()?)
     }
+}
+
+impl Store {
 
     /// Every key and value of every telemetry table, as raw bytes (tuple keys as their fields
     /// joined by a NUL): what a privacy audit reads. Fails if the store holds a `telem_` table
@@ -366,6 +378,7 @@ pub(super) fn fleet_hints(
 #[cfg(test)]
 mod tests {
     use super::super::{records, Incoming, RecordsRead, Store};
+    use super::TelemStore;
     use hashward_protocol::{Body, Envelope, RigId, SiteId, TuningSnapshot};
 
     #[test]

@@ -3,9 +3,9 @@
 //! removals are counted in `/metrics` (`hashward_telem_*_pruned_total`).
 //!
 //! Must never stop the hub over a failed pass (logged, tried again next hour), and never decide
-//! what expires: `Store::telem_prune` does, with the time it is given.
+//! what expires: `TelemStore::telem_prune` does, with the time it is given.
 
-use crate::store::Store;
+use crate::store::FleetStore;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -14,7 +14,7 @@ use tokio::sync::watch;
 pub const EVERY: Duration = Duration::from_secs(3600);
 
 pub async fn run(
-    store: Arc<Store>,
+    store: Arc<dyn FleetStore>,
     now_ms: fn() -> u64,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {

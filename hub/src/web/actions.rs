@@ -10,7 +10,7 @@
 
 use crate::control::Control;
 use crate::metrics::Metrics;
-use crate::store::{FleetStore, RigsRead};
+use crate::store::FleetStore;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

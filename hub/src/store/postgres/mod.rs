@@ -1,5 +1,5 @@
 //! The fleet store in PostgreSQL (`store = "postgres://..."`): the records (one row per
-//! (rig, seq)), the rig registry, the tuning hints and the config pushes, shared by every hub
+//! (rig, seq)), the rig registry, the tuning-telemetry tables and the config pushes, shared by every hub
 //! pointed at the same database. Same semantics as the redb [`crate::store::Store`]: a batch is
 //! one transaction, acknowledged by the ingest only after it commits; duplicates and gaps are
 //! counted by the same domain projection ([`plan`]).
@@ -21,7 +21,7 @@
 //! retries it, the API answers 500 `store_error`) and the next call reconnects.
 //!
 //! Several hubs ingest into one database at once: a batch takes a transaction advisory lock
-//! per rig and per hint class (sorted, so never a deadlock) before it reads and rewrites their
+//! per rig and per telemetry configuration (sorted, so never a deadlock) before it reads and rewrites their
 //! rows, so no registry update is lost; `INSERT ... ON CONFLICT DO NOTHING RETURNING` decides
 //! which records are new. No TLS (`NoTls`): run PostgreSQL on the same host or a private network.
 //!
@@ -30,10 +30,10 @@
 
 pub mod migrate;
 pub mod plan;
+pub mod telem;
 
 use super::backend::{FleetStore, PgUrl};
 use super::{FleetRead, Incoming, Outcome, RecordsRead, RigsRead, StoreError, StoreRead, StoredRecord};
-use crate::domain::hints::ClassAggregate;
 use crate::domain::rig::RigEntry;
 use crate::domain::rollout::PushRecord;
 use hashward_protocol::FleetHints;
@@ -152,6 +152,8 @@ pub struct PgStore {
     rt: Option<tokio::runtime::Runtime>,
     pool: Arc<Pool>,
     url: PgUrl,
+    /// What the telemetry tables did through this hub, for `/metrics`.
+    telem: Arc<crate::telem::Counters>,
 }
 
 impl Drop for PgStore {
@@ -188,6 +190,7 @@ impl PgStore {
             rt: Some(rt),
             pool: pool.clone(),
             url: url.clone(),
+            telem: Default::default(),
         };
         let (target, give_up_after) = (url.redacted(), policy.give_up_after);
         let applied = store.call(give_up_after + QUERY_TIMEOUT, async move {
@@ -293,7 +296,7 @@ fn owned(batch: &[Incoming]) -> Vec<Incoming> {
 
 /// Sample times index as bigint; past 2^63-1 (no real clock) they share the last value and the
 /// exact time is read back from the envelope.
-fn ts_key(ts_ms: u64) -> i64 {
+pub(crate) fn ts_key(ts_ms: u64) -> i64 {
     i64::try_from(ts_ms).unwrap_or(i64::MAX)
 }
 
@@ -301,7 +304,10 @@ fn registry_entry(rig: &str, json: &str) -> Result<RigEntry, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Registry(rig.to_string(), e))
 }
 
-async fn ingest_tx(client: &mut Client, batch: Vec<Incoming>) -> Result<Vec<Outcome>, StoreError> {
+async fn ingest_tx(
+    client: &mut Client,
+    batch: Vec<Incoming>,
+) -> Result<(Vec<Outcome>, crate::telem::Tally), StoreError> {
     let plan = plan::plan(&batch);
     let tx = client.transaction().await?;
     // An array scan evaluates in array order, so the locks are taken in sorted order.
@@ -319,32 +325,23 @@ async fn ingest_tx(client: &mut Client, batch: Vec<Incoming>) -> Result<Vec<Outc
         let entry = registry_entry(&rig, row.get(1))?;
         entries.insert(rig, entry);
     }
-    let mut classes: HashMap<String, ClassAggregate> = HashMap::new();
-    if !plan.classes.is_empty() {
-        for row in tx
-            .query(
-                "SELECT class_key, aggregate FROM tuning_hints WHERE class_key = ANY($1)",
-                &[&plan.classes],
-            )
-            .await?
-        {
-            let key: String = row.get(0);
-            match serde_json::from_str(row.get(1)) {
-                Ok(c) => {
-                    classes.insert(key, c);
-                }
-                Err(e) => log::warn!("tuning hints: unreadable class {key:?} starts over: {e}"),
-            }
-        }
-    }
     let mut inserted = HashSet::new();
     if !plan.offered.is_empty() {
         let rows: Vec<&Incoming> = plan.offered.iter().map(|&i| &batch[i]).collect();
         let rigs: Vec<&str> = rows.iter().map(|m| m.envelope.rig.as_str()).collect();
         let seqs: Vec<i64> = rows.iter().map(|m| m.envelope.seq as i64).collect();
         let ts: Vec<i64> = rows.iter().map(|m| ts_key(m.envelope.ts_ms)).collect();
-        let kinds: Vec<&str> = rows.iter().map(|m| m.envelope.body.kind()).collect();
-        let bytes: Vec<&[u8]> = rows.iter().map(|m| m.bytes.as_slice()).collect();
+        // Seed 004: a tuning snapshot is folded into the telemetry tables and never kept; its
+        // (rig, seq) row (no kind, no bytes) keeps the sequence accounting exact.
+        let folded = |m: &&Incoming| crate::store::telem::contribution(&m.envelope.body).is_some();
+        let kinds: Vec<&str> = rows
+            .iter()
+            .map(|m| if folded(m) { "" } else { m.envelope.body.kind() })
+            .collect();
+        let bytes: Vec<&[u8]> = rows
+            .iter()
+            .map(|m| if folded(m) { &[][..] } else { m.bytes.as_slice() })
+            .collect();
         for row in tx
             .query(
                 "INSERT INTO records (rig, seq, ts_ms, kind, envelope)
@@ -359,7 +356,7 @@ async fn ingest_tx(client: &mut Client, batch: Vec<Incoming>) -> Result<Vec<Outc
             inserted.insert((row.get::<_, String>(0), seq as u64));
         }
     }
-    let projected = plan::project(&batch, &plan, &inserted, entries, classes);
+    let projected = plan::project(&batch, &plan, &inserted, entries);
     let mut rigs = Vec::with_capacity(projected.entries.len());
     let mut jsons = Vec::with_capacity(projected.entries.len());
     for (rig, entry) in &projected.entries {
@@ -372,22 +369,22 @@ async fn ingest_tx(client: &mut Client, batch: Vec<Incoming>) -> Result<Vec<Outc
         &[&rigs, &jsons],
     )
     .await?;
-    if !projected.classes.is_empty() {
-        let mut keys = Vec::new();
-        let mut jsons = Vec::new();
-        for (key, class) in &projected.classes {
-            jsons.push(serde_json::to_string(class).map_err(|e| StoreError::Registry(key.clone(), e))?);
-            keys.push(key.as_str());
-        }
-        tx.execute(
-            "INSERT INTO tuning_hints (class_key, aggregate) SELECT * FROM unnest($1::text[], $2::text[])
-             ON CONFLICT (class_key) DO UPDATE SET aggregate = EXCLUDED.aggregate",
-            &[&keys, &jsons],
-        )
-        .await?;
-    }
+    let folds: Vec<telem::Fold<'_>> = projected
+        .folds
+        .iter()
+        .filter_map(|&i| {
+            let m = &batch[i];
+            crate::store::telem::contribution(&m.envelope.body).map(|(who, snap)| telem::Fold {
+                who,
+                snap,
+                received_ms: m.received_ms,
+            })
+        })
+        .collect();
+    let mut tally = crate::telem::Tally::default();
+    telem::fold(&tx, &folds, &mut tally).await?;
     tx.commit().await?;
-    Ok(projected.outcomes)
+    Ok((projected.outcomes, tally))
 }
 
 impl FleetStore for PgStore {
@@ -396,7 +393,9 @@ impl FleetStore for PgStore {
             return Ok(Vec::new());
         }
         let batch = owned(batch);
-        self.with_conn(move |c| Box::pin(ingest_tx(c, batch)))
+        let (outcomes, tally) = self.with_conn(move |c| Box::pin(ingest_tx(c, batch)))?;
+        self.telem.add(&tally);
+        Ok(outcomes)
     }
 
     fn record_push(&self, scope: &str, push: Option<&PushRecord>) -> Result<(), StoreError> {
@@ -514,27 +513,8 @@ impl RecordsRead for PgStore {
 
 impl FleetRead for PgStore {
     fn fleet_hints(&self, now_ms: u64) -> Result<FleetHints, StoreError> {
-        let classes: Vec<ClassAggregate> = self.with_conn(|c| {
-            Box::pin(async move {
-                let mut classes = Vec::new();
-                for row in c
-                    .query(
-                        "SELECT class_key, aggregate FROM tuning_hints ORDER BY class_key",
-                        &[],
-                    )
-                    .await?
-                {
-                    match serde_json::from_str(row.get(1)) {
-                        Ok(class) => classes.push(class),
-                        Err(e) => {
-                            log::warn!("tuning hints: unreadable class {:?}: {e}", row.get::<_, &str>(0))
-                        }
-                    }
-                }
-                Ok(classes)
-            })
-        })?;
-        Ok(crate::domain::hints::hints(&classes, now_ms))
+        let aggregates = self.with_conn(|c| Box::pin(async move { telem::aggregates(&*c).await }))?;
+        Ok(crate::telem::aggregate::fleet_hints(&aggregates, now_ms))
     }
 
     fn pushes(&self) -> Result<Vec<PushRecord>, StoreError> {
@@ -566,7 +546,7 @@ impl StoreRead for PgStore {
                 let row = c
                     .query_one(
                         "SELECT COALESCE(sum(pg_total_relation_size(t)), 0)::int8
-                         FROM unnest(ARRAY['records', 'rigs', 'tuning_hints', 'config_pushes']::regclass[]) AS t",
+                         FROM unnest(ARRAY['records', 'rigs', 'telem_contributions', 'telem_aggregates', 'telem_forgotten', 'config_pushes']::regclass[]) AS t",
                         &[],
                     )
                     .await?;
@@ -580,5 +560,40 @@ impl StoreRead for PgStore {
                 0
             }
         }
+    }
+}
+
+impl crate::store::telem::TelemStore for PgStore {
+    fn telem_counters(&self) -> &Arc<crate::telem::Counters> {
+        &self.telem
+    }
+
+    fn telem_forget(
+        &self,
+        id: &hashward_protocol::TelemetryId,
+        now_ms: u64,
+    ) -> Result<crate::store::telem::Forget, StoreError> {
+        let who = id.to_string();
+        let (outcome, tally) = self.with_conn(move |c| Box::pin(async move { telem::forget(c, &who, now_ms).await }))?;
+        self.telem
+            .forgotten
+            .fetch_add(tally.contributions_removed, Ordering::Relaxed);
+        self.telem
+            .removed_aggregates
+            .fetch_add(tally.aggregates_removed, Ordering::Relaxed);
+        Ok(outcome)
+    }
+
+    fn telem_prune(&self, now_ms: u64) -> Result<crate::store::telem::Pruned, StoreError> {
+        let (pruned, tally) = self.with_conn(move |c| Box::pin(async move { telem::prune(c, now_ms).await }))?;
+        self.telem
+            .pruned_contributions
+            .fetch_add(tally.contributions_removed, Ordering::Relaxed);
+        self.telem.add(&tally);
+        Ok(pruned)
+    }
+
+    fn telem_aggregates(&self) -> Result<Vec<crate::telem::aggregate::ConfigAggregate>, StoreError> {
+        self.with_conn(|c| Box::pin(async move { telem::aggregates(&*c).await }))
     }
 }

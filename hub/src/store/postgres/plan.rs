@@ -1,12 +1,11 @@
 //! The PostgreSQL ingest's decisions, without I/O: which locks a batch takes, which records it
 //! offers the database, and, from what the database answered (which rows it inserted, the
-//! registry entries and hint classes it held), each message's outcome and the entries and
-//! classes to write back. The same projection as the redb `Store::ingest` loop, so both
+//! registry entries it held), each message's outcome, the entries to write back and the tuning
+//! snapshots to fold into the telemetry tables (`super::telem`). The same projection as the redb `Store::ingest` loop, so both
 //! backends count duplicates and gaps alike.
 //!
 //! Must never call a record Stored unless the database inserted it in this transaction.
 
-use crate::domain::hints::{self, ClassAggregate};
 use crate::domain::rig::RigEntry;
 use crate::store::{Incoming, Outcome};
 use hashward_protocol::Body;
@@ -16,12 +15,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 #[derive(Debug, PartialEq)]
 pub struct Plan {
     /// Transaction advisory locks (one-key space), sorted so two hubs never deadlock: one per
-    /// rig and one per hint class the batch touches.
+    /// rig and one per telemetry configuration the batch touches.
     pub lock_keys: Vec<i64>,
     /// The batch's rigs, each once.
     pub rigs: Vec<String>,
-    /// The hint classes of the batch's tuning snapshots, each once.
-    pub classes: Vec<String>,
+    /// The telemetry configuration keys of the batch's tuning snapshots, each once.
+    pub configs: Vec<String>,
     /// Indexes of the records offered for insertion: the first of each (rig, seq); later copies
     /// in the same batch are duplicates of it.
     pub offered: Vec<usize>,
@@ -42,20 +41,24 @@ pub fn rig_lock(rig: &str) -> i64 {
     lock_key(b'r', rig)
 }
 
+/// The lock the ingest, forget and prune take for a telemetry configuration key.
+pub fn config_lock(key: &str) -> i64 {
+    lock_key(b't', key)
+}
+
 pub fn plan(batch: &[Incoming]) -> Plan {
     let mut rigs = BTreeSet::new();
-    let mut classes = BTreeSet::new();
+    let mut configs = BTreeSet::new();
     let mut seen = HashSet::new();
     let mut offered = Vec::new();
     for (i, m) in batch.iter().enumerate() {
         let env = &m.envelope;
         rigs.insert(env.rig.as_str().to_string());
-        match &env.body {
-            Body::State(_) => continue,
-            Body::Perf(snap) => {
-                classes.insert(hints::class_key(snap));
-            }
-            _ => {}
+        if matches!(env.body, Body::State(_)) {
+            continue;
+        }
+        if let Some((_, snap)) = crate::store::telem::contribution(&env.body) {
+            configs.extend(super::telem::config_key_of(snap));
         }
         if seen.insert((env.rig.as_str(), env.seq)) {
             offered.push(i);
@@ -64,14 +67,14 @@ pub fn plan(batch: &[Incoming]) -> Plan {
     let mut lock_keys: Vec<i64> = rigs
         .iter()
         .map(|r| rig_lock(r))
-        .chain(classes.iter().map(|c| lock_key(b'h', c)))
+        .chain(configs.iter().map(|c| config_lock(c)))
         .collect();
     lock_keys.sort_unstable();
     lock_keys.dedup();
     Plan {
         lock_keys,
         rigs: rigs.into_iter().collect(),
-        classes: classes.into_iter().collect(),
+        configs: configs.into_iter().collect(),
         offered,
     }
 }
@@ -82,42 +85,29 @@ pub struct Projection {
     pub outcomes: Vec<Outcome>,
     /// Every rig of the batch, updated.
     pub entries: HashMap<String, RigEntry>,
-    /// The hint classes a stored snapshot changed.
-    pub classes: HashMap<String, ClassAggregate>,
+    /// Indexes of the tuning snapshots stored now, in batch order: to fold, never to keep.
+    pub folds: Vec<usize>,
 }
 
-/// Projects the batch over the registry entries and hint classes the database held. `inserted`
-/// holds the (rig, seq) of the offered records it inserted.
+/// Projects the batch over the registry entries the database held. `inserted` holds the
+/// (rig, seq) of the offered records it inserted.
 pub fn project(
     batch: &[Incoming],
     plan: &Plan,
     inserted: &HashSet<(String, u64)>,
     mut entries: HashMap<String, RigEntry>,
-    mut held_classes: HashMap<String, ClassAggregate>,
 ) -> Projection {
     let offered: HashSet<usize> = plan.offered.iter().copied().collect();
     let mut outcomes = Vec::with_capacity(batch.len());
-    let mut classes = HashMap::new();
+    let mut folds = Vec::new();
     for (i, m) in batch.iter().enumerate() {
         let env = &m.envelope;
         let rig = env.rig.as_str();
         let outcome = if matches!(env.body, Body::State(_)) {
             Outcome::State
         } else if offered.contains(&i) && inserted.contains(&(rig.to_string(), env.seq)) {
-            if let Body::Perf(snap) = &env.body {
-                let key = hints::class_key(snap);
-                let old = classes.remove(&key).or_else(|| held_classes.remove(&key));
-                match hints::fold(old.clone(), rig, snap, m.received_ms) {
-                    Ok(class) => {
-                        classes.insert(key, class);
-                    }
-                    Err(e) => {
-                        log::warn!("tuning snapshot from {rig} not used for hints: {e}");
-                        if let Some(old) = old {
-                            classes.insert(key, old);
-                        }
-                    }
-                }
+            if crate::store::telem::contribution(&env.body).is_some() {
+                folds.push(i);
             }
             Outcome::Stored
         } else {
@@ -132,7 +122,7 @@ pub fn project(
     Projection {
         outcomes,
         entries,
-        classes,
+        folds,
     }
 }
 
@@ -204,7 +194,7 @@ mod tests {
         let p = plan(&batch);
         // seq 1 was already stored by an earlier batch (a redelivery): not inserted now.
         let inserted: HashSet<(String, u64)> = [("r".to_string(), 2), ("r".to_string(), 5)].into();
-        let out = project(&batch, &p, &inserted, HashMap::new(), HashMap::new());
+        let out = project(&batch, &p, &inserted, HashMap::new());
         assert_eq!(
             out.outcomes,
             vec![
@@ -218,6 +208,6 @@ mod tests {
         let e = &out.entries["r"];
         assert_eq!((e.seq.received, e.seq.duplicates), (2, 2));
         assert!(e.online);
-        assert!(out.classes.is_empty());
+        assert!(out.folds.is_empty());
     }
 }

@@ -23,10 +23,25 @@ CREATE TABLE rigs (
     entry text NOT NULL
 );
 
--- Fleet tuning hints: one ClassAggregate (JSON) per class key.
-CREATE TABLE tuning_hints (
-    class_key text COLLATE "C" PRIMARY KEY,
-    aggregate text NOT NULL
+-- Seed 004's tuning telemetry (hub/src/telem): per contribution id (a random telemetry id the
+-- agent keeps, or "legacy") and configuration key a moving average (telem::aggregate's
+-- Contribution as JSON); per configuration the aggregate recomputed from them; and the ids
+-- forgotten on request, so snapshots still on their way are refused. No rig id, host, address
+-- or wallet is ever written here; a snapshot's own record row has no kind and no bytes.
+CREATE TABLE telem_contributions (
+    who          text COLLATE "C" NOT NULL,
+    config_key   text COLLATE "C" NOT NULL,
+    contribution text NOT NULL,
+    PRIMARY KEY (who, config_key)
+);
+CREATE INDEX telem_by_config ON telem_contributions (config_key, who);
+CREATE TABLE telem_aggregates (
+    config_key text COLLATE "C" PRIMARY KEY,
+    aggregate  text NOT NULL
+);
+CREATE TABLE telem_forgotten (
+    who   text COLLATE "C" PRIMARY KEY,
+    at_ms bigint NOT NULL
 );
 
 -- The config push retained on each scope's topic, as the ingest saw it (PushRecord as JSON).
