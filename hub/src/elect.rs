@@ -156,21 +156,32 @@ pub async fn bucket(
         bucket: spec.bucket.clone(),
         reason: e.to_string(),
     };
-    match js.get_key_value(spec.bucket.as_str()).await {
-        Ok(kv) => Ok(kv),
-        Err(_) => js
-            .create_key_value(async_nats::jetstream::kv::Config {
-                bucket: spec.bucket.clone(),
-                description: "hashward hub leader lease".into(),
-                history: 1,
-                max_age: Duration::from_millis(spec.timing.ttl_ms),
-                num_replicas: spec.replicas,
-                storage: async_nats::jetstream::stream::StorageType::File,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| err(&e)),
+    if let Ok(kv) = js.get_key_value(spec.bucket.as_str()).await {
+        return Ok(kv);
     }
+    // The bucket's stream made here with the KV conventions, then bound as a KV store:
+    // `create_key_value` first reads the account info, which async-nats 0.51 cannot parse from
+    // Debian's nats-server 2.9 ("data did not match any variant"), while stream calls work.
+    use async_nats::jetstream::stream::{Config, DiscardPolicy, StorageType};
+    let ttl = Duration::from_millis(spec.timing.ttl_ms);
+    js.get_or_create_stream(Config {
+        name: format!("KV_{}", spec.bucket),
+        description: Some("hashward hub leader lease".into()),
+        subjects: vec![format!("$KV.{}.>", spec.bucket)],
+        max_messages_per_subject: 1,
+        max_age: ttl,
+        duplicate_window: ttl.min(Duration::from_secs(120)),
+        num_replicas: spec.replicas,
+        storage: StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: DiscardPolicy::New,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| err(&e))?;
+    js.get_key_value(spec.bucket.as_str()).await.map_err(|e| err(&e))
 }
 
 /// The election as a hub service: opens the bucket (retrying while the cluster is away, not

@@ -449,8 +449,14 @@ async fn the_api_answers_the_same_json_on_both_backends() {
         "/fleet/hints",
         "/fleet/config",
     ] {
-        let (sa, a) = get(format!("{on_redb}{path}")).await;
-        let (sb, b) = get(format!("{on_pg}{path}")).await;
+        let (sa, mut a) = get(format!("{on_redb}{path}")).await;
+        let (sb, mut b) = get(format!("{on_pg}{path}")).await;
+        // When each answer was made is the only field allowed to differ.
+        for v in [&mut a, &mut b] {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("generated_ms");
+            }
+        }
         assert_eq!((sa, &a), (sb, &b), "{path}");
     }
     let (status, rigs) = get(format!("{on_pg}/rigs")).await;

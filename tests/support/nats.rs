@@ -126,6 +126,15 @@ impl NatsCluster {
                     .is_ok()
         });
         assert!(ok, "{} not ready; log:\n{}", node.name, self.log(i));
+        // /healthz answers before the MQTT layer has its JetStream streams (made with replicas
+        // across the cluster, seconds later under load): until then MQTT connects time out.
+        let ok = wait_until(Duration::from_secs(60), || mqtt_accepts(node.mqtt_port));
+        assert!(
+            ok,
+            "{} does not take MQTT publishes; log:\n{}",
+            node.name,
+            self.log(i)
+        );
     }
 
     pub fn kill9(&mut self, i: usize) {
@@ -151,6 +160,32 @@ impl NatsCluster {
     pub fn log(&self, i: usize) -> String {
         std::fs::read_to_string(&self.nodes[i].log).unwrap_or_default()
     }
+}
+
+/// True once an MQTT client connects to `port` and gets a QoS 1 publish acknowledged.
+fn mqtt_accepts(port: u16) -> bool {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+    let mut opts = MqttOptions::new(format!("ready-{port}"), "127.0.0.1", port);
+    opts.set_keep_alive(Duration::from_secs(30));
+    let (client, mut conn) = Client::new(opts, 4);
+    if client
+        .publish("hashward-test/ready", QoS::AtLeastOnce, false, "x")
+        .is_err()
+    {
+        return false;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        match conn.recv_timeout(Duration::from_millis(500)) {
+            Ok(Ok(Event::Incoming(Packet::PubAck(_)))) => {
+                let _ = client.disconnect();
+                return true;
+            }
+            Ok(Ok(_)) | Err(_) => {}
+            Ok(Err(_)) => return false,
+        }
+    }
+    false
 }
 
 /// Writes a hub config for the cluster in `dir` (client id `id`, publishing through node

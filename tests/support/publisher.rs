@@ -6,7 +6,7 @@
 
 use hashward_protocol::{encode, AgentCounters, Body, Envelope, RigId, RigTelemetry};
 use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A telemetry record of `rig` with `seq`, sampled at `ts_ms`, as an agent would encode it.
 pub fn tele(rig: &str, seq: u64, ts_ms: u64) -> Vec<u8> {
@@ -64,6 +64,51 @@ pub fn publish_all(port: u16, client_id: &str, msgs: &[(String, Vec<u8>)]) {
         }
     }
     let _ = client.disconnect();
+}
+
+/// As [`publish_all`], for a broker that may drop connections mid-run (a NATS cluster losing a
+/// node resets the MQTT connections of the others): publishes in windows and, after a
+/// connection error, reconnects and sends the unfinished window again, as an agent resends its
+/// unacknowledged spool (the hub drops the duplicates). Returns how many times it reconnected.
+pub fn publish_all_resending(port: u16, client_id: &str, msgs: &[(String, Vec<u8>)]) -> usize {
+    const WINDOW: usize = 100;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let (mut done, mut reconnects) = (0, 0);
+    while done < msgs.len() {
+        assert!(
+            Instant::now() < deadline,
+            "publisher {client_id}: {done} of {} acknowledged after 180 s",
+            msgs.len()
+        );
+        let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
+        opts.set_max_packet_size(1 << 20, 1 << 20)
+            .set_keep_alive(Duration::from_secs(30))
+            .set_inflight(WINDOW as u16);
+        let (client, mut conn) = Client::new(opts, WINDOW + 10);
+        'connection: while done < msgs.len() {
+            let window = &msgs[done..(done + WINDOW).min(msgs.len())];
+            for (topic, payload) in window {
+                client
+                    .publish(topic.clone(), QoS::AtLeastOnce, false, payload.clone())
+                    .expect("queue");
+            }
+            let mut acked = 0;
+            while acked < window.len() {
+                match conn.recv_timeout(Duration::from_secs(10)) {
+                    Ok(Ok(Event::Incoming(Packet::PubAck(_)))) => acked += 1,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(_)) | Err(_) => {
+                        reconnects += 1;
+                        std::thread::sleep(Duration::from_millis(200));
+                        break 'connection;
+                    }
+                }
+            }
+            done += window.len();
+        }
+        let _ = client.disconnect();
+    }
+    reconnects
 }
 
 /// Sorted seqs, and what is missing from / doubled in them against `1..=n`.

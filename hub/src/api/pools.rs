@@ -60,7 +60,10 @@ async fn pools(State(s): State<PoolsApi>) -> Result<Response, ApiError> {
 }
 
 /// What the rigs and their ASICs report about themselves, for the join.
-pub(crate) fn miner_sides(store: &dyn crate::store::StoreRead, now: u64) -> Result<Vec<MinerSide>, crate::store::StoreError> {
+pub(crate) fn miner_sides(
+    store: &dyn crate::store::StoreRead,
+    now: u64,
+) -> Result<Vec<MinerSide>, crate::store::StoreError> {
     let mut out = Vec::new();
     for rig in store.rigs()? {
         let name = rig.rig.as_str().to_string();

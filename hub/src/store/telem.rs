@@ -307,7 +307,6 @@ impl TelemStore for Store {
 }
 
 impl Store {
-
     /// Every key and value of every telemetry table, as raw bytes (tuple keys as their fields
     /// joined by a NUL): what a privacy audit reads. Fails if the store holds a `telem_` table
     /// this module does not know, so none can be left out of the audit.

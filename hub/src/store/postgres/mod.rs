@@ -574,7 +574,8 @@ impl crate::store::telem::TelemStore for PgStore {
         now_ms: u64,
     ) -> Result<crate::store::telem::Forget, StoreError> {
         let who = id.to_string();
-        let (outcome, tally) = self.with_conn(move |c| Box::pin(async move { telem::forget(c, &who, now_ms).await }))?;
+        let (outcome, tally) =
+            self.with_conn(move |c| Box::pin(async move { telem::forget(c, &who, now_ms).await }))?;
         self.telem
             .forgotten
             .fetch_add(tally.contributions_removed, Ordering::Relaxed);
@@ -585,7 +586,8 @@ impl crate::store::telem::TelemStore for PgStore {
     }
 
     fn telem_prune(&self, now_ms: u64) -> Result<crate::store::telem::Pruned, StoreError> {
-        let (pruned, tally) = self.with_conn(move |c| Box::pin(async move { telem::prune(c, now_ms).await }))?;
+        let (pruned, tally) =
+            self.with_conn(move |c| Box::pin(async move { telem::prune(c, now_ms).await }))?;
         self.telem
             .pruned_contributions
             .fetch_add(tally.contributions_removed, Ordering::Relaxed);

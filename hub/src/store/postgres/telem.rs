@@ -32,11 +32,7 @@ pub struct Fold<'a> {
 
 /// Folds `snaps` in order, then recomputes each aggregate they touched. The caller's
 /// transaction holds the advisory lock of every configuration key involved.
-pub async fn fold(
-    tx: &impl GenericClient,
-    snaps: &[Fold<'_>],
-    tally: &mut Tally,
-) -> Result<(), StoreError> {
+pub async fn fold(tx: &impl GenericClient, snaps: &[Fold<'_>], tally: &mut Tally) -> Result<(), StoreError> {
     if snaps.is_empty() {
         return Ok(());
     }
@@ -69,7 +65,9 @@ pub async fn fold(
             )
             .await?
         {
-            Some(row) => Some(serde_json::from_str::<Contribution>(row.get(0)).map_err(|e| json_err(&key, e))?),
+            Some(row) => {
+                Some(serde_json::from_str::<Contribution>(row.get(0)).map_err(|e| json_err(&key, e))?)
+            }
             None => None,
         };
         let c = agg::fold(old, f.snap, f.received_ms);
@@ -100,7 +98,10 @@ async fn recompute(
     let (config, cpu_model) = match named {
         Some(n) => n,
         None => match tx
-            .query_opt("SELECT aggregate FROM telem_aggregates WHERE config_key = $1", &[&key])
+            .query_opt(
+                "SELECT aggregate FROM telem_aggregates WHERE config_key = $1",
+                &[&key],
+            )
             .await?
         {
             Some(row) => {
@@ -225,7 +226,10 @@ pub async fn prune(client: &mut tokio_postgres::Client, now_ms: u64) -> Result<(
     let tx = client.transaction().await?;
     let mut pairs = Vec::new();
     for row in tx
-        .query("SELECT who, config_key, contribution FROM telem_contributions", &[])
+        .query(
+            "SELECT who, config_key, contribution FROM telem_contributions",
+            &[],
+        )
         .await?
     {
         let (who, key): (String, String) = (row.get(0), row.get(1));
