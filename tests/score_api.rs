@@ -337,7 +337,7 @@ fn three_days_of_alerts_are_scored_and_every_endpoint_answers_in_the_seed_shape(
         mqtt,
         &["--config", &cfg_s, "--models-dir", &models_s],
     );
-    wait_for_http(http);
+    wait_for_ingest(http);
     let (msgs, counts) = messages(first_day);
     let total: u64 = counts.values().sum();
     publish_all(mqtt, &msgs);

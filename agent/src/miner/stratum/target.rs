@@ -237,8 +237,8 @@ mod tests {
     #[test]
     fn fractional_difficulties_are_exact() {
         // A difficulty that is not a power of two below 1, as pools send (0.001, or a
-        // power of two that went through a JSON round trip off by one ULP).
-        let d: f64 = serde_json::from_str("5.960464477539063e-8").expect("json");
+        // power of two that went through a JSON round trip off by one ULP: 2^-24 one ULP up).
+        let d = f64::from_bits(2f64.powi(-24).to_bits() + 1);
         let t = target_from_difficulty(&DIFF1_SHA256D, d).expect("valid");
         let got = difficulty_of_target(&DIFF1_SHA256D, &t);
         assert!((got / d - 1.0).abs() < 1e-12, "{got} vs {d}");
