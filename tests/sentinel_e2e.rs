@@ -21,9 +21,9 @@
 
 #[path = "../agent/tests/asic_support/mod.rs"]
 mod asic_support;
-mod support;
 #[path = "support/receivers.rs"]
 mod receivers;
+mod support;
 #[path = "../hub/tests/support/wamp_router.rs"]
 mod wamp_router;
 
@@ -174,8 +174,10 @@ impl Fleet {
             a.publish();
             let seen = m.pool.get(&i).copied().unwrap_or(1.0);
             let pool_hs = a.reported_ghs * 1e9 * seen * (1.0 + 0.04 * self.rng.normal()).max(0.0);
-            pool_view.push(json!({"uuid": a.uuid, "miner_name": a.worker, "coin_name": "bitcoin",
-                "algorithm_name": "SHA-256", "hashrate": pool_hs, "share_count": a.accepted}));
+            pool_view.push(
+                json!({"uuid": a.uuid, "miner_name": a.worker, "coin_name": "bitcoin",
+                "algorithm_name": "SHA-256", "hashrate": pool_hs, "share_count": a.accepted}),
+            );
         }
         // The hub holds every ASIC's new reading before the pool reports.
         let http = self.http;
@@ -186,7 +188,11 @@ impl Fleet {
                     .any(|r| r["asic"]["miner_id"] == a.id && r["asic"]["shares"]["accepted"] == a.accepted)
             })
         });
-        assert!(ok, "round {}: the hub did not get every ASIC's reading", self.round);
+        assert!(
+            ok,
+            "round {}: the hub did not get every ASIC's reading",
+            self.round
+        );
         self.router
             .publish(&format!("miner_update_diffs_{API_KEY}"), Value::Array(pool_view));
         let last = self.last_at_ms;
@@ -197,7 +203,11 @@ impl Fleet {
                 .filter(|f| f["at_ms"].as_u64().is_some_and(|at| at > last && at >= t0));
             found.is_some()
         });
-        assert!(ok, "round {}: no Sentinel assessment of the pool update", self.round);
+        assert!(
+            ok,
+            "round {}: no Sentinel assessment of the pool update",
+            self.round
+        );
         let f = found.unwrap_or_default();
         self.last_at_ms = f["at_ms"].as_u64().unwrap_or(last);
         eprintln!(
@@ -356,7 +366,11 @@ async fn pool_threats_raise_the_right_findings_and_a_quiet_fleet_none() {
     let ok = wait_until(Duration::from_secs(20), || {
         router.seen.subscriptions.load(Ordering::Relaxed) >= 3
     });
-    assert!(ok, "the hub never subscribed to the pool's feeds; hub log:\n{}", hub_log(dir.path()));
+    assert!(
+        ok,
+        "the hub never subscribed to the pool's feeds; hub log:\n{}",
+        hub_log(dir.path())
+    );
     let findings = get_json(&url(http, "/api/v1/sentinel/findings")).expect("findings");
     assert_eq!(findings["model"]["loaded"], true, "{findings}");
     let mut fleet = Fleet {
@@ -384,10 +398,17 @@ async fn pool_threats_raise_the_right_findings_and_a_quiet_fleet_none() {
     quiet.push(fleet.round(&Mods::default()));
     let loud: Vec<&Value> = quiet.iter().filter(|f| alerting(f)).collect();
     assert!(loud.is_empty(), "the quiet fleet alerted: {loud:?}");
-    assert!(fleet.sentinel_alerts().is_empty(), "{:?}", fleet.sentinel_alerts());
+    assert!(
+        fleet.sentinel_alerts().is_empty(),
+        "{:?}",
+        fleet.sentinel_alerts()
+    );
     let f = &quiet[quiet.len() - 1];
     let ratio = f["features"]["hashrate_ratio"].as_f64().unwrap_or(0.0);
-    assert!((0.85..1.15).contains(&ratio), "our workers joined to the pool's: {f}");
+    assert!(
+        (0.85..1.15).contains(&ratio),
+        "our workers joined to the pool's: {f}"
+    );
 
     // (a) n1's second ASIC: its pool user now pays someone else; the pool sees it fall to 30 %
     // of an update, then to nothing, while the ASIC reports full speed.
@@ -442,7 +463,11 @@ async fn pool_threats_raise_the_right_findings_and_a_quiet_fleet_none() {
             .iter()
             .all(|r| active.iter().any(|a| a["subject"]["rig"] == *r))
     });
-    assert!(ok, "north's agents did not alert; n1 log:\n{}", agent_log(&specs[0]));
+    assert!(
+        ok,
+        "north's agents did not alert; n1 log:\n{}",
+        agent_log(&specs[0])
+    );
     let (k, f) = threat(&mut fleet, 2, |_| Mods {
         both: north.clone(),
         ..Mods::default()
@@ -452,7 +477,10 @@ async fn pool_threats_raise_the_right_findings_and_a_quiet_fleet_none() {
     assert_eq!(f["culprits"]["site"]["site"], "north", "{f}");
     let a = wait_alert(&fleet, "unknown");
     assert_eq!(a["subject"]["site"], "north", "{a}");
-    assert!(a["message"].as_str().is_some_and(|m| m.contains("site-wide")), "{a}");
+    assert!(
+        a["message"].as_str().is_some_and(|m| m.contains("site-wide")),
+        "{a}"
+    );
 
     // Each raise reached the webhook receiver.
     let ok = wait_until(Duration::from_secs(10), || {
@@ -461,7 +489,11 @@ async fn pool_threats_raise_the_right_findings_and_a_quiet_fleet_none() {
             .iter()
             .all(|k| bodies.iter().any(|b| b.contains(k)))
     });
-    assert!(ok, "webhook got: {:?}", hook.requests().iter().map(|r| r.text()).collect::<Vec<_>>());
+    assert!(
+        ok,
+        "webhook got: {:?}",
+        hook.requests().iter().map(|r| r.text()).collect::<Vec<_>>()
+    );
 
     // (c) A short payout, asked of the same hub's endpoint: half of what the work implies is
     // suspicious, all of it is not.

@@ -97,7 +97,12 @@ fn spawn(name: &str, args: &[&str], log: &Path) -> Proc {
 
 fn spawn_env(name: &str, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Proc {
     // Tests never reach the internet: the hub's collectors stay off.
-    spawn_cmd(name, args, log, &[env, &[("HASHWARD_NO_COLLECTORS", "1")]].concat())
+    spawn_cmd(
+        name,
+        args,
+        log,
+        &[env, &[("HASHWARD_NO_COLLECTORS", "1")]].concat(),
+    )
 }
 
 fn spawn_cmd(name: &str, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Proc {

@@ -55,7 +55,9 @@ pub enum SentinelConfigError {
 impl SentinelOptions {
     /// The options of a `[sentinel]` section (defaults without one); a value that cannot work
     /// is an error naming its key.
-    pub fn from_section(s: Option<&crate::config::SentinelSection>) -> Result<SentinelOptions, SentinelConfigError> {
+    pub fn from_section(
+        s: Option<&crate::config::SentinelSection>,
+    ) -> Result<SentinelOptions, SentinelConfigError> {
         let Some(secs) = s.and_then(|s| s.interval_s) else {
             return Ok(SentinelOptions::default());
         };
