@@ -481,6 +481,15 @@ async fn pool_threats_raise_the_right_findings_and_a_quiet_fleet_none() {
         a["message"].as_str().is_some_and(|m| m.contains("site-wide")),
         "{a}"
     );
+    // A critical finding acts on nothing by itself: it holds pool switches, listed as such.
+    assert_eq!(f["recommended_action"]["auto_execute"], false, "{f}");
+    if a["level"] == "critical" {
+        let holds = fleet.findings()["pool_switch_holds"].clone();
+        let held = holds
+            .as_array()
+            .is_some_and(|h| h.iter().any(|h| h["pool"] == POOL));
+        assert!(held, "critical {a} but no hold: {holds}");
+    }
 
     // Each raise reached the webhook receiver.
     let ok = wait_until(Duration::from_secs(10), || {
