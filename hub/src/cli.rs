@@ -221,6 +221,8 @@ impl ServeArgs {
             dashboards,
             notify: file.notify,
             store,
+            sentinel: crate::sentinel::service::SentinelOptions::from_section(file.sentinel.as_ref())
+                .map_err(|e| anyhow::anyhow!("{e}{source}"))?,
         })
     }
 }
@@ -342,6 +344,35 @@ mod tests {
             .expect_err("ca without tls")
             .to_string();
         assert!(e.contains("mqtts"), "{e}");
+    }
+
+    #[test]
+    fn the_sentinel_interval_is_read_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hub.toml");
+        let cfg = path.to_str().expect("utf-8");
+        let o = serve_args(&[]).options().expect("defaults");
+        assert_eq!(o.sentinel.interval, Duration::from_secs(300));
+        std::fs::write(&path, "[sentinel]\ninterval_s = 1.5\n").expect("write");
+        let o = serve_args(&["--config", cfg]).options().expect("options");
+        assert_eq!(o.sentinel.interval, Duration::from_millis(1500));
+        for bad in ["0", "-3", "0.5", "1e9", "nan"] {
+            std::fs::write(&path, format!("[sentinel]\ninterval_s = {bad}\n")).expect("write");
+            let e = serve_args(&["--config", cfg])
+                .options()
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                e.contains("[sentinel] interval_s") && e.contains("hub.toml"),
+                "{bad}: {e}"
+            );
+        }
+        std::fs::write(&path, "[sentinel]\ninterval = 5\n").expect("write");
+        let e = serve_args(&["--config", cfg])
+            .options()
+            .expect_err("unknown key")
+            .to_string();
+        assert!(e.contains("interval"), "{e}");
     }
 
     #[test]

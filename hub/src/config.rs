@@ -47,6 +47,16 @@ pub struct HubConfig {
     /// `[nats]`: with `broker = "nats://..."`, the cluster's MQTT listener, the stream, the
     /// shared consumer and the leader lease (packaging/cluster/hub.toml).
     pub nats: Option<crate::ingest::nats_config::NatsSection>,
+    /// `[sentinel]`: the pool-level Sentinel's loop (`crate::sentinel::service`).
+    pub sentinel: Option<SentinelSection>,
+}
+
+/// `[sentinel]` (see hub.example.toml).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelSection {
+    /// Seconds between looks at the stored pool states (default 300).
+    pub interval_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -62,6 +62,8 @@ pub struct ServeOptions {
     /// Where the fleet store (records, rig registry, hints, pushes) lives; the other
     /// aggregates stay in `hub.redb` whatever this says.
     pub store: crate::store::StoreChoice,
+    /// `[sentinel]`: how often the pool-level Sentinel looks for new pool states.
+    pub sentinel: crate::sentinel::service::SentinelOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -363,6 +365,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
     }
     let sentinel = Arc::new(crate::sentinel::service::Shared::new(sentinel_model));
     let sentinel_store = store.clone();
+    let sentinel_interval = opts.sentinel.interval;
     {
         let sentinel = sentinel.clone();
         metrics.sections.add(move |out| sentinel.render_metrics(out));
@@ -527,6 +530,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
                 sentinel_store,
                 sentinel.clone(),
                 alert_sink.clone(),
+                sentinel_interval,
                 stop.subscribe(),
             ),
         ));

@@ -96,13 +96,21 @@ fn spawn(name: &str, args: &[&str], log: &Path) -> Proc {
 }
 
 fn spawn_env(name: &str, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Proc {
+    // Tests never reach the internet: the hub's collectors stay off.
+    spawn_cmd(
+        name,
+        args,
+        log,
+        &[env, &[("HASHWARD_NO_COLLECTORS", "1")]].concat(),
+    )
+}
+
+fn spawn_cmd(name: &str, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Proc {
     let out = std::fs::File::create(log).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_hashward"))
         .args(args)
-        .envs(env.iter().copied())
         .env("RUST_LOG", "info,rumqttd=off,tracing::span=off")
-        // Tests never reach the internet: the hub's collectors stay off.
-        .env("HASHWARD_NO_COLLECTORS", "1")
+        .envs(env.iter().copied())
         .stdout(out.try_clone().expect("clone"))
         .stderr(out)
         .stdin(Stdio::null())
@@ -148,6 +156,31 @@ pub fn hub_with(dir: &Path, http: u16, broker: Option<u16>, mqtt_port: u16, extr
     }
     args.extend(extra);
     spawn("hub", &args, &dir.join("hub.log"))
+}
+
+/// A hub process run with `config` (a hub.toml) and with its collectors as that file says:
+/// unlike [`hub`], `HASHWARD_NO_COLLECTORS` is not set, so the file must disable every source
+/// that would reach the internet and point the others at loopback fakes.
+pub fn hub_with_config(dir: &Path, http: u16, broker: u16, config: &Path, extra: &[&str]) -> Proc {
+    let data = dir.join("hub");
+    let http = format!("127.0.0.1:{http}");
+    let url = format!("mqtt://127.0.0.1:{broker}");
+    let mut args = vec![
+        "hub",
+        "serve",
+        "--config",
+        config.to_str().expect("utf8"),
+        "--http",
+        &http,
+        "--data-dir",
+        data.to_str().expect("utf8"),
+        "--summary-interval-ms",
+        "500",
+        "--broker",
+        &url,
+    ];
+    args.extend(extra);
+    spawn_cmd("hub", &args, &dir.join("hub.log"), &[])
 }
 
 pub struct AgentSpec {

@@ -1,4 +1,4 @@
-//! The Sentinel's loop: every [`POLL`], each pool whose stored state is newer than the last one
+//! The Sentinel's loop: every `[sentinel] interval_s` (default [`POLL`]), each pool whose stored state is newer than the last one
 //! assessed is one pool update; the update is built from the pool's workers joined to the rigs
 //! and ASICs mining for them (`domain::pool_join`), the rig registry and the active alerts,
 //! scored, kept as the pool's latest finding (for `/api/v1/sentinel/*`), and an anomaly of
@@ -28,6 +28,48 @@ use tokio::sync::watch;
 /// How often the store is looked at for new pool states (the simulated training episodes have
 /// an update every 5 minutes; Prohashing's HTTP fallback polls every 5-15).
 pub const POLL: Duration = Duration::from_secs(300);
+/// The shortest and longest `[sentinel] interval_s` (a test runs it every second; longer than a
+/// day would leave pool updates unassessed past the feeds' own retention).
+pub const MIN_INTERVAL_S: f64 = 1.0;
+pub const MAX_INTERVAL_S: f64 = 86_400.0;
+
+/// `[sentinel]` as the service uses it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SentinelOptions {
+    /// How often the store is looked at for new pool states.
+    pub interval: Duration,
+}
+
+impl Default for SentinelOptions {
+    fn default() -> SentinelOptions {
+        SentinelOptions { interval: POLL }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SentinelConfigError {
+    #[error("[sentinel] interval_s must be a number of seconds within {MIN_INTERVAL_S}..={MAX_INTERVAL_S}, not {0}")]
+    Interval(f64),
+}
+
+impl SentinelOptions {
+    /// The options of a `[sentinel]` section (defaults without one); a value that cannot work
+    /// is an error naming its key.
+    pub fn from_section(
+        s: Option<&crate::config::SentinelSection>,
+    ) -> Result<SentinelOptions, SentinelConfigError> {
+        let Some(secs) = s.and_then(|s| s.interval_s) else {
+            return Ok(SentinelOptions::default());
+        };
+        if !(secs.is_finite() && (MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(&secs)) {
+            return Err(SentinelConfigError::Interval(secs));
+        }
+        Ok(SentinelOptions {
+            interval: Duration::from_secs_f64(secs),
+        })
+    }
+}
+
 /// A miner reading older than this is not joined (the rig stopped reporting: its last reading
 /// would look like full speed the pool does not see).
 pub const MINER_FRESH_MS: u64 = 10 * 60 * 1000;
@@ -342,6 +384,7 @@ pub async fn run(
     store: Arc<Store>,
     shared: Arc<Shared>,
     sink: AlertSink,
+    interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let mut sentinel = Sentinel::new(model);
@@ -373,7 +416,7 @@ pub async fn run(
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(POLL) => {}
+            _ = tokio::time::sleep(interval) => {}
             _ = stop.wait_for(|s| *s) => return Ok(()),
         }
     }
