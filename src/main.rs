@@ -72,6 +72,7 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
                 dashboards: Default::default(),
                 notify: None,
                 store: Default::default(),
+                allocation: None,
             },
             shutdown.clone(),
         )

@@ -73,6 +73,7 @@ async fn phase(name: &str, seconds: u64, cg: &str, cmc: &str) {
             dashboards: Default::default(),
             notify: None,
             store: Default::default(),
+            allocation: None,
         },
         shutdown,
     )

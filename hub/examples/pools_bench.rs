@@ -98,6 +98,7 @@ async fn phase(name: &str, seconds: u64, router: &str, node: &str, explorer: &st
             dashboards: Default::default(),
             notify: None,
             store: Default::default(),
+            allocation: None,
         },
         shutdown,
     )

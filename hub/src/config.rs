@@ -47,6 +47,9 @@ pub struct HubConfig {
     /// `[nats]`: with `broker = "nats://..."`, the cluster's MQTT listener, the stream, the
     /// shared consumer and the leader lease (packaging/cluster/hub.toml).
     pub nats: Option<crate::ingest::nats_config::NatsSection>,
+    /// `[allocation]`: the allocation service (mode, interval, pools, presets, per-site
+    /// thresholds and caps); off without it.
+    pub allocation: Option<crate::alloc::AllocationConfig>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -81,6 +81,7 @@ async fn start_hub(dir: &FsPath, collect: CollectConfig) -> Result<Hub, serve::S
             dashboards: Default::default(),
             notify: None,
             store: Default::default(),
+            allocation: None,
         },
         shutdown,
     )

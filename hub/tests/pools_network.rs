@@ -103,6 +103,7 @@ async fn start_hub(dir: &Path, collect: CollectConfig) -> Hub {
             dashboards: Default::default(),
             notify: None,
             store: Default::default(),
+            allocation: None,
         },
         shutdown,
     )
