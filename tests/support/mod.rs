@@ -99,10 +99,11 @@ fn spawn_env(name: &str, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Pro
     let out = std::fs::File::create(log).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_hashward"))
         .args(args)
-        .envs(env.iter().copied())
         .env("RUST_LOG", "info,rumqttd=off,tracing::span=off")
-        // Tests never reach the internet: the hub's collectors stay off.
+        // Tests never reach the internet: the hub's collectors stay off, unless a test that
+        // points them at loopback fakes says otherwise in `env` (set after, so it wins).
         .env("HASHWARD_NO_COLLECTORS", "1")
+        .envs(env.iter().copied())
         .stdout(out.try_clone().expect("clone"))
         .stderr(out)
         .stdin(Stdio::null())
@@ -122,6 +123,18 @@ pub fn hub(dir: &Path, http: u16, broker: Option<u16>, mqtt_port: u16) -> Proc {
 
 /// A hub process with extra `serve` arguments.
 pub fn hub_with(dir: &Path, http: u16, broker: Option<u16>, mqtt_port: u16, extra: &[&str]) -> Proc {
+    hub_env(dir, http, broker, mqtt_port, extra, &[])
+}
+
+/// A hub process with extra `serve` arguments and environment variables.
+pub fn hub_env(
+    dir: &Path,
+    http: u16,
+    broker: Option<u16>,
+    mqtt_port: u16,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Proc {
     let data = dir.join("hub");
     let http = format!("127.0.0.1:{http}");
     let mut args = vec![
@@ -147,7 +160,7 @@ pub fn hub_with(dir: &Path, http: u16, broker: Option<u16>, mqtt_port: u16, extr
         }
     }
     args.extend(extra);
-    spawn("hub", &args, &dir.join("hub.log"))
+    spawn_env("hub", &args, &dir.join("hub.log"), env)
 }
 
 pub struct AgentSpec {

@@ -41,8 +41,17 @@ fn steps_per_move() {
     let b = Action::Pool(pool("doge-b", "stratum+tcp://b:2"));
     assert_eq!(steps(&a, &b, None), Ok(vec![Step::PushPool(pool("doge-b", "stratum+tcp://b:2"))]));
     assert_eq!(steps(&a, &Action::Pause, None), Ok(vec![Step::Command(Command::PauseMining)]));
-    // Resuming onto the pool it paused on: no push, only the resume.
-    assert_eq!(steps(&Action::Pause, &a, None), Ok(vec![Step::Command(Command::ResumeMining)]));
+    // Resuming: which pool a paused rig holds is not known here, so the pool is pushed too
+    // (the agent leaves its miner alone when the pools did not change).
+    assert_eq!(
+        steps(&Action::Pause, &a, None),
+        Ok(vec![
+            Step::PushPool(pool("ltc-a", "stratum+tcp://a:1")),
+            Step::Command(Command::ResumeMining)
+        ])
+    );
+    // Same pool: nothing to send.
+    assert_eq!(steps(&a, &a, None), Ok(vec![]));
     assert_eq!(
         steps(&Action::Preset(3068), &Action::Preset(2200), Some("s19")),
         Ok(vec![Step::Command(Command::SetPowerTarget {
