@@ -237,7 +237,9 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
     let farm = &last["sites"]["farm"];
     assert_eq!(farm["power_cap_kw"], 2.5, "{farm}");
     let asic = miner(&last, "ctl-1/s19jpro-21").expect("the ASIC is allocated");
-    assert_eq!(asic["current_target"], "3068w", "{asic}");
+    let a = &asic["assignment"];
+    assert_eq!((a["from_target"].as_str(), a["to_target"].as_str()), (Some("3068w"), Some("2200w")), "{asic}");
+    assert_eq!((a["status"].as_str(), a["awaited"][0]["name"].as_str()), (Some("applied"), Some("set-power-target")), "{asic}");
     // Several cycles on litecoin, so the outlier windows hold enough values.
     let first = last["decided_ms"].as_u64().unwrap_or(0);
     assert!(
