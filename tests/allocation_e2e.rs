@@ -40,8 +40,11 @@ fn coingecko(prices: &Prices, req: HttpReq) -> HttpResp {
             let body: serde_json::Map<String, Value> = p
                 .iter()
                 .map(|(id, usd)| {
-                    (id.to_string(), json!({"usd": usd, "usd_market_cap": 1.0e9, "usd_24h_vol": 1.0e8,
-                        "usd_24h_change": 0.0, "last_updated_at": now_s}))
+                    (
+                        id.to_string(),
+                        json!({"usd": usd, "usd_market_cap": 1.0e9, "usd_24h_vol": 1.0e8,
+                        "usd_24h_change": 0.0, "last_updated_at": now_s}),
+                    )
                 })
                 .collect();
             HttpResp::json(Value::Object(body).to_string())
@@ -92,7 +95,8 @@ fn node(req: HttpReq) -> HttpResp {
 }
 
 fn hashprice(coin: hashward_econ::Coin, price: f64) -> f64 {
-    hashward_econ::alloc::target::usd_per_th_day(coin, DIFFICULTY, price, HEIGHT, 0.0, 0.0).expect("hashprice")
+    hashward_econ::alloc::target::usd_per_th_day(coin, DIFFICULTY, price, HEIGHT, 0.0, 0.0)
+        .expect("hashprice")
 }
 
 fn allocation(http: u16) -> Value {
@@ -119,7 +123,10 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
     let (mqtt, http) = (free_port(), free_port());
     let mut mosq = Mosquitto::new(bin, dir.path(), mqtt, "");
     mosq.start();
-    let (ltc_pool, doge_pool) = (TestPool::start(pool_opts()).await, TestPool::start(pool_opts()).await);
+    let (ltc_pool, doge_pool) = (
+        TestPool::start(pool_opts()).await,
+        TestPool::start(pool_opts()).await,
+    );
     let prices: Prices = Arc::new(Mutex::new(BTreeMap::from([
         ("bitcoin", 100_000.0),
         ("litecoin", 100.0),
@@ -219,7 +226,13 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
 
     // 1. The ASIC site draws 3,068 W against a 2.5 kW cap: its Vnish is set to the 2,200 W
     //    preset. The CPU rig stays on litecoin, the better coin, for several cycles.
-    let preset = || vnish.with(|s| s.settings["miner"]["overclock"]["preset"].as_str().map(str::to_string));
+    let preset = || {
+        vnish.with(|s| {
+            s.settings["miner"]["overclock"]["preset"]
+                .as_str()
+                .map(str::to_string)
+        })
+    };
     let mut last;
     let settled = {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -238,50 +251,83 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
     assert_eq!(farm["power_cap_kw"], 2.5, "{farm}");
     let asic = miner(&last, "ctl-1/s19jpro-21").expect("the ASIC is allocated");
     let a = &asic["assignment"];
-    assert_eq!((a["from_target"].as_str(), a["to_target"].as_str()), (Some("3068w"), Some("2200w")), "{asic}");
-    assert_eq!((a["status"].as_str(), a["awaited"][0]["name"].as_str()), (Some("applied"), Some("set-power-target")), "{asic}");
+    assert_eq!(
+        (a["from_target"].as_str(), a["to_target"].as_str()),
+        (Some("3068w"), Some("2200w")),
+        "{asic}"
+    );
+    assert_eq!(
+        (a["status"].as_str(), a["awaited"][0]["name"].as_str()),
+        (Some("applied"), Some("set-power-target")),
+        "{asic}"
+    );
     // Several cycles on litecoin, so the outlier windows hold enough values.
     let first = last["decided_ms"].as_u64().unwrap_or(0);
     assert!(
-        wait_until(Duration::from_secs(20), || allocation(http)["decided_ms"].as_u64() >= Some(first + 8_000)),
+        wait_until(Duration::from_secs(20), || allocation(http)["decided_ms"]
+            .as_u64()
+            >= Some(first + 8_000)),
         "cycles stopped"
     );
     let v = allocation(http);
-    assert_eq!(miner(&v, "cpu-1").map(|m| m["decided_target"].clone()), Some(json!("ltc-a")), "{v:#}");
-    assert_eq!(doge_pool.counters().connections_total, 0, "no move while litecoin is better");
+    assert_eq!(
+        miner(&v, "cpu-1").map(|m| m["decided_target"].clone()),
+        Some(json!("ltc-a")),
+        "{v:#}"
+    );
+    assert_eq!(
+        doge_pool.counters().connections_total,
+        0,
+        "no move while litecoin is better"
+    );
 
     // 2. Dogecoin doubles and stays there: after the outlier hold and the rise confirmation the
     //    hub pushes the dogecoin pool, signed; the agent verifies, applies and connects there.
     prices.lock().expect("lock").insert("dogecoin", 0.2);
     let moved_at = Instant::now();
     doge_pool
-        .wait_for("the rig on the dogecoin pool", Duration::from_secs(30), |c| c.authorized >= 1)
+        .wait_for("the rig on the dogecoin pool", Duration::from_secs(30), |c| {
+            c.authorized >= 1
+        })
         .await;
     let took = moved_at.elapsed();
     let switched = {
         let mut v = Value::Null;
         let ok = wait_until(Duration::from_secs(20), || {
             v = allocation(http);
-            miner(&v, "cpu-1").is_some_and(|m| {
-                m["current_target"] == "doge-b" && m["assignment"]["status"] == "applied"
-            })
+            miner(&v, "cpu-1")
+                .is_some_and(|m| m["current_target"] == "doge-b" && m["assignment"]["status"] == "applied")
         });
         assert!(ok, "/allocation {v:#}\n{}", logs());
         v
     };
     let a = &miner(&switched, "cpu-1").expect("cpu-1")["assignment"];
-    assert_eq!((a["from_target"].as_str(), a["to_target"].as_str()), (Some("ltc-a"), Some("doge-b")), "{a}");
+    assert_eq!(
+        (a["from_target"].as_str(), a["to_target"].as_str()),
+        (Some("ltc-a"), Some("doge-b")),
+        "{a}"
+    );
     assert_eq!(a["awaited"][0]["kind"], "config", "a signed config push: {a}");
     let hist = get_json(&format!("http://127.0.0.1:{http}/allocation/history?limit=500")).expect("history");
     let switch = hist["decisions"]
         .as_array()
         .expect("decisions")
         .iter()
-        .find(|d| d["assignments"].as_array().is_some_and(|x| x.iter().any(|a| a["id"] == "cpu-1" && a["to_target"] == "doge-b")))
+        .find(|d| {
+            d["assignments"]
+                .as_array()
+                .is_some_and(|x| x.iter().any(|a| a["id"] == "cpu-1" && a["to_target"] == "doge-b"))
+        })
         .expect("the switching decision is stored");
-    assert_eq!(switch["decision"]["sites"]["home"]["verdict"], "switch_confirmed_rise", "{switch:#}");
+    assert_eq!(
+        switch["decision"]["sites"]["home"]["verdict"], "switch_confirmed_rise",
+        "{switch:#}"
+    );
     let alts = &switch["decision"]["alternatives"]["cpu-1"];
-    assert!(alts.as_array().is_some_and(|x| x.len() == 3), "ltc-a, doge-b and pause priced: {alts}");
+    assert!(
+        alts.as_array().is_some_and(|x| x.len() == 3),
+        "ltc-a, doge-b and pause priced: {alts}"
+    );
     // The first cycles that saw the new price held it back or waited: no switch on first sight.
     let earlier: Vec<&Value> = hist["decisions"]
         .as_array()
@@ -291,8 +337,10 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
         .take(2)
         .collect();
     assert!(
-        earlier.iter().any(|d| d["decision"]["held_back"]["pool:doge-b"].is_number()
-            || d["decision"]["sites"]["home"]["verdict"] == "awaiting_confirmation"),
+        earlier
+            .iter()
+            .any(|d| d["decision"]["held_back"]["pool:doge-b"].is_number()
+                || d["decision"]["sites"]["home"]["verdict"] == "awaiting_confirmation"),
         "the move was confirmed before acting: {earlier:#?}"
     );
     eprintln!("switched {:.1} s after the move", took.as_secs_f64());
@@ -308,7 +356,10 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
     };
     // Let the dogecoin window refill after its regime change, with the rig settled there.
     let now_ms = allocation(http)["decided_ms"].as_u64().unwrap_or(0);
-    assert!(wait_until(Duration::from_secs(20), || cycles_after(now_ms).len() >= 5), "cycles stopped");
+    assert!(
+        wait_until(Duration::from_secs(20), || cycles_after(now_ms).len() >= 5),
+        "cycles stopped"
+    );
     let ltc_conns = ltc_pool.counters().connections_total;
     let spike_from = allocation(http)["decided_ms"].as_u64().unwrap_or(0);
     prices.lock().expect("lock").insert("litecoin", 300.0);
@@ -321,7 +372,9 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
     assert!(seen, "the spike reached a decision\n{}", logs());
     let spike_cycle = cycles_after(spike_from)
         .into_iter()
-        .filter(|d| d["inputs"]["market"]["pool:ltc-a"].as_f64() > Some(2.0 * hashprice(Coin::Litecoin, 100.0)))
+        .filter(|d| {
+            d["inputs"]["market"]["pool:ltc-a"].as_f64() > Some(2.0 * hashprice(Coin::Litecoin, 100.0))
+        })
         .min_by_key(|d| d["decided_ms"].as_u64())
         .expect("spike cycle");
     assert!(
@@ -330,16 +383,29 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
     );
     // Four more cycles at the old price: no decision moved the rig back.
     let spike_ms = spike_cycle["decided_ms"].as_u64().unwrap_or(0);
-    assert!(wait_until(Duration::from_secs(20), || cycles_after(spike_ms).len() >= 4), "cycles stopped");
+    assert!(
+        wait_until(Duration::from_secs(20), || cycles_after(spike_ms).len() >= 4),
+        "cycles stopped"
+    );
     for d in cycles_after(spike_from) {
         assert!(
-            !d["assignments"].as_array().is_some_and(|x| x.iter().any(|a| a["id"] == "cpu-1")),
+            !d["assignments"]
+                .as_array()
+                .is_some_and(|x| x.iter().any(|a| a["id"] == "cpu-1")),
             "moved on a spike: {d:#}"
         );
     }
     let v = allocation(http);
-    assert_eq!(miner(&v, "cpu-1").map(|m| m["current_target"].clone()), Some(json!("doge-b")), "{v:#}");
-    assert_eq!(ltc_pool.counters().connections_total, ltc_conns, "no reconnect to litecoin");
+    assert_eq!(
+        miner(&v, "cpu-1").map(|m| m["current_target"].clone()),
+        Some(json!("doge-b")),
+        "{v:#}"
+    );
+    assert_eq!(
+        ltc_pool.counters().connections_total,
+        ltc_conns,
+        "no reconnect to litecoin"
+    );
 
     // Bad demand-response input is refused naming the field (no operator token configured:
     // the write is refused before anything else).

@@ -386,15 +386,21 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
                         .into(),
                 ));
             }
-            Some(Arc::new(crate::alloc::Shared::new(settings, store.clone(), leader.clone())))
+            Some(Arc::new(crate::alloc::Shared::new(
+                settings,
+                store.clone(),
+                leader.clone(),
+            )))
         }
         None => None,
     };
-    app = app.merge(api::allocation_service::router(api::allocation_service::AllocationApi {
-        shared: allocation.clone(),
-        fleet: fleet.clone() as Arc<dyn StoreRead>,
-        operator_token: opts.dashboards.operator_token.clone(),
-    }));
+    app = app.merge(api::allocation_service::router(
+        api::allocation_service::AllocationApi {
+            shared: allocation.clone(),
+            fleet: fleet.clone() as Arc<dyn StoreRead>,
+            operator_token: opts.dashboards.operator_token.clone(),
+        },
+    ));
     let allocation = allocation.map(|shared| {
         Service::new(
             "allocation",

@@ -105,7 +105,10 @@ pub fn pool_patch(existing: Option<&str>, pool: &Pool, rig: &str) -> Result<Stri
     entry.insert("url".into(), toml::Value::String(pool.url.clone()));
     entry.insert("user".into(), toml::Value::String(pool.user_for(rig)));
     entry.insert("pass".into(), toml::Value::String(pool.pass.clone()));
-    miner.insert("pools".into(), toml::Value::Array(vec![toml::Value::Table(entry)]));
+    miner.insert(
+        "pools".into(),
+        toml::Value::Array(vec![toml::Value::Table(entry)]),
+    );
     toml::to_string(&table).map_err(|e| format!("encoding the patch: {e}"))
 }
 
@@ -162,7 +165,11 @@ pub fn settle(a: &mut Assignment, entry: Option<&RigEntry>, now_ms: u64) {
 /// What each miner should be taken to run now: its pending or applied (not yet visible)
 /// assignment. An assignment stops counting once the telemetry has had `grace_ms` after it
 /// settled to show the change: from then the telemetry is the truth.
-pub fn assumed(assignments: &BTreeMap<String, Assignment>, now_ms: u64, grace_ms: u64) -> BTreeMap<String, String> {
+pub fn assumed(
+    assignments: &BTreeMap<String, Assignment>,
+    now_ms: u64,
+    grace_ms: u64,
+) -> BTreeMap<String, String> {
     assignments
         .values()
         .filter(|a| match a.status {

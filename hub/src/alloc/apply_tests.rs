@@ -39,8 +39,14 @@ fn entry() -> RigEntry {
 fn steps_per_move() {
     let a = Action::Pool(pool("ltc-a", "stratum+tcp://a:1"));
     let b = Action::Pool(pool("doge-b", "stratum+tcp://b:2"));
-    assert_eq!(steps(&a, &b, None), Ok(vec![Step::PushPool(pool("doge-b", "stratum+tcp://b:2"))]));
-    assert_eq!(steps(&a, &Action::Pause, None), Ok(vec![Step::Command(Command::PauseMining)]));
+    assert_eq!(
+        steps(&a, &b, None),
+        Ok(vec![Step::PushPool(pool("doge-b", "stratum+tcp://b:2"))])
+    );
+    assert_eq!(
+        steps(&a, &Action::Pause, None),
+        Ok(vec![Step::Command(Command::PauseMining)])
+    );
     // Resuming: which pool a paused rig holds is not known here, so the pool is pushed too
     // (the agent leaves its miner alone when the pools did not change).
     assert_eq!(
@@ -67,8 +73,12 @@ fn steps_per_move() {
 #[test]
 fn the_pool_patch_keeps_the_scopes_other_keys() {
     let p = pool("doge-b", "stratum+tcp://b:2");
-    let text = pool_patch(Some("[miner]\nthermal_soft_limit_c = 75.0\n[watchdog]\nenabled = true\n"), &p, "cpu-1")
-        .expect("patch");
+    let text = pool_patch(
+        Some("[miner]\nthermal_soft_limit_c = 75.0\n[watchdog]\nenabled = true\n"),
+        &p,
+        "cpu-1",
+    )
+    .expect("patch");
     let t: toml::Table = text.parse().expect("toml");
     assert_eq!(t["miner"]["thermal_soft_limit_c"].as_float(), Some(75.0));
     assert_eq!(t["watchdog"]["enabled"].as_bool(), Some(true));
@@ -101,10 +111,16 @@ fn acks_settle_an_assignment_applied_rejected_or_timed_out() {
     settle(&mut a, Some(&e), 2_000);
     assert_eq!(a.status, Status::Pending);
     // An older version applied does not count; the push and the command do.
-    e.config.entry(scope.clone()).or_default().record(499, None, 2_000);
+    e.config
+        .entry(scope.clone())
+        .or_default()
+        .record(499, None, 2_000);
     settle(&mut a, Some(&e), 3_000);
     assert_eq!(a.status, Status::Pending);
-    e.config.entry(scope.clone()).or_default().record(500, None, 3_000);
+    e.config
+        .entry(scope.clone())
+        .or_default()
+        .record(500, None, 3_000);
     e.commands.push(CommandAck {
         nonce: 7,
         ts_ms: 3_000,
@@ -121,19 +137,30 @@ fn acks_settle_an_assignment_applied_rejected_or_timed_out() {
         .record(500, Some("miner.pools[0].url: bad"), 2_000);
     settle(&mut a, Some(&e), 2_500);
     assert_eq!(a.status, Status::Rejected);
-    assert!(a.reason.as_deref().is_some_and(|r| r.contains("miner.pools[0].url")), "{a:?}");
+    assert!(
+        a.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("miner.pools[0].url")),
+        "{a:?}"
+    );
 
     let mut a = assignment(waits);
     settle(&mut a, None, 61_000);
     assert_eq!(a.status, Status::TimedOut);
-    assert!(a.reason.as_deref().is_some_and(|r| r.contains("within 60 s")), "{a:?}");
+    assert!(
+        a.reason.as_deref().is_some_and(|r| r.contains("within 60 s")),
+        "{a:?}"
+    );
 }
 
 #[test]
 fn in_flight_and_fresh_moves_are_assumed_until_the_telemetry_can_show_them() {
     let mut map = BTreeMap::new();
     map.insert("cpu-1".to_string(), assignment(vec![]));
-    assert_eq!(assumed(&map, 5_000, 10_000).get("cpu-1").map(String::as_str), Some("doge-b"));
+    assert_eq!(
+        assumed(&map, 5_000, 10_000).get("cpu-1").map(String::as_str),
+        Some("doge-b")
+    );
     let a = map.get_mut("cpu-1").expect("a");
     a.status = Status::Applied;
     a.settled_ms = Some(5_000);

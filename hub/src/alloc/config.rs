@@ -185,7 +185,10 @@ impl AllocationConfig {
         for (i, p) in self.pools.iter().enumerate() {
             let key = format!("allocation.pools[{i}]");
             if p.name.trim().is_empty() || p.name == hashward_econ::alloc::PAUSE {
-                return Err(format!("{key}.name must be set and not {:?}", hashward_econ::alloc::PAUSE));
+                return Err(format!(
+                    "{key}.name must be set and not {:?}",
+                    hashward_econ::alloc::PAUSE
+                ));
             }
             if pools.iter().any(|q: &Pool| q.name == p.name) {
                 return Err(format!("{key}.name {:?} is used twice", p.name));
@@ -208,7 +211,10 @@ impl AllocationConfig {
             if !(0.0..100.0).contains(&p.fee_pct) {
                 return Err(format!("{key}.fee_pct must be 0 <= fee < 100, got {}", p.fee_pct));
             }
-            let restart_s = finite_nonneg(&format!("{key}.restart_s"), p.restart_s.unwrap_or(DEFAULT_POOL_RESTART_S))?;
+            let restart_s = finite_nonneg(
+                &format!("{key}.restart_s"),
+                p.restart_s.unwrap_or(DEFAULT_POOL_RESTART_S),
+            )?;
             pools.push(Pool {
                 name: p.name.clone(),
                 coin,
@@ -313,9 +319,18 @@ mod tests {
             (&format!("{POOL}algo = \"sha256d\"\n"), "allocation.pools[0].algo"),
             (&format!("{POOL}{POOL}"), "allocation.pools[1].name"),
             ("asic_presets_w = [0]\n", "allocation.asic_presets_w[0]"),
-            ("[sites.farm]\npower_cap_kw = -1.0\n", "allocation.sites.farm.power_cap_kw"),
-            ("[rebalance]\nmin_net_usd_h = -1.0\n", "allocation.rebalance.min_net_usd_h"),
-            ("[sites.x.curtail]\nstrike_usd_kwh = nan\n", "allocation.sites.x.curtail.strike_usd_kwh"),
+            (
+                "[sites.farm]\npower_cap_kw = -1.0\n",
+                "allocation.sites.farm.power_cap_kw",
+            ),
+            (
+                "[rebalance]\nmin_net_usd_h = -1.0\n",
+                "allocation.rebalance.min_net_usd_h",
+            ),
+            (
+                "[sites.x.curtail]\nstrike_usd_kwh = nan\n",
+                "allocation.sites.x.curtail.strike_usd_kwh",
+            ),
         ] {
             let e = parse(text).expect_err(text);
             assert!(e.contains(key), "{text:?}: {e}");

@@ -10,7 +10,9 @@
 
 use super::config::{Pool, Settings};
 use crate::econ::{Excluded, NetworkState};
-use hashward_econ::alloc::{Allocation, Inputs, Market, Rig, RigAllocation, SiteLimits, Target, TargetKind, PAUSE};
+use hashward_econ::alloc::{
+    Allocation, Inputs, Market, Rig, RigAllocation, SiteLimits, Target, TargetKind, PAUSE,
+};
 use hashward_econ::Coin;
 use std::collections::BTreeMap;
 
@@ -204,10 +206,13 @@ pub fn build(
             capacity: Default::default(),
             targets,
         });
-        current.insert(r.id.clone(), RigAllocation {
-            target: now,
-            side: BTreeMap::new(),
-        });
+        current.insert(
+            r.id.clone(),
+            RigAllocation {
+                target: now,
+                side: BTreeMap::new(),
+            },
+        );
         actions.insert(r.id.clone(), acts);
     }
     let mut asic_coins = Vec::new();
@@ -266,10 +271,13 @@ pub fn build(
             targets,
         });
         let now = assumed.get(&a.id).cloned().unwrap_or_else(|| preset_name(now_w));
-        current.insert(a.id.clone(), RigAllocation {
-            target: now,
-            side: BTreeMap::new(),
-        });
+        current.insert(
+            a.id.clone(),
+            RigAllocation {
+                target: now,
+                side: BTreeMap::new(),
+            },
+        );
         actions.insert(a.id.clone(), acts);
     }
     // Sites: a tariff is required (the optimiser refuses a rig on a site without one).
@@ -278,10 +286,13 @@ pub fn build(
     for rig in rigs {
         match obs.tariffs.get(&rig.site) {
             Some(Ok(t)) => {
-                sites.insert(rig.site.clone(), SiteLimits {
-                    tariff_usd_kwh: *t,
-                    power_cap_kw: settings.power_cap_kw.get(&rig.site).copied(),
-                });
+                sites.insert(
+                    rig.site.clone(),
+                    SiteLimits {
+                        tariff_usd_kwh: *t,
+                        power_cap_kw: settings.power_cap_kw.get(&rig.site).copied(),
+                    },
+                );
                 keep.push(rig);
             }
             other => {
@@ -291,7 +302,10 @@ pub fn build(
                 };
                 current.remove(&rig.id);
                 actions.remove(&rig.id);
-                excluded.push(Excluded { id: rig.id, reason: why });
+                excluded.push(Excluded {
+                    id: rig.id,
+                    reason: why,
+                });
             }
         }
     }

@@ -73,8 +73,18 @@ fn rigs_get_their_algorithms_pools_and_asics_their_presets_with_values() {
     // Only the scrypt pools: the bitcoin pool needs another algorithm.
     let names: Vec<&str> = rig.targets.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["ltc-a", "doge-b"]);
-    assert_eq!((rig.targets[0].units, rig.targets[0].power_w, rig.targets[0].restart_s), (2.0, 100.0, 30.0));
-    assert_eq!(b.inputs.current["cpu-1"].target, "ltc-a", "its telemetry's pool URL");
+    assert_eq!(
+        (
+            rig.targets[0].units,
+            rig.targets[0].power_w,
+            rig.targets[0].restart_s
+        ),
+        (2.0, 100.0, 30.0)
+    );
+    assert_eq!(
+        b.inputs.current["cpu-1"].target, "ltc-a",
+        "its telemetry's pool URL"
+    );
     // The pool's fee is in its series; the ASIC's coin series has none.
     let m = &b.inputs.market;
     assert!((m["pool:ltc-a"] - hashprice(Coin::Litecoin, 100.0, 4.0e7, 1.0)).abs() < 1e-12);
@@ -114,8 +124,12 @@ fn what_cannot_be_priced_or_moved_is_excluded_with_the_reason() {
         hashrate_ths: 0.0,
         ..obs.rigs[0].clone()
     });
-    obs.tariffs.insert("farm".into(), Err("no electricity tariff for site \"farm\"".into()));
-    obs.coins.insert("dogecoin".into(), Err("no price for dogecoin".into()));
+    obs.tariffs.insert(
+        "farm".into(),
+        Err("no electricity tariff for site \"farm\"".into()),
+    );
+    obs.coins
+        .insert("dogecoin".into(), Err("no price for dogecoin".into()));
     let b = build(&s, &obs, &mut BTreeMap::new(), &BTreeMap::new());
     let why = |id: &str| {
         b.excluded
@@ -124,11 +138,18 @@ fn what_cannot_be_priced_or_moved_is_excluded_with_the_reason() {
             .map(|e| e.reason.clone())
             .unwrap_or_default()
     };
-    assert!(why("cpu-2").contains("not in [[allocation.pools]]"), "{}", why("cpu-2"));
+    assert!(
+        why("cpu-2").contains("not in [[allocation.pools]]"),
+        "{}",
+        why("cpu-2")
+    );
     assert!(why("cpu-3").contains("mines randomx"), "{}", why("cpu-3"));
     assert!(why("cpu-4").contains("no hashrate"), "{}", why("cpu-4"));
     assert!(why("ctl-1/s19").contains("tariff"), "{}", why("ctl-1/s19"));
-    assert!(!b.inputs.market.contains_key("pool:doge-b"), "a missing price is no value");
+    assert!(
+        !b.inputs.market.contains_key("pool:doge-b"),
+        "a missing price is no value"
+    );
     assert!(b.missing.iter().any(|m| m.contains("dogecoin")));
     assert_eq!(b.inputs.rigs.len(), 1);
 }
@@ -152,7 +173,9 @@ fn a_paused_rig_is_priced_with_its_last_hashrate_and_an_assumed_target_wins() {
 #[test]
 fn the_built_inputs_drive_decide_and_the_state_round_trips() {
     // Dogecoin 3x as profitable per TH as the pool in use, a cap below the ASIC's draw.
-    let s = settings("[rebalance]\nmin_net_usd_h = 0.0\nrise_confirm_cycles = 1\n[sites.farm]\npower_cap_kw = 2.5\n");
+    let s = settings(
+        "[rebalance]\nmin_net_usd_h = 0.0\nrise_confirm_cycles = 1\n[sites.farm]\npower_cap_kw = 2.5\n",
+    );
     let mut obs = observed();
     obs.tariffs.insert("home".into(), Ok(0.0));
     let ltc = hashprice(Coin::Litecoin, 100.0, 4.0e7, 1.0);

@@ -201,7 +201,11 @@ fn report(sink: &AlertSink, a: &Assignment) {
     let mut subject = Subject::rig(&a.site, rig);
     subject.asic = asic;
     let why = a.reason.clone().unwrap_or_default();
-    log::warn!("allocation: {} did not move to {}: {why}; rolled back", a.id, a.to_target);
+    log::warn!(
+        "allocation: {} did not move to {}: {why}; rolled back",
+        a.id,
+        a.to_target
+    );
     sink.raise(AlertEvent {
         kind: "allocation_rejected".into(),
         level: Level::Warning,
@@ -335,7 +339,10 @@ async fn cycle(deps: &Deps, state: &mut ServiceState, forced: bool) -> Result<()
         for r in &requests {
             let kw = now_eval.power_kw_by_site.get(&r.site).copied().unwrap_or(0.0);
             let site = state.decide.sites.entry(r.site.clone()).or_default();
-            match site.curtail.demand_response(r.reduce_kw, r.minutes, kw, obs.now_unix) {
+            match site
+                .curtail
+                .demand_response(r.reduce_kw, r.minutes, kw, obs.now_unix)
+            {
                 Ok(dr) => log::info!(
                     "allocation: site {} asked to shed {} kW from {kw:.3} kW until {}",
                     r.site,
@@ -358,8 +365,11 @@ async fn cycle(deps: &Deps, state: &mut ServiceState, forced: bool) -> Result<()
     if !due {
         return Ok(());
     }
-    let (inputs_for_decide, mut decide_state, policy) =
-        (built.inputs.clone(), state.decide.clone(), settings.policy.clone());
+    let (inputs_for_decide, mut decide_state, policy) = (
+        built.inputs.clone(),
+        state.decide.clone(),
+        settings.policy.clone(),
+    );
     let (decision, decide_state) = tokio::task::spawn_blocking(move || {
         let d = decide(&inputs_for_decide, &mut decide_state, &policy);
         (d, decide_state)
@@ -479,14 +489,15 @@ fn send(deps: &Deps, state: &mut ServiceState, a: &mut Assignment, from: &Action
                     .pushes()
                     .ok()
                     .and_then(|p| p.into_iter().find(|p| p.scope == scope));
-                let patch = match apply::pool_patch(in_force.as_ref().map(|p| p.patch.as_str()), &pool, &a.rig) {
-                    Ok(p) => p,
-                    Err(why) => {
-                        a.status = Status::Rejected;
-                        a.reason = Some(why);
-                        return;
-                    }
-                };
+                let patch =
+                    match apply::pool_patch(in_force.as_ref().map(|p| p.patch.as_str()), &pool, &a.rig) {
+                        Ok(p) => p,
+                        Err(why) => {
+                            a.status = Status::Rejected;
+                            a.reason = Some(why);
+                            return;
+                        }
+                    };
                 let version = now_ms
                     .max(in_force.map_or(0, |p| p.version + 1))
                     .max(state.last_config_version + 1);

@@ -111,7 +111,13 @@ pub fn view(
     out["decided_ms"] = json!(rec.decided_ms);
     out["miners"] = Value::Array(miners);
     out["sites"] = Value::Object(sites);
-    for k in ["expected_profit_usd_h", "market_used", "held_back", "solver_error", "utilisation_pct"] {
+    for k in [
+        "expected_profit_usd_h",
+        "market_used",
+        "held_back",
+        "solver_error",
+        "utilisation_pct",
+    ] {
         out[k] = d[k].clone();
     }
     out["excluded"] = json!(rec.excluded);
@@ -219,24 +225,46 @@ async fn curtail(
             .unwrap_or_default()
     };
     if !sites.contains(&site) {
-        return error(StatusCode::NOT_FOUND, "site", format!("no site {site:?} at this hub"));
+        return error(
+            StatusCode::NOT_FOUND,
+            "site",
+            format!("no site {site:?} at this hub"),
+        );
     }
     let v: Value = match serde_json::from_slice(&body) {
         Ok(Value::Object(m)) => Value::Object(m),
-        Ok(_) => return error(StatusCode::UNPROCESSABLE_ENTITY, "body", "must be a JSON object".into()),
+        Ok(_) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "body",
+                "must be a JSON object".into(),
+            )
+        }
         Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, "body", format!("not JSON: {e}")),
     };
     if let Some(k) = v
         .as_object()
         .and_then(|m| m.keys().find(|k| !["reduce_kw", "minutes"].contains(&k.as_str())))
     {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, k, "unknown field (reduce_kw, minutes)".into());
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            k,
+            "unknown field (reduce_kw, minutes)".into(),
+        );
     }
     let Some(reduce_kw) = v["reduce_kw"].as_f64() else {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "reduce_kw", "must be a number of kW > 0".into());
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reduce_kw",
+            "must be a number of kW > 0".into(),
+        );
     };
     let Some(minutes) = v["minutes"].as_i64() else {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "minutes", "must be an integer 1..=1440".into());
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "minutes",
+            "must be an integer 1..=1440".into(),
+        );
     };
     // The same checks the service applies, on a scratch state: a bad value never gets queued.
     if let Err(e) = CurtailState::default().demand_response(reduce_kw, minutes, 0.0, 0) {

@@ -51,7 +51,11 @@ impl Store {
 
     /// Stores (or replaces) the decision taken at `decided_ms`, pruning beyond
     /// [`DECISIONS_KEPT`].
-    pub fn save_allocation_decision<T: Serialize>(&self, decided_ms: u64, record: &T) -> Result<(), StoreError> {
+    pub fn save_allocation_decision<T: Serialize>(
+        &self,
+        decided_ms: u64,
+        record: &T,
+    ) -> Result<(), StoreError> {
         let json = encode("allocation decision", record)?;
         let tx = self.write_tx()?;
         {
@@ -84,7 +88,10 @@ impl Store {
         let mut out = Vec::new();
         for e in t.range(..before_ms.unwrap_or(u64::MAX))?.rev().take(limit) {
             let (k, v) = e?;
-            out.push(decode(format!("allocation_decisions row {}", k.value()), v.value())?);
+            out.push(decode(
+                format!("allocation_decisions row {}", k.value()),
+                v.value(),
+            )?);
         }
         Ok(out)
     }
@@ -100,7 +107,10 @@ mod tests {
         let store = Store::open(&dir.path().join("hub.redb")).expect("open");
         assert_eq!(store.allocation_state::<Vec<u32>>().expect("read"), None);
         store.save_allocation_state(&vec![1u32, 2]).expect("save");
-        assert_eq!(store.allocation_state::<Vec<u32>>().expect("read"), Some(vec![1, 2]));
+        assert_eq!(
+            store.allocation_state::<Vec<u32>>().expect("read"),
+            Some(vec![1, 2])
+        );
         for ms in [10u64, 20, 30] {
             store.save_allocation_decision(ms, &ms).expect("save");
         }
@@ -110,6 +120,9 @@ mod tests {
         let page: Vec<u64> = store.allocation_decisions(Some(30), 1).expect("page");
         assert_eq!(page, vec![21]);
         let bad: Result<Vec<String>, _> = store.allocation_decisions(None, 1);
-        assert!(bad.expect_err("wrong type").to_string().contains("allocation_decisions row 30"));
+        assert!(bad
+            .expect_err("wrong type")
+            .to_string()
+            .contains("allocation_decisions row 30"));
     }
 }
