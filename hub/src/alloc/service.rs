@@ -96,6 +96,16 @@ impl Shared {
         (lock(&self.latest).clone(), lock(&self.assignments).clone())
     }
 
+    #[cfg(test)]
+    pub(crate) fn latest_for_tests(&self) -> std::sync::MutexGuard<'_, Option<DecisionRecord>> {
+        lock(&self.latest)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn take_curtail_for_tests(&self) -> Vec<CurtailRequest> {
+        std::mem::take(&mut *lock(&self.curtail))
+    }
+
     /// Queues a demand-response request and starts a cycle.
     pub fn curtail(&self, req: CurtailRequest) {
         lock(&self.curtail).push(req);

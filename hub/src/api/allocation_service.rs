@@ -285,3 +285,7 @@ async fn curtail(
     )
         .into_response()
 }
+
+#[cfg(test)]
+#[path = "allocation_service_tests.rs"]
+mod tests;
