@@ -3,7 +3,8 @@
 //! coin node's JSON-RPC) moves a real agent from one Stratum test pool to the other by a signed
 //! config push once the faked market makes the other coin more profitable for long enough, and
 //! does not move it back on a one-cycle price spike; an ASIC site over its power cap gets its
-//! Vnish's power target lowered (a signed `set-power-target`, seen on the fake Vnish).
+//! Vnish's power target lowered (a signed `set-power-target`, seen on the fake Vnish); a
+//! restarted hub carries on from its stored state without moving the rig.
 //!
 //! The two pools are valued as litecoin and dogecoin (both scrypt; the agent mines scrypt, the
 //! sha256d test pools only see it connect and authorise, at a share difficulty it never meets).
@@ -401,6 +402,44 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
         Some(json!("doge-b")),
         "{v:#}"
     );
+    assert_eq!(
+        ltc_pool.counters().connections_total,
+        ltc_conns,
+        "no reconnect to litecoin"
+    );
+
+    // 4. A restarted hub carries on from its stored state and decisions: the last decision is
+    //    served at once, and the next cycles keep the rig where it is.
+    let before_restart = allocation(http)["decided_ms"].as_u64().expect("decided");
+    hub.stop(Duration::from_secs(10));
+    let mut hub = hub_env(
+        dir.path(),
+        http,
+        Some(mqtt),
+        0,
+        &["--config", hub_toml.to_str().expect("utf8")],
+        &[("HASHWARD_NO_COLLECTORS", "0")],
+    );
+    wait_for_http(http);
+    let v = allocation(http);
+    assert!(
+        v["decided_ms"].as_u64() >= Some(before_restart),
+        "the stored decision is served: {v:#}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || cycles_after(before_restart).len()
+            >= 3),
+        "no cycles after the restart\n{}",
+        logs()
+    );
+    for d in cycles_after(before_restart) {
+        assert!(
+            !d["assignments"]
+                .as_array()
+                .is_some_and(|x| x.iter().any(|a| a["id"] == "cpu-1")),
+            "moved after the restart: {d:#}"
+        );
+    }
     assert_eq!(
         ltc_pool.counters().connections_total,
         ltc_conns,
