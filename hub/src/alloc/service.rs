@@ -542,3 +542,64 @@ fn send(deps: &Deps, state: &mut ServiceState, a: &mut Assignment, from: &Action
         a.awaited.len()
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::feed::Op;
+
+    #[test]
+    fn a_refused_move_is_rolled_back_and_raised_by_allocation() {
+        let (sink, mut rx) = AlertSink::new(Default::default());
+        let mut state = State::default();
+        state
+            .sites
+            .entry("farm".into())
+            .or_default()
+            .rules
+            .last_current_usd_h = Some(5.0);
+        state
+            .sites
+            .entry("farm".into())
+            .or_default()
+            .rules
+            .last_switch_unix = Some(100);
+        let a = Assignment {
+            id: "ctl-1/s19".into(),
+            rig: "ctl-1".into(),
+            site: "farm".into(),
+            from_target: "3068w".into(),
+            to_target: "2200w".into(),
+            status: Status::Rejected,
+            reason: Some("set-power-target rejected: no tuned preset at or below 2200 W".into()),
+            decided_ms: 1,
+            deadline_ms: 2,
+            awaited: Vec::new(),
+            settled_ms: Some(2),
+        };
+        rollback(&mut state, &a);
+        let rules = &state.sites["farm"].rules;
+        assert_eq!(rules.last_current_usd_h, None, "the assumed profit is forgotten");
+        assert_eq!(
+            rules.last_switch_unix,
+            Some(100),
+            "the dwell since the attempt stays"
+        );
+        report(&sink, &a);
+        let Ok(crate::alerts::Command::Op(Op::Raise(ev))) = rx.try_recv() else {
+            panic!("no alert raised");
+        };
+        assert_eq!(
+            (ev.kind.as_str(), ev.source.as_str()),
+            ("allocation_rejected", "allocation")
+        );
+        assert_eq!(ev.subject.site.as_deref(), Some("farm"));
+        assert_eq!(ev.subject.rig.as_deref(), Some("ctl-1"));
+        assert_eq!(ev.subject.asic.as_deref(), Some("s19"));
+        assert!(
+            ev.message.contains("3068w") && ev.message.contains("no tuned preset"),
+            "{}",
+            ev.message
+        );
+    }
+}
