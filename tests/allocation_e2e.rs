@@ -461,3 +461,53 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
     }
     hub.stop(Duration::from_secs(10));
 }
+
+/// `auto` without the signing key refuses to start, naming the key; a bad `[allocation]` key is
+/// refused naming it.
+#[test]
+fn auto_without_a_signing_key_or_with_a_bad_key_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (toml, want) in [
+        ("[allocation]\nmode = \"auto\"\n", "[commands] signing_key"),
+        ("[allocation]\ninterval_s = 0\n", "allocation.interval_s"),
+        (
+            "[allocation.sites.farm]\npower_cap_kw = -2.0\n",
+            "allocation.sites.farm.power_cap_kw",
+        ),
+    ] {
+        let cfg = dir.path().join("hub.toml");
+        std::fs::write(&cfg, toml).expect("hub.toml");
+        let (http, mqtt) = (
+            format!("127.0.0.1:{}", free_port()),
+            format!("127.0.0.1:{}", free_port()),
+        );
+        let data = dir.path().join("data");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hashward"))
+            .args([
+                "hub",
+                "serve",
+                "--config",
+                cfg.to_str().expect("utf8"),
+                "--http",
+                &http,
+            ])
+            .args(["--mqtt-listen", &mqtt, "--data-dir", data.to_str().expect("utf8")])
+            .env("HASHWARD_NO_COLLECTORS", "1")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let exited = wait_until(Duration::from_secs(20), || {
+            child.try_wait().ok().flatten().is_some()
+        });
+        if !exited {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the hub started with {toml:?}");
+        }
+        let out = child.wait_with_output().expect("output");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(want), "{toml:?}: {err}");
+    }
+}
