@@ -4,7 +4,8 @@
 //! config push once the faked market makes the other coin more profitable for long enough, and
 //! does not move it back on a one-cycle price spike; an ASIC site over its power cap gets its
 //! Vnish's power target lowered (a signed `set-power-target`, seen on the fake Vnish); a
-//! restarted hub carries on from its stored state without moving the rig.
+//! restarted hub carries on from its stored state without moving the rig. A rig that pinned no
+//! hub key refuses the same move: it is rolled back and raised as an alert (`source: allocation`).
 //!
 //! The two pools are valued as litecoin and dogecoin (both scrypt; the agent mines scrypt, the
 //! sha256d test pools only see it connect and authorise, at a share difficulty it never meets).
@@ -160,9 +161,10 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
         &hub_toml,
         format!(
             "[commands]\nsigning_key = \"{key}\"\n\
-             [economics]\nrig_power_w = {{ cpu-1 = 100.0 }}\n\
+             [economics]\nrig_power_w = {{ cpu-1 = 100.0, cpu-2 = 100.0 }}\n\
              [sites.home.tariff]\nkind = \"flat\"\nusd_per_kwh = 0.0\n\
              [sites.farm.tariff]\nkind = \"flat\"\nusd_per_kwh = 0.0\n\
+             [sites.lab.tariff]\nkind = \"flat\"\nusd_per_kwh = 0.0\n\
              [collect]\ncoins = [\"bitcoin\", \"litecoin\", \"dogecoin\"]\nstagger_s = 0.0\nbreaker_failures = 1000\n\
              [collect.coingecko]\nbase_url = \"http://{cg}/api/v3\"\ntimeout_s = 1.0\nper_minute = 6000\n\
              intervals_s = {{ simple_price = 0.3, markets = 0.3, market_chart = 1000.0 }}\n\
@@ -201,6 +203,14 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
         ltc_pool.addr()
     ));
     std::fs::write(&cpu.config, text).expect("config");
+    // A second rig, on its own site, that pinned no hub key: it refuses every push.
+    let refuser = agent_spec(dir.path(), "lab", "cpu-2", mqtt, 500);
+    let mut text = std::fs::read_to_string(&refuser.config).expect("config");
+    text.push_str(&format!(
+        "[miner]\nalgo = \"scrypt\"\nmining_threads = 1\n[[miner.pools]]\nurl = \"stratum+tcp://{}\"\nuser = \"wallet.cpu-2\"\n",
+        ltc_pool.addr()
+    ));
+    std::fs::write(&refuser.config, text).expect("config");
     let ctl = agent_spec(dir.path(), "farm", "ctl-1", mqtt, 1000);
     let creds = dir.path().join("asic-credentials.toml");
     std::fs::write(&creds, "[default]\npassword = \"admin\"\n").expect("creds");
@@ -214,13 +224,14 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
         vnish.url()
     ));
     std::fs::write(&ctl.config, text).expect("config");
-    let mut agents = [agent(&cpu), agent(&ctl)];
+    let mut agents = [agent(&cpu), agent(&ctl), agent(&refuser)];
     let logs = || {
         format!(
-            "hub log:\n{}\ncpu-1 log:\n{}\nctl-1 log:\n{}",
+            "hub log:\n{}\ncpu-1 log:\n{}\nctl-1 log:\n{}\ncpu-2 log:\n{}",
             std::fs::read_to_string(dir.path().join("hub.log")).unwrap_or_default(),
             agent_log(&cpu),
-            agent_log(&ctl)
+            agent_log(&ctl),
+            agent_log(&refuser)
         )
     };
     let started = Instant::now();
@@ -345,6 +356,37 @@ async fn auto_mode_switches_a_rig_on_a_lasting_move_not_on_a_spike_and_obeys_a_s
         "the move was confirmed before acting: {earlier:#?}"
     );
     eprintln!("switched {:.1} s after the move", took.as_secs_f64());
+    // The rig that pinned no key refused the same move: rolled back, raised as an alert.
+    let mut alerts = Value::Null;
+    let raised = wait_until(Duration::from_secs(20), || {
+        alerts = get_json(&format!("http://127.0.0.1:{http}/alerts")).unwrap_or(Value::Null);
+        alerts["alerts"].as_array().is_some_and(|x| {
+            x.iter().any(|a| {
+                a["kind"] == "allocation_rejected"
+                    && a["source"] == "allocation"
+                    && a["subject"]["rig"] == "cpu-2"
+            })
+        })
+    });
+    assert!(raised, "no allocation alert for cpu-2: {alerts:#}\n{}", logs());
+    let refused = get_json(&format!("http://127.0.0.1:{http}/allocation/history?limit=500"))
+        .and_then(|h| h["decisions"].as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|d| d["assignments"].as_array().cloned().unwrap_or_default())
+        .find(|a| a["id"] == "cpu-2" && a["status"] == "rejected")
+        .expect("cpu-2's refused move is stored as rejected");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("hub public key")),
+        "the rig's own reason: {refused}"
+    );
+    assert_eq!(
+        miner(&allocation(http), "cpu-2").map(|m| m["current_target"].clone()),
+        Some(json!("ltc-a")),
+        "cpu-2 still runs what it ran"
+    );
 
     // 3. Litecoin spikes to 3x for one cycle: held back as an outlier, no move back.
     let cycles_after = |from: u64| {
