@@ -73,6 +73,7 @@ fn all_in_one(args: AllInOne) -> anyhow::Result<()> {
                 notify: None,
                 store: Default::default(),
                 sentinel: Default::default(),
+                allocation: None,
             },
             shutdown.clone(),
         )

@@ -74,6 +74,7 @@ async fn phase(name: &str, seconds: u64, cg: &str, cmc: &str) {
             notify: None,
             store: Default::default(),
             sentinel: Default::default(),
+            allocation: None,
         },
         shutdown,
     )

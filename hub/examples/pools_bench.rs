@@ -99,6 +99,7 @@ async fn phase(name: &str, seconds: u64, router: &str, node: &str, explorer: &st
             notify: None,
             store: Default::default(),
             sentinel: Default::default(),
+            allocation: None,
         },
         shutdown,
     )

@@ -192,6 +192,12 @@ impl ServeArgs {
         if let Err(e) = economics.validate() {
             bail!("{e}{source}");
         }
+        if let Some(a) = &file.allocation {
+            if let Err(e) = a.settings() {
+                bail!("{e}{source}");
+            }
+        }
+        let allocation = file.allocation.clone();
         let store = match self.store.clone().or(file.store) {
             Some(v) => crate::store::StoreChoice::parse(&v).map_err(|e| anyhow::anyhow!("{e}{source}"))?,
             None => crate::store::StoreChoice::Redb,
@@ -223,6 +229,7 @@ impl ServeArgs {
             store,
             sentinel: crate::sentinel::service::SentinelOptions::from_section(file.sentinel.as_ref())
                 .map_err(|e| anyhow::anyhow!("{e}{source}"))?,
+            allocation,
         })
     }
 }

@@ -49,6 +49,9 @@ pub struct HubConfig {
     pub nats: Option<crate::ingest::nats_config::NatsSection>,
     /// `[sentinel]`: the pool-level Sentinel's loop (`crate::sentinel::service`).
     pub sentinel: Option<SentinelSection>,
+    /// `[allocation]`: the allocation service (mode, interval, pools, presets, per-site
+    /// thresholds and caps); off without it.
+    pub allocation: Option<crate::alloc::AllocationConfig>,
 }
 
 /// `[sentinel]` (see hub.example.toml).

@@ -14,10 +14,13 @@
 //! pure like `domain`, its tables are `store::telem`, its routes `api::telem`, its pruner
 //! `telem::service`.
 //! No module imports `serve`, `cmd` or `cli` but those above them.
+//! `alloc` (the allocation service, issue 17) sits beside `scores`: it reads `econ` and the
+//! store and applies through `control`.
 //! `elect` (the leader lease among hubs on NATS) sits below `ingest` and `scores`, which ask it
 //! before work that must run once per fleet.
 
 pub mod alerts;
+pub mod alloc;
 pub mod api;
 pub mod broker;
 pub mod cli;

@@ -64,6 +64,8 @@ pub struct ServeOptions {
     pub store: crate::store::StoreChoice,
     /// `[sentinel]`: how often the pool-level Sentinel looks for new pool states.
     pub sentinel: crate::sentinel::service::SentinelOptions,
+    /// `[allocation]`: the allocation service; `None` leaves it off.
+    pub allocation: Option<crate::alloc::AllocationConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,8 @@ pub enum ServeError {
     Notify(#[from] crate::alerts::config::NotifyConfigError),
     #[error(transparent)]
     Nats(#[from] crate::ingest::nats::NatsError),
+    #[error("allocation: {0}")]
+    Allocation(String),
     #[error("service {name} stopped the hub: {reason}")]
     Service { name: &'static str, reason: String },
 }
@@ -374,8 +378,48 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
         shared: sentinel.clone(),
         store: store.clone(),
     }));
-    // Issue 17: the allocation dry run (stateless; the advise/auto service comes later).
+    // Issue 17: the allocation dry run, and the advise/auto service with its routes.
     app = app.merge(api::allocation::router());
+    let allocation = match &opts.allocation {
+        Some(cfg) => {
+            let settings = cfg.settings().map_err(ServeError::Allocation)?;
+            if settings.mode == crate::alloc::Mode::Auto && control.is_none() {
+                return Err(ServeError::Allocation(
+                    "allocation.mode = \"auto\" needs [commands] signing_key to sign its pushes and commands"
+                        .into(),
+                ));
+            }
+            Some(Arc::new(crate::alloc::Shared::new(
+                settings,
+                store.clone(),
+                leader.clone(),
+            )))
+        }
+        None => None,
+    };
+    app = app.merge(api::allocation_service::router(
+        api::allocation_service::AllocationApi {
+            shared: allocation.clone(),
+            fleet: fleet.clone() as Arc<dyn StoreRead>,
+            operator_token: opts.dashboards.operator_token.clone(),
+        },
+    ));
+    let allocation = allocation.map(|shared| {
+        Service::new(
+            "allocation",
+            crate::alloc::service::run(
+                crate::alloc::Deps {
+                    shared,
+                    fleet: fleet.clone() as Arc<dyn StoreRead>,
+                    econ: econ_inputs.clone(),
+                    control: control.clone(),
+                    alerts: alert_sink.clone(),
+                    now_ms: hashward_common::clock::now_ms,
+                },
+                stop.subscribe(),
+            ),
+        )
+    });
     // Seed 003: CORS for GET from any origin, gzip when the client accepts it.
     let app = app
         .layer(
@@ -521,6 +565,7 @@ pub async fn start(opts: ServeOptions, shutdown: watch::Receiver<bool>) -> Resul
             .map(|(name, run)| Service::new(name, run)),
     );
     services.extend(score_batch);
+    services.extend(allocation);
     services.push(telem_pruner);
     if let Ok(model) = &sentinel.model {
         services.push(Service::new(

@@ -82,6 +82,7 @@ async fn start_hub(dir: &FsPath, collect: CollectConfig) -> Result<Hub, serve::S
             notify: None,
             store: Default::default(),
             sentinel: Default::default(),
+            allocation: None,
         },
         shutdown,
     )

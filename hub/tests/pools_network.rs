@@ -104,6 +104,7 @@ async fn start_hub(dir: &Path, collect: CollectConfig) -> Hub {
             notify: None,
             store: Default::default(),
             sentinel: Default::default(),
+            allocation: None,
         },
         shutdown,
     )

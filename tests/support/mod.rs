@@ -96,12 +96,13 @@ fn spawn(name: &str, args: &[&str], log: &Path) -> Proc {
 }
 
 fn spawn_env(name: &str, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Proc {
-    // Tests never reach the internet: the hub's collectors stay off.
+    // Tests never reach the internet: the hub's collectors stay off, unless a test that points
+    // them at loopback fakes says otherwise in `env` (applied after, so it wins).
     spawn_cmd(
         name,
         args,
         log,
-        &[env, &[("HASHWARD_NO_COLLECTORS", "1")]].concat(),
+        &[&[("HASHWARD_NO_COLLECTORS", "1")], env].concat(),
     )
 }
 
@@ -130,6 +131,18 @@ pub fn hub(dir: &Path, http: u16, broker: Option<u16>, mqtt_port: u16) -> Proc {
 
 /// A hub process with extra `serve` arguments.
 pub fn hub_with(dir: &Path, http: u16, broker: Option<u16>, mqtt_port: u16, extra: &[&str]) -> Proc {
+    hub_env(dir, http, broker, mqtt_port, extra, &[])
+}
+
+/// A hub process with extra `serve` arguments and environment variables.
+pub fn hub_env(
+    dir: &Path,
+    http: u16,
+    broker: Option<u16>,
+    mqtt_port: u16,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Proc {
     let data = dir.join("hub");
     let http = format!("127.0.0.1:{http}");
     let mut args = vec![
@@ -155,7 +168,7 @@ pub fn hub_with(dir: &Path, http: u16, broker: Option<u16>, mqtt_port: u16, extr
         }
     }
     args.extend(extra);
-    spawn("hub", &args, &dir.join("hub.log"))
+    spawn_env("hub", &args, &dir.join("hub.log"), env)
 }
 
 /// A hub process run with `config` (a hub.toml) and with its collectors as that file says:

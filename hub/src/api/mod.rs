@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod allocation;
+pub mod allocation_service;
 pub mod depin;
 pub mod econ;
 mod error;

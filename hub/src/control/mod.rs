@@ -110,6 +110,9 @@ pub struct SentCommand {
     pub topic: String,
     #[serde(skip)]
     pub payload: Vec<u8>,
+    /// Published retained: a config push, so a rig offline now gets it when it returns.
+    #[serde(skip)]
+    pub retain: bool,
 }
 
 /// Signs `command` for one rig.
@@ -146,6 +149,45 @@ pub fn sign(
         }
         .to_string(),
         payload: postcard::to_stdvec(&msg)?,
+        retain: false,
+    })
+}
+
+/// Signs a config patch for one rig's scope (`rig:SITE/RIG`) at `version`, as
+/// `hashward-hub push-config` does; published retained on the rig's config topic.
+pub fn sign_config(
+    key: &SigningKey,
+    site: &SiteId,
+    rig: &RigId,
+    patch: &str,
+    version: u64,
+    now_ms: u64,
+) -> Result<SentCommand, ControlError> {
+    let msg = SignedMessage::sign(
+        SignedContent {
+            kind: PayloadKind::Config,
+            scope: Scope::Rig(site.clone(), rig.clone()),
+            version,
+            issued_ms: now_ms,
+            expires_ms: None,
+            payload: patch.as_bytes().to_vec(),
+        },
+        key,
+    )
+    .map_err(|e| ControlError::Sign(e.to_string()))?;
+    Ok(SentCommand {
+        site: site.to_string(),
+        rig: rig.to_string(),
+        command: "config",
+        nonce: version,
+        expires_ms: 0,
+        topic: Topic::RigCfg {
+            site: site.clone(),
+            rig: rig.clone(),
+        }
+        .to_string(),
+        payload: postcard::to_stdvec(&msg)?,
+        retain: true,
     })
 }
 
@@ -186,6 +228,22 @@ impl Control {
             hashward_common::now_ms(),
             rand::random(),
         )?;
+        self.tx.try_send(sent.clone()).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => ControlError::Busy,
+            mpsc::error::TrySendError::Closed(_) => ControlError::Stopped,
+        })?;
+        Ok(sent)
+    }
+
+    /// Signs and queues a config patch for the rig's own scope; returns what was sent.
+    pub fn push_config(
+        &self,
+        site: &SiteId,
+        rig: &RigId,
+        patch: &str,
+        version: u64,
+    ) -> Result<SentCommand, ControlError> {
+        let sent = sign_config(&self.key, site, rig, patch, version, hashward_common::now_ms())?;
         self.tx.try_send(sent.clone()).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => ControlError::Busy,
             mpsc::error::TrySendError::Closed(_) => ControlError::Stopped,

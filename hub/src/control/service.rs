@@ -96,7 +96,7 @@ pub async fn run(
                 }
             },
             Some(sent) = queued.recv() => {
-                match client.publish(sent.topic.clone(), QoS::AtLeastOnce, false, sent.payload.clone()).await {
+                match client.publish(sent.topic.clone(), QoS::AtLeastOnce, sent.retain, sent.payload.clone()).await {
                     Ok(()) => {
                         Metrics::inc(&metrics.commands_sent);
                         log::info!("command {} (nonce {}) sent to {}/{}", sent.command, sent.nonce, sent.site, sent.rig);

@@ -9,6 +9,7 @@
 //! after it commits, so an accepted record is never lost. Must never store a record twice.
 
 pub mod alerts;
+pub mod allocation;
 pub mod backend;
 mod hints;
 pub mod market;
@@ -148,6 +149,7 @@ impl Store {
         network::create(&tx)?;
         scores::create(&tx, hashward_common::clock::now_ms())?;
         alerts::create(&tx)?;
+        allocation::create(&tx)?;
         telem::create(&tx)?;
         telem::fold_stripped(&tx, records::strip_perf_bodies(&tx)?)?;
         tx.commit()?;
